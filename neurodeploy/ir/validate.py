@@ -1,0 +1,162 @@
+"""Graph validation: every problem is reported as one line naming the node and the fault."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir.graph import Graph
+from neurodeploy.ir.nodes import (
+    DECODINGS,
+    ENCODINGS,
+    RESET_MODES,
+    AvgPool2d,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Input,
+    Node,
+    NeuronQ,
+    Readout,
+    SumPool2d,
+    WeightQ,
+)
+from neurodeploy.ir.shapes import Shape, infer_shapes
+
+#: Lava's fixed-point ranges (lava/proc/lif/models.py, lava/utils/weightutils.py)
+DECAY_MAX = 4095
+BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)  # 13-bit signed
+VTH_MAX = 2**17 - 1  # vth << 6 must stay within the 24-bit voltage
+WEIGHT_RANGE = (-256, 255)  # after Lava's clip_weights(num_bits=8)
+
+
+def _fail(node: Node, what: str) -> None:
+    raise NeurodeployError(f"node '{node.name}' ({node.kind}): {what}")
+
+
+def _check_finite(node: Node, field: str, value: np.ndarray | None) -> None:
+    if value is not None and not np.all(np.isfinite(value)):
+        _fail(node, f"parameter '{field}' contains NaN or infinite values")
+
+
+def _check_broadcast(node: Node, field: str, value: np.ndarray, shape: Shape) -> None:
+    if value.ndim != 0 and tuple(value.shape) != tuple(shape):
+        _fail(node, f"parameter '{field}' has shape {value.shape}; expected a scalar or {shape}")
+
+
+def _check_neuron(node: CubaLIF | Readout, shape: Shape) -> None:
+    for f in ("du", "dv", "bias") + (("vth",) if isinstance(node, CubaLIF) else ()):
+        value = getattr(node, f)
+        _check_finite(node, f, value)
+        _check_broadcast(node, f, value, shape)
+    for f in ("du", "dv"):
+        value = getattr(node, f)
+        if np.any(value < 0) or np.any(value > 1):
+            _fail(node, f"decay '{f}' must lie in [0, 1], got values in "
+                        f"[{float(np.min(value)):g}, {float(np.max(value)):g}]")
+    if isinstance(node, CubaLIF):
+        if np.any(node.vth <= 0):
+            _fail(node, "threshold 'vth' must be positive")
+        if node.reset not in RESET_MODES:
+            _fail(node, f"reset '{node.reset}' is not one of {', '.join(RESET_MODES)}")
+        if node.refractory < 0:
+            _fail(node, f"refractory period must be >= 0 steps, got {node.refractory}")
+    else:
+        if node.decoding not in DECODINGS:
+            _fail(node, f"decoding '{node.decoding}' is not one of {', '.join(DECODINGS)}")
+        if node.decoding == "weighted":
+            if node.weights is None or node.weights.ndim != 1 or node.weights.size == 0:
+                _fail(node, "decoding 'weighted' needs a 1-D array 'weights' (one per step)")
+            _check_finite(node, "weights", node.weights)
+    q = node.quant
+    if q is not None:
+        if not isinstance(q, NeuronQ):
+            _fail(node, f"quantized parameters must be NeuronQ, got {type(q).__name__}")
+        for f in ("du", "dv"):
+            if not 0 <= getattr(q, f) <= DECAY_MAX:
+                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [0, {DECAY_MAX}]")
+        if not 0 <= q.vth <= VTH_MAX:
+            _fail(node, f"quantized threshold {q.vth} outside [0, {VTH_MAX}]")
+        bm = np.asarray(q.bias_mant)
+        if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
+            _fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
+        _check_broadcast(node, "quant.bias_mant", bm, shape)
+
+
+def _check_weights(node: Dense | Conv2d) -> None:
+    _check_finite(node, "weight", node.weight)
+    _check_finite(node, "bias", node.bias)
+    if node.bias is not None and node.bias.shape != (node.weight.shape[0],):
+        _fail(node, f"bias has shape {node.bias.shape}; expected ({node.weight.shape[0]},)")
+    q = node.quant
+    if q is not None:
+        if not isinstance(q, WeightQ):
+            _fail(node, f"quantized parameters must be WeightQ, got {type(q).__name__}")
+        if q.weight.shape != node.weight.shape:
+            _fail(node, f"quantized weight shape {q.weight.shape} differs from float weight "
+                        f"shape {node.weight.shape}")
+        if q.weight.size and (q.weight.min() < WEIGHT_RANGE[0] or q.weight.max() > WEIGHT_RANGE[1]):
+            _fail(node, f"quantized weights outside Lava's 8-bit range {WEIGHT_RANGE}")
+
+
+def validate(graph: Graph) -> dict[str, Shape]:
+    """Check the graph and return every node's output shape.
+
+    Raises NeurodeployError with a one-line message naming the node (or edge) at fault.
+    """
+    if not graph.nodes:
+        raise NeurodeployError("the graph has no nodes")
+    for name, node in graph.nodes.items():
+        if name != node.name:
+            raise NeurodeployError(f"node '{node.name}' is stored under the key '{name}'")
+        if not name or "/" in name or name in (".", ".."):
+            raise NeurodeployError(f"node name {name!r} is not allowed (empty, '/', '.' or '..')")
+    for e in graph.edges:
+        for end in (e.src, e.dst):
+            if end not in graph.nodes:
+                raise NeurodeployError(f"edge '{e.src}' -> '{e.dst}': no node named '{end}'")
+        if e.delay not in (0, 1):
+            raise NeurodeployError(f"edge '{e.src}' -> '{e.dst}': delay must be 0 or 1, "
+                                   f"got {e.delay}")
+    if not graph.inputs:
+        raise NeurodeployError("the graph declares no inputs")
+    if not graph.outputs:
+        raise NeurodeployError("the graph declares no outputs")
+    for name in graph.inputs:
+        if not isinstance(graph.nodes.get(name), Input):
+            raise NeurodeployError(f"graph input '{name}' is not an Input node")
+    for name in graph.outputs:
+        if name not in graph.nodes:
+            raise NeurodeployError(f"graph output '{name}': no node of that name")
+    for node in graph:
+        n_in = len(graph.in_edges(node.name))
+        lo, hi = node.arity
+        if n_in < lo or (hi is not None and n_in > hi):
+            want = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo}-{hi}"
+            _fail(node, f"has {n_in} incoming edges; takes {want}")
+        if isinstance(node, Input):
+            if node.name not in graph.inputs:
+                _fail(node, "is not listed among the graph's inputs")
+            if node.encoding not in ENCODINGS:
+                _fail(node, f"encoding '{node.encoding}' is not one of {', '.join(ENCODINGS)}")
+            if not node.shape or min(node.shape) < 1:
+                _fail(node, f"shape {node.shape} must be non-empty with positive sizes")
+        if isinstance(node, (Dense, Conv2d)):
+            _check_weights(node)
+        if isinstance(node, Conv2d):
+            if node.groups < 1 or node.weight.ndim != 4 or node.weight.shape[0] % node.groups:
+                _fail(node, f"groups={node.groups} does not divide the {node.weight.shape[0]} "
+                            "output channels")
+            for f in ("stride", "dilation"):
+                if min(getattr(node, f)) < 1:
+                    _fail(node, f"'{f}' must be >= 1, got {getattr(node, f)}")
+        if isinstance(node, (Conv2d, SumPool2d, AvgPool2d)) and min(node.padding) < 0:
+            _fail(node, f"padding must be >= 0, got {node.padding}")
+        if isinstance(node, (SumPool2d, AvgPool2d)):
+            if min(node.kernel) < 1 or min(node.stride) < 1:
+                _fail(node, f"kernel {node.kernel} and stride {node.stride} must be >= 1")
+    shapes = infer_shapes(graph)
+    for node in graph:
+        if isinstance(node, (CubaLIF, Readout)):
+            _check_neuron(node, shapes[node.name])
+    return shapes
