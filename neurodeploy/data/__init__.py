@@ -1,0 +1,1 @@
+"""Reference datasets (digits, Randman) and the on-disk ``.npz`` dataset format."""

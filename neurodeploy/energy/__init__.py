@@ -1,0 +1,1 @@
+"""Operation counts (MAC/AC) from simulated activity and energy from hardware profiles."""

@@ -1,0 +1,1 @@
+"""Post-training quantization of a float Graph to Loihi's integer formats."""

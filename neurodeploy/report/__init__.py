@@ -1,0 +1,1 @@
+"""Terminal tables, JSON and HTML reports."""

@@ -1,0 +1,1 @@
+"""Bit-accurate, batched simulation of a Graph (float and Loihi fixed point) in torch."""
