@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create or reuse the Python 3.10 virtual environment of the full stack (Lava included), install
-# this checkout into it (editable, no deps), and print the venv's python on stdout.
+# Create or reuse the Python 3.10 virtual environment of the full stack (Lava included), give this
+# checkout a thin venv on top of it with the checkout installed (editable, no deps), and print
+# that venv's python on stdout.
 #
 # The venv lives outside the clone, keyed by a hash of requirements/py310-lock.txt, so every
 # clone, CI run and session on this machine reuses it: the first run takes ~4 minutes, later ones
@@ -58,13 +59,30 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 
-# (Re)install this checkout editable when the venv points elsewhere or pyproject changed.
-stamp="$root|$(sha256sum "$root/pyproject.toml" | cut -c1-12)"
-if [ "$(cat "$venv/.neurodeploy-checkout" 2>/dev/null)" != "$stamp" ]; then
-  log "installing $root into $venv (editable)"
-  "$venv/bin/python" -c 'import wheel' 2>/dev/null || quiet_pip install 'setuptools>=69' wheel
-  quiet_pip install --no-deps --no-build-isolation -e "$root"
-  echo "$stamp" > "$venv/.neurodeploy-checkout"
-fi
 flock -u 9
-echo "$venv/bin/python"
+
+# This checkout gets its own thin venv (.venv in the clone, no packages of its own) that sees the
+# shared venv's packages through a .pth file and has only this checkout installed (editable), so
+# several clones on one machine (CI, sessions) never repoint each other's install.
+overlay="$root/.venv"
+shared_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ ! -x "$overlay/bin/python" ] || [ "$(cat "$overlay/.shared-venv" 2>/dev/null)" != "$venv" ]; then
+  log "creating $overlay on top of $venv"
+  rm -rf "$overlay"
+  "$py" -m venv --without-pip "$overlay"
+  site=$("$overlay/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  # addsitedir also runs the shared venv's own .pth files; named to sort after __editable__*
+  echo "import site; site.addsitedir('$shared_site')" > "$site/zz-neurodeploy-shared.pth"
+  echo "$venv" > "$overlay/.shared-venv"
+  rm -f "$overlay/.neurodeploy-checkout"
+fi
+stamp="$root|$(sha256sum "$root/pyproject.toml" | cut -c1-12)"
+if [ "$(cat "$overlay/.neurodeploy-checkout" 2>/dev/null)" != "$stamp" ]; then
+  log "installing $root into $overlay (editable)"
+  pip_log=$(mktemp)
+  "$overlay/bin/python" -m pip -q install --no-deps --no-build-isolation -e "$root" >"$pip_log" 2>&1 \
+    || { cat "$pip_log" >&2; rm -f "$pip_log"; exit 1; }
+  rm -f "$pip_log"
+  echo "$stamp" > "$overlay/.neurodeploy-checkout"
+fi
+echo "$overlay/bin/python"
