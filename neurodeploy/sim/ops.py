@@ -1,0 +1,65 @@
+"""Synapse operations on batched tensors ``[B, *shape]`` (no state, no delay).
+
+Float mode computes in float32. Fixed mode takes and returns int64 tensors holding exact
+integers; the sums themselves run as float matrix products/convolutions, which are exact
+because every partial sum is an integer bounded by ``bound_in · max|W| · fan_in`` (checked by
+the caller, :func:`accum_dtype`): float32 when that bound is ≤ 2**24, float64 when ≤ 2**53.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from neurodeploy.errors import NeurodeployError
+
+FLOAT32_EXACT = 2**24
+FLOAT64_EXACT = 2**53
+
+
+def accum_dtype(bound: float, where: str) -> torch.dtype:
+    """The float dtype in which integer sums up to ``bound`` are exact."""
+    if bound <= FLOAT32_EXACT:
+        return torch.float32
+    if bound <= FLOAT64_EXACT:
+        return torch.float64
+    raise NeurodeployError(f"node '{where}': integer sums up to {bound:.3g} exceed 2**53; the "
+                           "fixed-point simulator cannot compute them exactly")
+
+
+def dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x [B, n_in] @ weight.T (+ bias)`` → ``[B, n_out]``."""
+    y = x.reshape(x.shape[0], -1) @ weight.t()
+    return y + bias if bias is not None else y
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+           stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+           groups: int) -> torch.Tensor:
+    """PyTorch's 2-D cross-correlation, ``x [B, C, H, W]``."""
+    return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                    groups=groups)
+
+
+def sum_pool2d(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int]) -> torch.Tensor:
+    """Per-channel window sums with zero padding (a grouped convolution with a ones kernel)."""
+    c = x.shape[1]
+    ones = torch.ones((c, 1, *kernel), dtype=x.dtype, device=x.device)
+    return F.conv2d(x, ones, None, stride=stride, padding=padding, groups=c)
+
+
+def shift(acc: torch.Tensor, exp: int) -> torch.Tensor:
+    """Lava Dense's exponent: ``acc << exp`` if ``exp > 0`` else arithmetic ``acc >> −exp``."""
+    return acc << exp if exp > 0 else acc >> -exp
+
+
+def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Lava conv/utils.py ``signed_clamp``: ``(x + 2**(bits−1)) mod 2**bits − 2**(bits−1)``."""
+    half = 1 << (bits - 1)
+    return torch.remainder(x + half, 1 << bits) - half
+
+
+def to_int(x: torch.Tensor) -> torch.Tensor:
+    """Exact-integer float tensor → int64 (rounding only removes float noise of zero)."""
+    return torch.round(x).to(torch.int64)
