@@ -1,5 +1,163 @@
 """Hardware profiles: data, not code. One TOML file per target, each constant with its source.
 
-Installed as ``neurodeploy.hardware_profiles`` package data; read them through
-``neurodeploy.energy.profiles``.
+Installed as ``neurodeploy.hardware_profiles`` package data. :func:`load_profile` reads one by
+name (``cmos45nm``, ``loihi1``, ``loihi2``), by name with a variant (``cmos45nm:fp32``), or by
+path to a ``.toml`` file of the same layout; :func:`list_profiles` names the bundled ones.
+
+Layout of a profile (units in the key names: ``_pj`` picojoules, ``_ns`` nanoseconds):
+
+- ``[profile]``: ``name``, ``kind`` (``cmos``: operation energies only; ``chip``: cores,
+  memories and timings too), ``description``.
+- ``[energy]``: ``mac_pj`` (a multiply-accumulate, or a graded synaptic op on a chip),
+  ``ac_pj`` (an accumulate, or a binary synaptic op), ``neuron_update_pj`` (per neuron per
+  step), ``spike_pj`` (per spike sent); chips also ``hop_pj`` and ``static_power_mw``.
+- ``[variants.<v>]``: overrides of ``[energy]`` selected with ``name:<v>``.
+- ``[memory]`` (optional): SRAM energy per access by buffer size (the memory-aware estimate).
+- chips: ``[resources]`` (cores per chip, neurons per core, synapse memory bytes per core,
+  input/output axons per core, maximum fan-in, weight bits) and ``[time]`` (per-event times).
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from neurodeploy.errors import NeurodeployError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ENERGY_KEYS = ("mac_pj", "ac_pj", "neuron_update_pj", "spike_pj")
+CHIP_ENERGY_KEYS = ENERGY_KEYS + ("hop_pj", "static_power_mw")
+RESOURCE_KEYS = ("cores_per_chip", "neurons_per_core", "synapse_memory_bytes",
+                 "axons_in_per_core", "axons_out_per_core", "max_fan_in", "weight_bits")
+TIME_KEYS = ("synop_ns", "neuron_update_ns", "spike_ns", "hop_ns", "barrier_ns")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One hardware target. ``energy`` in pJ per event, ``time`` in ns per event,
+    ``resources`` integer limits per core/chip (empty for ``cmos`` profiles), ``memory`` the
+    optional SRAM table. ``name`` includes the variant (``cmos45nm:fp32``)."""
+
+    name: str
+    kind: str
+    description: str
+    path: str
+    energy: dict[str, float]
+    time: dict[str, float] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_chip(self) -> bool:
+        return self.kind == "chip"
+
+    def resource(self, key: str, default: Any = None) -> Any:
+        """A ``[resources]`` value; NeurodeployError naming the file and key when absent."""
+        if key in self.resources:
+            return self.resources[key]
+        if default is not None:
+            return default
+        raise NeurodeployError(f"hardware profile {self.path}: missing key 'resources.{key}'")
+
+
+def _bundled_dir() -> Path:
+    return Path(str(resources.files(__name__)))
+
+
+def list_profiles() -> list[str]:
+    """Names of the bundled profiles, sorted."""
+    return sorted(p.stem for p in _bundled_dir().glob("*.toml"))
+
+
+def _number(path: str, section: str, key: str, value: Any, integer: bool = False) -> Any:
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or value < 0:
+        want = "a non-negative integer" if integer else "a non-negative number"
+        raise NeurodeployError(f"hardware profile {path}: key '{section}.{key}' must be {want}, "
+                               f"got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _section(path: str, data: dict[str, Any], name: str, keys: tuple[str, ...],
+             integer: bool = False) -> dict[str, Any]:
+    sec = data.get(name)
+    if not isinstance(sec, dict):
+        raise NeurodeployError(f"hardware profile {path}: missing section '[{name}]'")
+    out: dict[str, Any] = {}
+    for key in keys:
+        if key not in sec:
+            raise NeurodeployError(f"hardware profile {path}: missing key '{name}.{key}'")
+        out[key] = _number(path, name, key, sec[key], integer)
+    for key, value in sec.items():
+        if key not in out:
+            out[key] = value if isinstance(value, (bool, str)) else _number(
+                path, name, key, value, integer and isinstance(value, int))
+    return out
+
+
+def load_profile(spec: str | Path) -> Profile:
+    """Load a profile by bundled name, ``name:variant``, or path to a ``.toml`` file.
+
+    Raises NeurodeployError (one line, naming the file and the key at fault) for an unknown
+    name, an unreadable or malformed file, a missing or non-numeric key, or an unknown variant.
+    """
+    text = str(spec)
+    variant = None
+    if not text.endswith(".toml") and ":" in text:
+        text, variant = text.split(":", 1)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        path = Path(text)
+    else:
+        path = _bundled_dir() / f"{text}.toml"
+        if not path.is_file():
+            raise NeurodeployError(f"unknown hardware profile '{text}' (bundled: "
+                                   f"{', '.join(list_profiles())}; or give a path to a .toml)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NeurodeployError(f"hardware profile {path}: no such file") from None
+    except OSError as exc:
+        raise NeurodeployError(f"hardware profile {path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise NeurodeployError(f"hardware profile {path}: not valid TOML ({exc})") from None
+    spath = str(path)
+    head = data.get("profile")
+    if not isinstance(head, dict) or not isinstance(head.get("name"), str):
+        raise NeurodeployError(f"hardware profile {spath}: missing key 'profile.name'")
+    kind = head.get("kind")
+    if kind not in ("cmos", "chip"):
+        raise NeurodeployError(f"hardware profile {spath}: key 'profile.kind' must be 'cmos' or "
+                               f"'chip', got {kind!r}")
+    chip = kind == "chip"
+    energy = _section(spath, data, "energy", CHIP_ENERGY_KEYS if chip else ENERGY_KEYS)
+    name = head["name"]
+    if variant is not None:
+        variants = data.get("variants", {})
+        if variant not in variants:
+            raise NeurodeployError(f"hardware profile {spath}: no variant '{variant}' (has: "
+                                   f"{', '.join(sorted(variants)) or 'none'})")
+        energy.update(_section(spath, variants, variant, (), False))
+        name = f"{name}:{variant}"
+    time = _section(spath, data, "time", TIME_KEYS) if chip else {}
+    res = _section(spath, data, "resources", RESOURCE_KEYS, integer=True) if chip else {}
+    if chip and min(res[k] for k in RESOURCE_KEYS) < 1:
+        bad = next(k for k in RESOURCE_KEYS if res[k] < 1)
+        raise NeurodeployError(f"hardware profile {spath}: key 'resources.{bad}' must be >= 1")
+    memory = data.get("memory", {})
+    if memory:
+        sizes, pjs = memory.get("sram_bytes"), memory.get("sram_pj")
+        if (not isinstance(sizes, list) or not isinstance(pjs, list) or len(sizes) != len(pjs)
+                or not sizes or "access_bits" not in memory or "dram_pj" not in memory):
+            raise NeurodeployError(f"hardware profile {spath}: section '[memory]' needs "
+                                   "access_bits, sram_bytes and sram_pj of one length, dram_pj")
+    return Profile(name=name, kind=kind, description=str(head.get("description", "")),
+                   path=spath, energy=energy, time=time, resources=res, memory=memory)
+
+
+__all__ = ["Profile", "list_profiles", "load_profile"]
