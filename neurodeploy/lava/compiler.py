@@ -1,0 +1,408 @@
+"""Compile a quantized Graph into a network of lava-nc 0.10 processes and run it bit-accurately.
+
+One IR node becomes (read lava/proc/*/models.py for the arithmetic):
+
+- ``Input`` → ``lava.proc.io.source.RingBuffer`` holding the integer inputs of every sample
+  (``InputQ``: ``clip(round(x / scale))``), each sample padded with ``depth`` zero steps;
+- ``Dense`` → ``lava.proc.dense.Dense`` (``weight_exp``, ``num_weight_bits`` as proc params), or
+  ``DelayDense`` when a shortcut needs its output later (native synaptic delay);
+- ``Conv2d`` → ``lava.proc.conv.Conv``. Lava's Conv works on (W, H, C) arrays and computes a true
+  convolution: the kernel is flipped and transposed to (C_out, kW, kH, C_in/groups) and the
+  ports are transposed (virtual ``TransposePort``), so neurons keep the IR's (C, H, W) layout;
+- ``SumPool2d`` → a depthwise ``Conv`` with unit weights (groups = C). We chose this over folding
+  the pool into the next synapse because it is exact for any window geometry (overlapping or
+  padded windows, any consumer: Dense, Conv, neuron, Add), keeps every weight 8-bit and keeps the
+  consumer's weights untouched (for netx and for reports); the price is one more step of latency,
+  which the schedule absorbs like any other synapse;
+- ``Flatten`` → a reshaped port; ``Add`` → several connections into one InPort (Lava sums them,
+  ``PyInPortVectorDense.recv``), so residual paths meet in the consuming neuron's ``a_in``;
+- ``CubaLIF`` → ``lava.proc.lif.LIF`` (``PyLifModelBitAcc``); ``Readout`` → the same LIF with
+  ``vth = 2**17`` (``vth << 6 = 2**23`` exceeds the largest 24-bit voltage: it never fires);
+- recurrent edges are plain Lava connections: their synapse's one-step delay is the IR delay.
+
+Lava synapses delay by one step and the IR does not; :mod:`neurodeploy.lava.schedule` gives each
+node a latency, and edges that must wait get an identity ``Dense``/``DelayDense``. Before a
+neuron's first real step its inputs are exactly zero (everything upstream is silent), so the only
+thing that could run ahead is its bias: biases start at 0 and each layer's bias is switched on
+(``Var.set``, with the run paused) in the Lava step where that layer's IR step 0 happens.
+
+Samples run one after another in one compiled network (compiling costs about as much as running
+a sample): between samples every neuron's ``u``, ``v`` and every synapse buffer is set to 0.
+Records come from one ``lava.proc.monitor.Monitor`` per probed variable (a Monitor takes only one
+probe in lava-nc 0.10), sized for all samples and read once at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import (
+    Add,
+    AvgPool2d,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    Readout,
+    SumPool2d,
+    infer_shapes,
+)
+from neurodeploy.lava._require import require_lava
+from neurodeploy.lava.schedule import Schedule, schedule
+
+#: a Readout's threshold mantissa: vth << 6 = 2**23 > the largest voltage 2**23 − 1
+READOUT_VTH = 2**17
+#: graded-spike payload width used for non-binary values (Loihi 2 graded spikes are ≤ 24 bits)
+GRADED_BITS = 24
+
+
+def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
+    """The integer messages of ``node`` for float inputs ``x``: ``clip(round(x / scale))``.
+
+    Binary (``bits = 1``) inputs are 0/1; ``bits = b`` unsigned inputs lie in ``[0, 2**b − 1]``,
+    signed ones in ``[−2**(b−1), 2**(b−1) − 1]``; rounding is half to even (numpy and torch).
+    """
+    q = node.quant
+    if q is None:
+        raise NeurodeployError(f"node '{node.name}' (input): not quantized (no InputQ); run "
+                               "`neurodeploy quantize` first")
+    if q.bits == 1:
+        lo, hi = 0, 1
+    elif q.signed:
+        lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
+    else:
+        lo, hi = 0, 2**q.bits - 1
+    return np.clip(np.round(np.asarray(x, np.float64) / q.scale), lo, hi).astype(np.int64)
+
+
+def check_fixed(graph: Graph) -> None:
+    """Raise NeurodeployError naming the first node Lava's fixed-point models cannot run."""
+    for node in graph:
+        kind = f"node '{node.name}' ({node.kind})"
+        if isinstance(node, (Input, Dense, Conv2d, CubaLIF, Readout)) and node.quant is None:
+            raise NeurodeployError(f"{kind}: not quantized; run `neurodeploy quantize` first")
+        if isinstance(node, AvgPool2d):
+            raise NeurodeployError(f"{kind}: average pooling has no fixed-point form; the "
+                                   "quantizer rewrites it to sumpool2d")
+        if isinstance(node, CubaLIF) and (node.reset != "zero" or node.refractory != 0):
+            raise NeurodeployError(f"{kind}: Lava's fixed-point LIF resets to zero with no "
+                                   f"refractory period (got reset '{node.reset}', refractory "
+                                   f"{node.refractory})")
+        if isinstance(node, Conv2d) and node.quant is not None and node.quant.weight_exp != 0:
+            raise NeurodeployError(f"{kind}: Lava's fixed-point Conv ignores weight_exp, which is "
+                                   f"{node.quant.weight_exp}; quantize with weight_exp = 0")
+
+
+@dataclass
+class _Ref:
+    """A Lava output port seen through virtual-port operations, carrying an IR node's value."""
+
+    port: Any
+    shape: tuple[int, ...]
+    binary: bool
+    ops: tuple[tuple[str, Any], ...] = ()
+
+    def reshape(self, shape: tuple[int, ...]) -> _Ref:
+        if tuple(shape) == self.shape:
+            return self
+        return _Ref(self.port, tuple(shape), self.binary, self.ops + (("reshape", tuple(shape)),))
+
+    def transpose(self, axes: tuple[int, ...]) -> _Ref:
+        shape = tuple(self.shape[a] for a in axes)
+        return _Ref(self.port, shape, self.binary, self.ops + (("transpose", tuple(axes)),))
+
+    def connect(self, dst: Any) -> None:
+        port = self.port
+        for op, arg in self.ops:
+            port = getattr(port, op)(arg)
+        port.connect(dst)
+
+
+@dataclass
+class _Probe:
+    """One monitored variable: IR node, variable name (s|u|v|y), Lava monitor, layout fix."""
+
+    node: str
+    var: str
+    monitor: Any
+    whc: bool = False
+
+
+@dataclass
+class LavaNetwork:
+    """A compiled network and what running it needs. Build with :func:`compile_graph`."""
+
+    graph: Graph
+    sched: Schedule
+    shapes: dict[str, tuple[int, ...]]
+    T: int
+    n_samples: int
+    processes: dict[str, Any]
+    probes: list[_Probe]
+    resets: list[Any] = field(default_factory=list)
+    bias_gates: list[tuple[int, Any, np.ndarray]] = field(default_factory=list)
+    inputs_int: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Lava steps per sample: T + depth."""
+        return self.T + self.sched.depth
+
+    def run(self, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+        """Run every sample; returns ``{node: {var: int64 [T, B, *shape]}}`` in IR layout.
+
+        Variables are those probed: ``s``, ``u``, ``v`` of neurons (as ``PyLifModelBitAcc``
+        stores them) and ``y`` of synapse processes (what their ``a_out`` sends), re-aligned so
+        that index ``t`` is the IR's step ``t``.
+        """
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        runner = next(iter(self.processes.values()))
+        n = self.steps
+        gates = sorted({lat for lat, _, _ in self.bias_gates})
+        samples = range(self.n_samples)
+        if progress:
+            from neurodeploy.progress import track
+
+            samples = track(samples, description="lava", total=self.n_samples)
+        try:
+            for b in samples:
+                if b > 0:  # before the first run there is no runtime; everything starts at 0
+                    for var in self.resets:
+                        var.set(np.zeros(var.shape))
+                done = 0
+                for lat in gates:
+                    if lat > done:
+                        runner.run(condition=RunSteps(num_steps=lat - done), run_cfg=cfg)
+                        done = lat
+                    for glat, var, value in self.bias_gates:
+                        if glat == lat:
+                            var.set(value)
+                runner.run(condition=RunSteps(num_steps=n - done), run_cfg=cfg)
+            data = [p.monitor.get_data() for p in self.probes]
+        finally:
+            runner.stop()
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for probe, d in zip(self.probes, data):
+            (per_proc,) = d.values()
+            (arr,) = per_proc.values()
+            arr = np.asarray(arr)
+            if probe.whc:
+                arr = arr.transpose(0, 3, 2, 1)
+            lat = self.sched.latency[probe.node]
+            if probe.var == "y":  # a DelayDense sends its output that many steps later
+                lat += self.sched.dense_delay.get(probe.node, 0)
+            arr = arr.reshape((self.n_samples, n) + arr.shape[1:])[:, lat:lat + self.T]
+            arr = np.swapaxes(arr, 0, 1)
+            out.setdefault(probe.node, {})[probe.var] = np.rint(arr).astype(np.int64)
+        return out
+
+
+def _lava_conv_weight(w: np.ndarray) -> np.ndarray:
+    """IR (PyTorch) cross-correlation kernel [C_out, C_in/g, kH, kW] → Lava's true-convolution
+    kernel [C_out, kW, kH, C_in/g] (lava/proc/conv/utils.py ``conv_scipy``)."""
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+
+
+def compile_graph(graph: Graph, x: np.ndarray,
+                  record: bool | Sequence[str] = False,
+                  perturb: dict[str, np.ndarray] | None = None) -> LavaNetwork:
+    """Build the Lava process network of a quantized ``graph`` for inputs ``x`` [T, B, *shape].
+
+    ``record``: True for every node, or names of nodes whose ``u``/``v`` (neurons) and ``y``
+    (synapse processes) to probe; spikes of every CubaLIF and ``v`` of every Readout are always
+    probed (outputs and activity counts need them). Each probe is one more Lava process.
+    ``perturb``: replacement integer weights for some Dense/Conv2d nodes (tests of ``compare``).
+    """
+    require_lava()
+    from lava.proc.conv.process import Conv
+    from lava.proc.dense.process import DelayDense
+    from lava.proc.dense.process import Dense as LavaDense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    check_fixed(graph)
+    if len(graph.inputs) != 1:
+        raise NeurodeployError(f"the Lava backend runs graphs with one input node; this one has "
+                               f"{len(graph.inputs)}")
+    x = np.asarray(x)
+    T, B = int(x.shape[0]), int(x.shape[1])
+    shapes = infer_shapes(graph)
+    sched = schedule(graph)
+    n_steps = T + sched.depth
+    total = B * n_steps
+    if record is True:
+        recorded = set(graph.nodes)
+    elif record is False or record is None:
+        recorded = set()
+    else:
+        recorded = set(record)
+        unknown = sorted(recorded - set(graph.nodes))
+        if unknown:
+            raise NeurodeployError(f"cannot record '{unknown[0]}': no node of that name")
+    perturb = perturb or {}
+
+    processes: dict[str, Any] = {}
+    refs: dict[str, list[_Ref]] = {}
+    probes: list[_Probe] = []
+    resets: list[Any] = []
+    gates: list[tuple[int, Any, np.ndarray]] = []
+    inputs_int: dict[str, np.ndarray] = {}
+
+    def probe(name: str, var: str, target: Any, whc: bool = False) -> None:
+        mon = Monitor()
+        mon.probe(target, total)
+        probes.append(_Probe(name, var, mon, whc))
+
+    # ---- processes of real nodes (their own output ports)
+    for name, node in graph.nodes.items():
+        shape = shapes[name]
+        if isinstance(node, Input):
+            if name not in graph.inputs:
+                raise NeurodeployError(f"node '{name}' (input): not listed in graph.inputs")
+            xi = input_integers(node, x)
+            if xi.shape[2:] != shape:
+                raise NeurodeployError(f"input '{name}': data of shape {xi.shape[2:]} per step "
+                                       f"does not match the input shape {shape}")
+            inputs_int[name] = xi
+            data = np.zeros(shape + (total,), np.int64)
+            for b in range(B):
+                data[..., b * n_steps:b * n_steps + T] = np.moveaxis(xi[:, b], 0, -1)
+            proc = RingBuffer(data=data)
+            refs[name] = [_Ref(proc.s_out, shape, node.quant.bits == 1)]
+        elif isinstance(node, Dense):
+            w = perturb.get(name, node.quant.weight).astype(np.int64)
+            params = dict(weight_exp=int(node.quant.weight_exp),
+                          num_weight_bits=int(node.quant.num_weight_bits), name=name)
+            delay = sched.dense_delay.get(name, 0)
+            if delay:
+                proc = DelayDense(weights=w, delays=np.full(w.shape, delay, dtype=int),
+                                  max_delay=delay, **params)
+            else:
+                proc = LavaDense(weights=w, **params)
+            resets.append(proc.a_buff)
+            refs[name] = [_Ref(proc.a_out, shape, False)]
+        elif isinstance(node, (Conv2d, SumPool2d)):
+            in_shape = shapes[graph.in_edges(name)[0].src] if graph.in_edges(name) else None
+            c = in_shape[0]
+            if isinstance(node, Conv2d):
+                w = _lava_conv_weight(perturb.get(name, node.quant.weight).astype(np.int64))
+                geo = dict(padding=node.padding[::-1], stride=node.stride[::-1],
+                           dilation=node.dilation[::-1], groups=node.groups)
+            else:
+                w = np.ones((c,) + tuple(node.kernel[::-1]) + (1,), np.int64)
+                geo = dict(padding=node.padding[::-1], stride=node.stride[::-1],
+                           dilation=(1, 1), groups=c)
+            proc = Conv(weight=w, weight_exp=0, input_shape=tuple(in_shape[::-1]),
+                        num_message_bits=GRADED_BITS, name=name, **geo)
+            resets.append(proc.a_buf)
+            refs[name] = [_Ref(proc.a_out, shape[::-1], False).transpose((2, 1, 0))]
+        elif isinstance(node, (CubaLIF, Readout)):
+            q = node.quant
+            vth = READOUT_VTH if isinstance(node, Readout) else int(q.vth)
+            bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()
+            gated = bool(np.any(bias != 0)) and sched.latency[name] > 0
+            proc = LIF(shape=shape, du=int(q.du), dv=int(q.dv), vth=vth,
+                       bias_mant=np.zeros(shape, np.int64) if gated else bias,
+                       bias_exp=np.full(shape, int(q.bias_exp), np.int64), name=name)
+            resets += [proc.u, proc.v]
+            if gated:
+                resets.append(proc.bias_mant)
+                gates.append((sched.latency[name], proc.bias_mant, bias))
+            refs[name] = [_Ref(proc.s_out, shape, isinstance(node, CubaLIF))]
+        elif isinstance(node, (Add, Flatten)):
+            continue
+        else:
+            raise NeurodeployError(f"node '{name}' ({node.kind}): no Lava form")
+        processes[name] = proc
+
+    # ---- virtual nodes and edges
+    resolving: set[str] = set()
+
+    def edge_refs(i: int) -> list[_Ref]:
+        e = graph.edges[i]
+        src_refs = node_refs(e.src)
+        extra = sched.extra[i]
+        if extra == 0:
+            return src_refs
+        shape = shapes[e.src]
+        n = int(np.prod(shape))
+        binary = len(src_refs) == 1 and src_refs[0].binary
+        eye = np.eye(n, dtype=np.int64)
+        mb = 0 if binary else GRADED_BITS
+        if extra == 1:
+            d = LavaDense(weights=eye, num_message_bits=mb, name=f"{e.src}->{e.dst}:delay1")
+        else:
+            d = DelayDense(weights=eye, delays=np.full((n, n), extra - 1, dtype=int),
+                           max_delay=extra - 1, num_message_bits=mb,
+                           name=f"{e.src}->{e.dst}:delay{extra}")
+        for r in src_refs:
+            r.reshape((n,)).connect(d.s_in)
+        resets.append(d.a_buff)
+        processes[f"{e.src}->{e.dst}:delay"] = d
+        return [_Ref(d.a_out, (n,), binary).reshape(shape)]
+
+    def node_refs(name: str) -> list[_Ref]:
+        if name in refs:
+            return refs[name]
+        if name in resolving:
+            raise NeurodeployError(f"node '{name}': a recurrent loop made only of add/flatten "
+                                   "nodes has no Lava form")
+        resolving.add(name)
+        node = graph.nodes[name]
+        ins = [r for i, e in enumerate(graph.edges) if e.dst == name for r in edge_refs(i)]
+        if isinstance(node, Flatten):
+            ins = [r.reshape(shapes[name]) for r in ins]
+        refs[name] = ins
+        resolving.discard(name)
+        return ins
+
+    for name, node in graph.nodes.items():
+        if isinstance(node, (Add, Flatten, Input)):
+            continue
+        proc = processes[name]
+        ins = [(i, r) for i, e in enumerate(graph.edges) if e.dst == name for r in edge_refs(i)]
+        if not ins:
+            raise NeurodeployError(f"node '{name}' ({node.kind}): has no inputs")
+        if isinstance(node, (CubaLIF, Readout)):
+            for _, r in ins:
+                r.reshape(shapes[name]).connect(proc.a_in)
+        elif isinstance(node, Dense):
+            binary = len(ins) == 1 and ins[0][1].binary
+            proc.num_message_bits.init = 0 if binary else GRADED_BITS
+            for _, r in ins:
+                r.reshape((r_size(r),)).connect(proc.s_in)
+        else:  # Conv or pool: (C, H, W) → Lava's (W, H, C)
+            for _, r in ins:
+                r.transpose((2, 1, 0)).connect(proc.s_in)
+
+    # ---- probes
+    for name, node in graph.nodes.items():
+        proc = processes.get(name)
+        if isinstance(node, CubaLIF):
+            probe(name, "s", proc.s_out)
+        if isinstance(node, (CubaLIF, Readout)):
+            if isinstance(node, Readout) or name in recorded:
+                probe(name, "v", proc.v)
+            if name in recorded:
+                probe(name, "u", proc.u)
+        elif isinstance(node, (Dense, Conv2d, SumPool2d)) and name in recorded:
+            probe(name, "y", proc.a_out, whc=not isinstance(node, Dense))
+
+    return LavaNetwork(graph=graph, sched=sched, shapes=shapes, T=T, n_samples=B,
+                       processes=processes, probes=probes, resets=resets, bias_gates=gates,
+                       inputs_int=inputs_int)
+
+
+def r_size(r: _Ref) -> int:
+    """Number of elements a port reference carries."""
+    return int(np.prod(r.shape))
