@@ -1,1 +1,14 @@
-"""Map a Graph onto a hardware profile: cores, chips, per-core use, fit errors."""
+"""Map a Graph onto a hardware profile: cores, chips, per-core use, fit errors; latency model.
+
+- :func:`map_graph` (:mod:`neurodeploy.mapping.mapper`): layers split across cores under the
+  profile's limits, or a NeurodeployError naming the layer and the resource.
+- :func:`estimate_timing` (:mod:`neurodeploy.mapping.timing`): time per step, latency per
+  inference, throughput and energy per inference from simulated activity (an estimate).
+"""
+
+from __future__ import annotations
+
+from neurodeploy.mapping.mapper import CoreUse, LayerMap, Mapping, map_graph
+from neurodeploy.mapping.timing import Timing, estimate_timing
+
+__all__ = ["CoreUse", "LayerMap", "Mapping", "Timing", "estimate_timing", "map_graph"]
