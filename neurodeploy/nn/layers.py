@@ -1,0 +1,214 @@
+"""``nn.Module`` wrappers: neuron layers over time-major sequences, and the synapses the IR has
+that plain torch lacks (sum pooling, binary-weight Linear/Conv2d).
+
+Neuron layers take the synaptic input of every step ``[T, B, *shape]`` and return spikes (or,
+for :class:`Readout`, the voltage) of the same shape; state starts at zero for every call.
+Synapse layers are ordinary torch modules applied to each step (the IR has no synaptic delay).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.nn import functional as snf
+from neurodeploy.nn.functional import DECODINGS, RESETS, SpikeConfig
+
+Tensor = torch.Tensor
+
+
+def _param(value: float | Tensor, shape: tuple[int, ...], per_neuron: bool, learn: bool,
+           module: nn.Module, name: str) -> None:
+    t = torch.as_tensor(value, dtype=torch.float32)
+    t = t.expand(shape).clone() if per_neuron else t.reshape(()).clone()
+    if learn:
+        module.register_parameter(name, nn.Parameter(t))
+    else:
+        module.register_buffer(name, t)
+
+
+class CubaLIF(nn.Module):
+    """CUBA LIF neurons of ``shape`` (per sample, per step), e.g. ``(128,)`` or ``(C, H, W)``.
+
+    ``du``, ``dv`` in [0, 1] (fraction of current / voltage lost per step), threshold ``vth``
+    (> 0), constant ``bias`` added to ``v`` each step, ``reset`` zero | subtract | none.
+    ``per_neuron`` makes each parameter an array of ``shape`` instead of one value per layer;
+    ``learn_decay`` / ``learn_threshold`` make them trainable. Decays are clamped to [0, 1] and
+    the threshold to ≥ 1e-3 when used (and when exported). ``spike`` selects the surrogate and
+    the gradient method (SGS, MSG, ASGL).
+    """
+
+    kind = "cuba_lif"
+
+    def __init__(self, shape: tuple[int, ...] | int, du: float = 0.2, dv: float = 0.1,
+                 vth: float = 1.0, bias: float = 0.0, reset: str = "zero",
+                 per_neuron: bool = False, learn_decay: bool = True,
+                 learn_threshold: bool = False, spike: SpikeConfig | None = None,
+                 learn_du: bool | None = None) -> None:
+        super().__init__()
+        self.shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if reset not in RESETS:
+            raise NeurodeployError(f"unknown reset '{reset}' (choose from {', '.join(RESETS)})")
+        for name, value in (("du", du), ("dv", dv)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise NeurodeployError(f"decay '{name}' must lie in [0, 1], got {value}")
+        if float(vth) <= 0:
+            raise NeurodeployError(f"threshold vth must be positive, got {vth}")
+        self.reset = reset
+        self.per_neuron = per_neuron
+        self.learn_decay = learn_decay
+        self.learn_du = learn_decay if learn_du is None else learn_du
+        self.learn_threshold = learn_threshold
+        self.spike_cfg = spike or SpikeConfig()
+        _param(du, self.shape, per_neuron, self.learn_du, self, "du")
+        _param(dv, self.shape, per_neuron, learn_decay, self, "dv")
+        _param(vth, self.shape, per_neuron, learn_threshold, self, "vth")
+        _param(bias, self.shape, per_neuron, False, self, "bias")
+        if self.spike_cfg.method == "asgl":
+            self.width = nn.Parameter(torch.tensor(float(self.spike_cfg.asgl_width)))
+
+    def effective(self) -> dict[str, Tensor]:
+        """The parameters as the dynamics use them (clamped): du, dv, vth, bias."""
+        return {"du": self.du.clamp(0.0, 1.0), "dv": self.dv.clamp(0.0, 1.0),
+                "vth": self.vth.clamp(min=1e-3), "bias": self.bias}
+
+    def forward(self, i_seq: Tensor) -> Tensor:
+        """Spikes ``[T, B, *shape]`` for synaptic input ``i_seq`` ``[T, B, *shape]``."""
+        p = self.effective()
+        width = self.width.clamp(min=1e-2) if self.spike_cfg.method == "asgl" else None
+        cfg, training = self.spike_cfg, self.training
+
+        def fn(x: Tensor, v: Tensor) -> Tensor:
+            return snf.spike(x, v, cfg, width, training)
+
+        s, _ = snf.cuba_lif(i_seq, p["du"], p["dv"], p["vth"], p["bias"], self.reset, fn)
+        return s
+
+    def to_arch(self) -> dict:
+        return {"type": self.kind, "shape": list(self.shape), "reset": self.reset,
+                "per_neuron": self.per_neuron, "learn_decay": self.learn_decay,
+                "learn_du": self.learn_du, "learn_threshold": self.learn_threshold,
+                "spike": self.spike_cfg.to_dict()}
+
+    def extra_repr(self) -> str:
+        return (f"shape={self.shape}, reset={self.reset}, per_neuron={self.per_neuron}, "
+                f"spike={self.spike_cfg.surrogate}/{self.spike_cfg.method}")
+
+
+def LIF(shape: tuple[int, ...] | int, dv: float = 0.1, **kw: object) -> CubaLIF:
+    """LIF without a current state: a :class:`CubaLIF` with ``du = 1`` fixed."""
+    return CubaLIF(shape, du=1.0, dv=dv, learn_du=False, **kw)  # type: ignore[arg-type]
+
+
+def IF(shape: tuple[int, ...] | int, **kw: object) -> CubaLIF:
+    """Non-leaky integrate-and-fire: a :class:`CubaLIF` with ``du = 1``, ``dv = 0`` fixed."""
+    kw.setdefault("learn_decay", False)
+    return CubaLIF(shape, du=1.0, dv=0.0, learn_du=False, **kw)  # type: ignore[arg-type]
+
+
+class Readout(nn.Module):
+    """Non-firing CUBA integrator read every step: returns ``v`` ``[T, B, *shape]``.
+
+    :meth:`decode` turns the voltage sequence into class scores ``[B, *shape]`` with
+    ``decoding`` mean | max | last | sum | weighted (``weights``: one per step, TWO).
+    """
+
+    kind = "readout"
+
+    def __init__(self, shape: tuple[int, ...] | int, du: float = 1.0, dv: float = 0.0,
+                 bias: float = 0.0, decoding: str = "mean",
+                 weights: list[float] | Tensor | None = None, learn_decay: bool = False) -> None:
+        super().__init__()
+        self.shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if decoding not in DECODINGS:
+            raise NeurodeployError(f"unknown decoding '{decoding}' (choose from "
+                                   f"{', '.join(DECODINGS)})")
+        self.decoding = decoding
+        self.learn_decay = learn_decay
+        _param(du, self.shape, False, learn_decay, self, "du")
+        _param(dv, self.shape, False, learn_decay, self, "dv")
+        _param(bias, self.shape, False, False, self, "bias")
+        self.weights: Tensor | None = None
+        if weights is not None:
+            self.set_weights(weights)
+        elif decoding == "weighted":
+            raise NeurodeployError("readout decoding 'weighted' needs weights (one per step)")
+
+    def set_weights(self, weights: list[float] | Tensor) -> None:
+        """Set the per-step decoding weights (TWO); a plain tensor, saved in the arch."""
+        self.weights = torch.as_tensor(weights, dtype=torch.float32).detach().clone()
+
+    def effective(self) -> dict[str, Tensor]:
+        return {"du": self.du.clamp(0.0, 1.0), "dv": self.dv.clamp(0.0, 1.0), "bias": self.bias}
+
+    def forward(self, i_seq: Tensor) -> Tensor:
+        p = self.effective()
+        return snf.readout(i_seq, p["du"], p["dv"], p["bias"])
+
+    def decode(self, v_seq: Tensor, decoding: str | None = None) -> Tensor:
+        """Class scores ``[B, *shape]`` from the voltage sequence (this layer's decoding)."""
+        return snf.decode(v_seq, decoding or self.decoding, self.weights)
+
+    def to_arch(self) -> dict:
+        return {"type": self.kind, "shape": list(self.shape), "decoding": self.decoding,
+                "weights": None if self.weights is None else [float(w) for w in self.weights],
+                "learn_decay": self.learn_decay}
+
+
+class SumPool2d(nn.Module):
+    """Sum over each window (per channel), PyTorch pooling geometry (the IR's SumPool2d)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None
+                 = None, padding: int | tuple[int, int] = 0) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+                            divisor_override=1)
+
+
+def binarize(weight: Tensor) -> Tensor:
+    """``α·sign(W)`` with ``α = mean|W|`` per output channel (row); forward exact, backward
+    straight-through (identity where ``|W| ≤ 1``, zero outside) for the sign, exact for α."""
+    dims = tuple(range(1, weight.ndim))
+    alpha = weight.abs().mean(dim=dims, keepdim=True)
+    return alpha * _SignSTE.apply(weight)
+
+
+class _SignSTE(torch.autograd.Function):
+    """``sign(w)`` (+1 at 0) forward; straight-through backward, zero where ``|w| > 1``."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(w)
+        return torch.where(w >= 0, torch.ones_like(w), -torch.ones_like(w))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (w,) = ctx.saved_tensors
+        return grad * (w.abs() <= 1).to(grad.dtype)
+
+
+class BinaryLinear(nn.Linear):
+    """A Linear layer whose weights are ``±α`` per output neuron (straight-through training)."""
+
+    def effective_weight(self) -> Tensor:
+        return binarize(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.effective_weight(), self.bias)
+
+
+class BinaryConv2d(nn.Conv2d):
+    """A Conv2d whose weights are ``±α`` per output channel (straight-through training)."""
+
+    def effective_weight(self) -> Tensor:
+        return binarize(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.effective_weight(), self.bias)
