@@ -88,6 +88,12 @@ class NeuronSpec:
     delayed_reset: bool = False
     readout: bool = False
     spike_scale: float = 1.0
+    #: the source spikes on ``v ≥ θ`` (SpikingJelly): with reset zero/none the threshold becomes
+    #: the next float32 below θ, so ``v > vth`` ⇔ ``v ≥ θ`` exactly in float32 (for subtract the
+    #: threshold stays θ: the two differ only when v equals θ bit for bit)
+    ge: bool = False
+    #: what the module's forward returns, in order: "spikes" (the primary output) or a state
+    returns: tuple[str, ...] = ("spikes",)
     #: recurrent synapses s[t−1] → neuron: each a Dense or Conv2d node (name set by the builder)
     recurrent: list[Node] = field(default_factory=list)
     note: str = ""
@@ -178,6 +184,8 @@ class Builder:
                     pass  # no leak: v − θ·s[t−1] before or after the (unit) decay is the same
                 else:
                     reset = "none"
+            if spec.ge and reset != "subtract":
+                vth = np.nextafter(vth.astype(np.float32), np.float32(-np.inf)).astype(np.float32)
             node = CubaLIF(name, shape=shape, du=du, dv=dv, vth=vth, bias=bias, reset=reset)
         out = self.add(node, *srcs, where=where)
         if spec.delayed_reset and node.reset == "none":

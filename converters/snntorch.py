@@ -73,7 +73,7 @@ def leaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
     beta, vth, reset, g = _common(mod, where, "Leaky")
     spec = NeuronSpec(du=1.0, dv=(1 - beta).astype(np.float32), vth=vth, reset=reset,
                       delayed_reset=reset == "subtract", spike_scale=g)
-    spec.returns = _returns(mod, ("spikes", "mem"))  # type: ignore[attr-defined]
+    spec.returns = _returns(mod, ("spikes", "mem"))
     return spec
 
 
@@ -86,7 +86,7 @@ def synaptic(mod: Any, where: str, shape: Shape) -> NeuronSpec:
     alpha = np.clip(check_finite(where, "alpha", mod.alpha), 0, 1)
     spec = NeuronSpec(du=(1 - alpha).astype(np.float32), dv=(1 - beta).astype(np.float32),
                       vth=vth, reset=reset, delayed_reset=reset == "subtract", spike_scale=g)
-    spec.returns = _returns(mod, ("spikes", "syn", "mem"))  # type: ignore[attr-defined]
+    spec.returns = _returns(mod, ("spikes", "syn", "mem"))
     return spec
 
 
@@ -124,7 +124,7 @@ def rleaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
         bias = np.broadcast_to(np.asarray(bias).reshape(-1, 1, 1), shape).astype(np.float32)
     spec = NeuronSpec(du=1.0, dv=(1 - beta).astype(np.float32), vth=vth, bias=bias, reset=reset,
                       delayed_reset=reset == "subtract", spike_scale=g, recurrent=[node])
-    spec.returns = _returns(mod, ("spikes", "mem"))  # type: ignore[attr-defined]
+    spec.returns = _returns(mod, ("spikes", "mem"))
     return spec
 
 
