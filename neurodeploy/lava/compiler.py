@@ -28,13 +28,17 @@ thing that could run ahead is its bias: biases start at 0 and each layer's bias 
 
 Samples run one after another in one compiled network (compiling costs about as much as running
 a sample): between samples every neuron's ``u``, ``v`` and every synapse buffer is set to 0.
-Records come from one ``lava.proc.monitor.Monitor`` per probed variable (a Monitor takes only one
-probe in lava-nc 0.10), sized for all samples and read once at the end.
+Records come from one recorder process (:mod:`neurodeploy.lava.recorder`) that reads every probed
+port and Var each step into memory-mapped files (Lava's Monitor transfers its data one element
+per message and takes one probe per process).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -126,12 +130,13 @@ class _Ref:
 
 @dataclass
 class _Probe:
-    """One monitored variable: IR node, variable name (s|u|v|y), Lava monitor, layout fix."""
+    """One recorded variable: IR node, variable name (s|u|v|y), Lava port or Var, layout."""
 
     node: str
     var: str
-    monitor: Any
+    target: Any
     whc: bool = False
+    path: Path | None = None
 
 
 @dataclass
@@ -148,6 +153,8 @@ class LavaNetwork:
     resets: list[Any] = field(default_factory=list)
     bias_gates: list[tuple[int, Any, np.ndarray]] = field(default_factory=list)
     inputs_int: dict[str, np.ndarray] = field(default_factory=dict)
+    recorder_model: Any = None
+    workdir: Path | None = None
 
     @property
     def steps(self) -> int:
@@ -164,7 +171,9 @@ class LavaNetwork:
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        cfg = Loihi2SimCfg(select_tag="fixed_pt",
+                           exception_proc_model_map={self.processes["_recorder"]:
+                                                     self.recorder_model})
         runner = next(iter(self.processes.values()))
         n = self.steps
         gates = sorted({lat for lat, _, _ in self.bias_gates})
@@ -187,14 +196,11 @@ class LavaNetwork:
                         if glat == lat:
                             var.set(value)
                 runner.run(condition=RunSteps(num_steps=n - done), run_cfg=cfg)
-            data = [p.monitor.get_data() for p in self.probes]
         finally:
             runner.stop()
         out: dict[str, dict[str, np.ndarray]] = {}
-        for probe, d in zip(self.probes, data):
-            (per_proc,) = d.values()
-            (arr,) = per_proc.values()
-            arr = np.asarray(arr)
+        for probe in self.probes:
+            arr = np.array(np.load(probe.path, mmap_mode="r"))
             if probe.whc:
                 arr = arr.transpose(0, 3, 2, 1)
             lat = self.sched.latency[probe.node]
@@ -202,7 +208,9 @@ class LavaNetwork:
                 lat += self.sched.dense_delay.get(probe.node, 0)
             arr = arr.reshape((self.n_samples, n) + arr.shape[1:])[:, lat:lat + self.T]
             arr = np.swapaxes(arr, 0, 1)
-            out.setdefault(probe.node, {})[probe.var] = np.rint(arr).astype(np.int64)
+            out.setdefault(probe.node, {})[probe.var] = arr
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return out
 
 
@@ -228,7 +236,6 @@ def compile_graph(graph: Graph, x: np.ndarray,
     from lava.proc.dense.process import Dense as LavaDense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
-    from lava.proc.monitor.process import Monitor
 
     check_fixed(graph)
     if len(graph.inputs) != 1:
@@ -259,9 +266,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
     inputs_int: dict[str, np.ndarray] = {}
 
     def probe(name: str, var: str, target: Any, whc: bool = False) -> None:
-        mon = Monitor()
-        mon.probe(target, total)
-        probes.append(_Probe(name, var, mon, whc))
+        probes.append(_Probe(name, var, target, whc))
 
     # ---- processes of real nodes (their own output ports)
     for name, node in graph.nodes.items():
@@ -398,9 +403,20 @@ def compile_graph(graph: Graph, x: np.ndarray,
         elif isinstance(node, (Dense, Conv2d, SumPool2d)) and name in recorded:
             probe(name, "y", proc.a_out, whc=not isinstance(node, Dense))
 
+    from neurodeploy.lava.recorder import make_recorder
+
+    workdir = Path(tempfile.mkdtemp(prefix="neurodeploy-lava-"))
+    ports = [p for p in probes if p.var in ("s", "y")]
+    variables = [p for p in probes if p.var in ("u", "v")]
+    rec, rec_model, paths = make_recorder([p.target for p in ports],
+                                          [p.target for p in variables], workdir, total)
+    probes = ports + variables
+    for p, path in zip(probes, paths):
+        p.path = path
+    processes["_recorder"] = rec
     return LavaNetwork(graph=graph, sched=sched, shapes=shapes, T=T, n_samples=B,
                        processes=processes, probes=probes, resets=resets, bias_gates=gates,
-                       inputs_int=inputs_int)
+                       inputs_int=inputs_int, recorder_model=rec_model, workdir=workdir)
 
 
 def r_size(r: _Ref) -> int:
