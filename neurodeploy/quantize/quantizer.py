@@ -1,0 +1,363 @@
+"""Post-training quantization of a float Graph to Loihi's integer formats, calibrated on data.
+
+Each neuron layer gets a scale λ (integer units of synaptic input per float unit): its
+incoming synapses get effective integer weights ``W_int·2**weight_exp ≈ λ·unit_in·W`` (Lava's
+8-bit mantissa grid, :mod:`neurodeploy.quantize.formats`), its threshold ``vth_q = round(λ·vth)``,
+its bias ``bias_mant << bias_exp ≈ 64·λ·bias``, so that in fixed point ``v_int ≈ 64·λ·v``.
+λ is as large as the 24-bit states allow on the calibration data (u must not wrap, v keeps 2×
+headroom over the threshold), limited by the weight exponent range (Dense: ≤ 7; Conv2d: 0,
+Lava's fixed-point Conv has no exponent) and the bias range. Calibration then picks, layer by
+layer, the weight clip fraction whose fixed-point spike counts (Readout: decoded outputs) are
+closest to float on the calibration data.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import (
+    Add,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    InputQ,
+    NeuronQ,
+    Readout,
+    SumPool2d,
+    WeightQ,
+    validate,
+)
+from neurodeploy.quantize import formats as fmt
+from neurodeploy.quantize.report import LayerReport, QuantReport
+from neurodeploy.quantize.rewrite import fold_avgpools
+from neurodeploy.sim import decode, simulate
+from neurodeploy.sim.dataset import input_encoding, steps_for
+
+TARGETS = ("loihi2", "loihi1")
+CLIP_CANDIDATES = (1.0, 0.9, 0.8, 0.7)
+U_HEADROOM = 0.9 * 2**17  # λ·max|u| (float) keeps 64·λ·|u| below 0.9·2**23
+V_TARGET = 2**16  # λ·vth: threshold at half the voltage range
+
+
+def _uniform(node, field: str) -> float:
+    value = np.asarray(getattr(node, field))
+    if value.size and not np.all(value == value.flat[0]):
+        raise NeurodeployError(f"node '{node.name}' ({node.kind}): per-neuron '{field}' cannot be "
+                               "expressed on Loihi (one value per layer); make it uniform")
+    return float(value.flat[0]) if value.size else 0.0
+
+
+def check_expressible(graph: Graph, target: str) -> None:
+    """Raise NeurodeployError naming the first node fixed point cannot express."""
+    if target not in TARGETS:
+        raise NeurodeployError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
+    if len(graph.inputs) != 1:
+        raise NeurodeployError(f"the quantizer takes graphs with one input, got {graph.inputs}")
+    for node in graph:
+        if isinstance(node, CubaLIF):
+            if node.reset != "zero":
+                raise NeurodeployError(f"node '{node.name}' (cuba_lif): reset '{node.reset}' "
+                                       "cannot be expressed in fixed point (Loihi resets v to 0)")
+            if node.refractory > 0:
+                raise NeurodeployError(f"node '{node.name}' (cuba_lif): refractory period "
+                                       f"{node.refractory} cannot be expressed in fixed point "
+                                       "(Lava's bit-accurate LIF has none)")
+            _uniform(node, "vth")
+        if isinstance(node, (CubaLIF, Readout)):
+            _uniform(node, "du")
+            _uniform(node, "dv")
+    for e in graph.edges:
+        if e.delay and not isinstance(graph.nodes[e.src], CubaLIF):
+            raise NeurodeployError(f"recurrent edge '{e.src}' -> '{e.dst}': only spikes may be "
+                                   "delayed in fixed point")
+
+
+@dataclass
+class _Structure:
+    """Who feeds whom: each synapse's target neuron, each neuron's synapses, forced inputs."""
+
+    order: list[str]
+    target: dict[str, str]            # synapse → neuron
+    synapses: dict[str, list[str]]    # neuron → synapses
+    direct: dict[str, list[str]]      # neuron → non-synapse sources (Input/neuron) reaching it
+    bias_ok: dict[str, bool]          # synapse → its bias can be folded into the neuron
+
+
+def _structure(g: Graph) -> _Structure:
+    order = g.topological_order()
+    target: dict[str, str] = {}
+    bias_ok: dict[str, bool] = {}
+    for name in order:
+        if not isinstance(g.nodes[name], (Dense, Conv2d)):
+            continue
+        reached: set[str] = set()
+        plain = True  # only Flatten between synapse and neuron
+        stack = [(name, True)]
+        while stack:
+            cur, ok = stack.pop()
+            for e in g.out_edges(cur):
+                node = g.nodes[e.dst]
+                if isinstance(node, (CubaLIF, Readout)):
+                    reached.add(e.dst)
+                    plain = plain and ok
+                elif isinstance(node, (Flatten, SumPool2d, Add)):
+                    stack.append((e.dst, ok and isinstance(node, Flatten)))
+                else:
+                    raise NeurodeployError(f"node '{name}' ({g.nodes[name].kind}): feeds "
+                                           f"'{e.dst}' ({node.kind}) without a neuron between")
+        if len(reached) != 1:
+            raise NeurodeployError(f"node '{name}' ({g.nodes[name].kind}): must reach exactly one "
+                                   f"neuron layer, reaches {sorted(reached) or 'none'}")
+        target[name] = reached.pop()
+        bias_ok[name] = plain
+    synapses = {n: [s for s in order if target.get(s) == n] for n in order
+                if isinstance(g.nodes[n], (CubaLIF, Readout))}
+    direct: dict[str, list[str]] = {n: [] for n in synapses}
+    for n in synapses:  # walk back from each neuron through Flatten/SumPool/Add
+        stack = [e.src for e in g.in_edges(n)]
+        while stack:
+            src = stack.pop()
+            node = g.nodes[src]
+            if isinstance(node, (Flatten, SumPool2d, Add)):
+                stack += [e.src for e in g.in_edges(src)]
+            elif isinstance(node, (Input, CubaLIF)):
+                direct[n].append(src)
+    return _Structure(order, target, synapses, direct, bias_ok)
+
+
+def _unit(g: Graph, name: str, lam: dict[str, float], st: _Structure, in_scale: float) -> float:
+    """Float value of one integer unit of ``name``'s output."""
+    node = g.nodes[name]
+    if isinstance(node, Input):
+        return in_scale
+    if isinstance(node, CubaLIF):
+        return 1.0
+    if isinstance(node, (Dense, Conv2d)):
+        return 1.0 / lam[st.target[name]]
+    src = g.in_edges(name)[0].src
+    return _unit(g, src, lam, st, in_scale)
+
+
+@dataclass
+class _Stats:
+    """Float behaviour on the calibration data."""
+
+    max_u: dict[str, float]
+    max_v: dict[str, float]
+    counts: dict[str, np.ndarray]     # neuron → per-sample spike counts [B, *shape]
+    outputs: dict[str, torch.Tensor]  # readout → decoded [B, n]
+    rates: dict[str, float]
+    predictions: np.ndarray
+
+
+def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats, object]:
+    res = simulate(g, x, mode=mode, record=neurons)
+    max_u, max_v, counts, outputs = {}, {}, {}, {}
+    for n in neurons:
+        r = res.records[n]
+        max_u[n] = float(r["u"].abs().max())
+        max_v[n] = float(r["v"].abs().max())
+        if isinstance(g.nodes[n], CubaLIF):
+            counts[n] = r["s"].sum(0).cpu().numpy()
+        else:
+            scale = g.nodes[n].quant.scale if mode == "fixed" else 1.0
+            v = res.outputs[n] if n in res.outputs else r["v"].to(torch.float32) * scale
+            outputs[n] = decode(v, g.nodes[n])
+    return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions), res
+
+
+def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q: InputQ
+           ) -> tuple[Graph, list[LayerReport]]:
+    """The quantized copy of ``g`` for clip fractions ``clip`` (synapse → fraction)."""
+    q = copy.deepcopy(g)
+    q.nodes[q.inputs[0]].quant = in_q
+    lam: dict[str, float] = {}
+    reports = []
+    for n in st.order:
+        node = q.nodes[n]
+        if not isinstance(node, (CubaLIF, Readout)):
+            continue
+        rep = LayerReport(n, node.kind, synapses=list(st.synapses[n]))
+        du, dv = _uniform(node, "du"), _uniform(node, "dv")
+        units = {s: _unit(q, q.in_edges(s)[0].src, lam, st, in_q.scale) for s in st.synapses[n]}
+        # the bias the neuron sees: its own plus its synapses' biases (folded)
+        bias = np.broadcast_to(np.asarray(node.bias, np.float64), node.shape).copy()
+        for s in st.synapses[n]:
+            syn = q.nodes[s]
+            if syn.bias is None or not np.any(syn.bias):
+                continue
+            if not st.bias_ok[s]:
+                raise NeurodeployError(f"node '{s}' ({syn.kind}): a synapse bias before pooling or "
+                                       "an Add cannot be expressed on Loihi")
+            b = np.asarray(syn.bias, np.float64)
+            if isinstance(syn, Conv2d):
+                c_shape = (b.size,) + (1,) * (len(q.nodes[s].weight.shape) - 2)
+                b = np.broadcast_to(b.reshape(c_shape), _out_shape(q, s)).reshape(-1)
+            b = b.reshape(node.shape) if b.size == int(np.prod(node.shape)) else b
+            if du < 1:
+                rep.notes.append(f"bias of '{s}' folded as bias/du (exact only for du = 1)")
+            bias = bias + b / max(du, 1 / 4096)
+        # λ: headroom of the 24-bit states, then what weights and bias allow
+        if isinstance(node, CubaLIF):
+            vth = _uniform(node, "vth")
+            limits = [V_TARGET / vth, fmt.VTH_MAX / vth]
+        else:
+            vth = None
+            limits = [U_HEADROOM / max(stats.max_v[n], 1e-12)]
+        limits.append(U_HEADROOM / max(stats.max_u[n], 1e-12))
+        for s in st.synapses[n]:
+            w_max = float(np.abs(q.nodes[s].weight).max(initial=0)) * units[s]
+            if w_max > 0:
+                _, lo, hi = fmt.mantissa_grid(fmt.sign_mode(q.nodes[s].weight))
+                top = max(abs(lo), abs(hi))
+                exp_max = 0 if isinstance(q.nodes[s], Conv2d) else fmt.WEIGHT_EXP_RANGE[1]
+                limits.append(top * 2.0**exp_max / (clip.get(s, 1.0) * w_max))
+        b_max = float(np.abs(bias).max(initial=0))
+        if b_max > 0:
+            limits.append((fmt.BIAS_MANT_MAX * 2**fmt.BIAS_EXP_MAX) / (64 * b_max))
+        lam_n = min(limits)
+        if st.direct[n]:  # a path without synapse: the neuron takes its source's units as is
+            forced = 1.0 / _unit(q, st.direct[n][0], lam, st, in_q.scale)
+            if forced > lam_n * 1.0001:
+                rep.notes.append(f"input without synapse forces scale {forced:g} (over headroom)")
+            lam_n = forced
+            rep.notes.append("fed without a synapse: scale fixed by its source")
+        lam[n] = lam_n
+        rep.scale = lam_n
+        # weights
+        errs, norms = 0.0, 0.0
+        for s in st.synapses[n]:
+            syn = q.nodes[s]
+            w_gain = syn.weight.astype(np.float64) * units[s] * lam_n
+            if isinstance(syn, Conv2d):
+                exp = 0
+            else:
+                exp = fmt.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
+                                         fmt.sign_mode(w_gain), clip.get(s, 1.0))
+                exp = int(np.clip(exp, *fmt.WEIGHT_EXP_RANGE))
+            w_int, sat = fmt.quantize_weights(w_gain, exp)
+            syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
+            rep.weight_exp[s] = exp
+            rep.clip[s] = clip.get(s, 1.0)
+            rep.saturated += sat
+            errs += float(np.sum((w_int * 2.0**exp - w_gain) ** 2))
+            norms += float(np.sum(w_gain**2))
+        rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
+            0.0 if st.synapses[n] else None)
+        # neuron parameters
+        mant, bexp = fmt.bias_q(64 * lam_n * bias, n)
+        if isinstance(node, CubaLIF):
+            vth_q = int(round(lam_n * vth))
+            if vth_q < 1 or vth_q > fmt.VTH_MAX:
+                raise NeurodeployError(f"node '{n}' (cuba_lif): threshold {vth:g} becomes {vth_q} "
+                                       f"at scale {lam_n:g}, outside Loihi's [1, {fmt.VTH_MAX}]")
+        else:
+            vth_q = fmt.VTH_MAX  # never reached: the readout's v stays below half the range
+        if du == 0:
+            rep.notes.append("du = 0 has no 12-bit form: the current decays by 1/4096 per step")
+        if dv > 4095.5 / 4096:
+            rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
+        node.quant = NeuronQ(du=fmt.decay_q(du, True), dv=fmt.decay_q(dv, False), vth=vth_q,
+                             bias_mant=mant, bias_exp=bexp, scale=1.0 / (64 * lam_n))
+        rep.vth, rep.du, rep.dv = vth_q, node.quant.du, node.quant.dv
+        reports.append(rep)
+    return q, reports
+
+
+def _out_shape(g: Graph, name: str) -> tuple[int, ...]:
+    from neurodeploy.ir import infer_shapes
+
+    return infer_shapes(g)[name]
+
+
+def _drift(n: str, g: Graph, ref: _Stats, got: _Stats, T: int) -> float:
+    if isinstance(g.nodes[n], CubaLIF):
+        return float(np.mean(np.abs(got.counts[n] - ref.counts[n]))) / T
+    a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
+    mism = float(np.mean(a.argmax(1) != b.argmax(1)))
+    return float(np.sqrt(np.mean((a - b) ** 2)) / (np.std(b) + 1e-12)) + mism
+
+
+def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
+    node = g.nodes[g.inputs[0]]
+    if enc in ("rate", "spikes") and np.isin(x, (0.0, 1.0)).all():
+        return InputQ(scale=1.0, bits=1)
+    if target == "loihi1":
+        raise NeurodeployError(f"node '{node.name}' (input): Loihi 1 has binary spikes only; "
+                               f"'{enc}' input with graded values needs target loihi2 "
+                               "(or rate encoding)")
+    lo, hi = float(x.min()), float(x.max())
+    signed = lo < 0
+    top = max(abs(lo), abs(hi))
+    levels = 127 if signed else 255
+    return InputQ(scale=top / levels if top > 0 else 1.0, bits=8, signed=signed)
+
+
+def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
+             max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
+             seed: int = 0) -> tuple[Graph, QuantReport]:
+    """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
+    ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
+    (default: ``graph.metadata['T']`` or the data's steps).
+
+    Returns the quantized graph (the same float graph with ``quant`` filled in; AvgPool2d nodes
+    become SumPool2d with ``1/k²`` folded into a synapse) and a :class:`QuantReport`.
+    Raises NeurodeployError naming the node fixed point cannot express.
+    """
+    from neurodeploy.data import encode
+
+    validate(graph)
+    check_expressible(graph, target)
+    g = fold_avgpools(graph)
+    st = _structure(g)
+    ds = calib.subset(slice(0, max_calib))
+    if len(ds) == 0:
+        raise NeurodeployError("the calibration data set has no samples")
+    enc = input_encoding(g, ds.encoding)
+    steps = steps_for(g, ds.encoding, ds.T, T)
+    x = encode(ds.x, enc, steps, seed=seed)
+    neurons = [n for n in st.order if isinstance(g.nodes[n], (CubaLIF, Readout))]
+    ref, _ = _run(g, x, "float", neurons)
+    in_q = _input_q(g, x, enc, target)
+    y = np.asarray(ds.y)
+
+    clip: dict[str, float] = {s: 1.0 for s in st.target}
+    tried = 0
+    for n in neurons:  # greedy, layer by layer in topological order
+        for s in st.synapses[n]:
+            best = (np.inf, clip[s])
+            for c in candidates:
+                trial = dict(clip, **{s: c})
+                qg, _ = _build(g, st, ref, trial, in_q)
+                got, _ = _run(qg, x, "fixed", [n])
+                tried += 1
+                d = _drift(n, qg, ref, got, x.shape[0])
+                if d < best[0] - 1e-12:
+                    best = (d, c)
+            clip[s] = best[1]
+    qg, reports = _build(g, st, ref, clip, in_q)
+    got, res = _run(qg, x, "fixed", neurons)
+    for rep in reports:
+        n = rep.name
+        rep.states_at_bounds = int(res.saturations.get(n, 0))
+        if isinstance(g.nodes[n], CubaLIF):
+            rep.firing_rate_float = ref.rates[n]
+            rep.firing_rate_fixed = got.rates[n]
+            rep.dead = bool(got.rates[n] == 0 and ref.rates[n] > 0)
+        else:
+            rep.output_error = _drift(n, qg, ref, got, x.shape[0])
+    qg.metadata = dict(qg.metadata, quantized={"target": target, "T": int(x.shape[0]),
+                                               "calibration": ds.name, "n_calib": len(ds)})
+    report = QuantReport(target, int(x.shape[0]), len(ds), float(in_q.scale), int(in_q.bits),
+                         float(np.mean(ref.predictions == y)), float(np.mean(got.predictions == y)),
+                         reports, tried)
+    validate(qg)
+    return qg, report
