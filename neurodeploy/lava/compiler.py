@@ -56,6 +56,7 @@ from neurodeploy.ir import (
     Readout,
     SumPool2d,
     infer_shapes,
+    validate,
 )
 from neurodeploy.lava._require import require_lava
 from neurodeploy.lava.schedule import Schedule, schedule
@@ -207,7 +208,7 @@ class LavaNetwork:
             if probe.var == "y":  # a DelayDense sends its output that many steps later
                 lat += self.sched.dense_delay.get(probe.node, 0)
             arr = arr.reshape((self.n_samples, n) + arr.shape[1:])[:, lat:lat + self.T]
-            arr = np.swapaxes(arr, 0, 1)
+            arr = np.ascontiguousarray(np.swapaxes(arr, 0, 1))
             out.setdefault(probe.node, {})[probe.var] = arr
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -237,6 +238,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
 
+    validate(graph)
     check_fixed(graph)
     if len(graph.inputs) != 1:
         raise NeurodeployError(f"the Lava backend runs graphs with one input node; this one has "
