@@ -1,0 +1,506 @@
+"""NIR (nir 1.0.8) in and out: :func:`to_nir` and :func:`from_nir`.
+
+NIR's neurons are continuous-time; with the time step ``dt`` (seconds; NIR files do not store
+it, snnTorch's exporter assumes 1e-4) their forward-Euler step is the IR's CUBA neuron:
+
+- ``LIF(tau, r, v_leak, v_threshold, v_reset=0)``: ``v += dt/τ·(v_leak − v + r·I)`` →
+  ``du = 1``, ``dv = dt/τ``, input gain ``g = r·dt/τ``, ``bias = dt/τ·v_leak``, reset zero.
+- ``CubaLIF(tau_syn, tau_mem, r, v_leak, v_threshold, w_in)``: ``i += dt/τs·(−i + w_in·I)``,
+  ``v += dt/τm·(v_leak − v + r·i)`` → ``du = dt/τs``, ``dv = dt/τm``,
+  ``g = (dt/τs·w_in)·(dt/τm·r)``, ``bias = dt/τm·v_leak``.
+- ``IF(r, v_threshold)``: ``v += dt·r·I`` → ``dv = 0``, ``g = dt·r``.
+- ``LI`` / ``CubaLI``: the same without threshold → Readout.
+- ``Affine``/``Linear`` → Dense, ``Conv2d``, ``SumPool2d``, ``AvgPool2d``, ``Flatten``; a
+  ``Scale`` of ones with several inputs is the IR's Add (NIR sums the edges into a node).
+
+The gain ``g`` is folded into the neuron's only incoming synapse, or into the state
+(``vth/g``, ``bias/g``). A gain within 1e-6 of 1 (what float τ = dt/(1−β), r = τ/dt
+round trips leave) is taken as 1. A cycle in the NIR graph is a recurrent connection: its
+closing edge gets a one-step delay (on the edge from the neuron into the synapse).
+
+:func:`to_nir` writes the same relations backwards (``τ = dt/dv``, ``r = τ/dt``,
+``w_in = τs/dt``, ``v_leak = bias/dv``) and stores the IR's exact parameters (and quantized
+ones, ``quant.*``) in each node's metadata and the node order, edges, delays and graph
+metadata in the graph's metadata, so IR → NIR → IR is the identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.converters._common import Builder, NeuronSpec, Value, to_numpy
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import (
+    Add,
+    AvgPool2d,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Edge,
+    Flatten,
+    Graph,
+    Input,
+    Readout,
+    SumPool2d,
+    validate,
+)
+from neurodeploy.ir.nodes import NODE_TYPES, QUANT_TYPES
+
+KEY = "neurodeploy"
+GAIN_TOL = 1e-6
+
+
+# ------------------------------------------------------------------ IR → NIR
+
+
+def _h5(v: Any) -> Any:
+    """0-d arrays as Python scalars (nir.write compresses arrays; HDF5 refuses that on 0-d)."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return v.item()
+    return v
+
+
+def _node_meta(node: Any) -> dict[str, Any]:
+    """The node's exact fields (arrays, scalars, strings) for NIR metadata."""
+    meta: dict[str, Any] = {f"{KEY}.kind": node.kind}
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        if f.name == "name" or v is None:
+            continue
+        if f.name == "quant":
+            meta[f"{KEY}.quant.type"] = type(v).__name__
+            for qf in dataclasses.fields(v):
+                meta[f"{KEY}.quant.{qf.name}"] = _h5(np.asarray(getattr(v, qf.name)))
+            continue
+        meta[f"{KEY}.{f.name}"] = json.dumps(list(v)) if isinstance(v, tuple) else (
+            _h5(v) if isinstance(v, np.ndarray) else v)
+    return meta
+
+
+def _neuron_to_nir(node: CubaLIF | Readout, dt: float) -> Any:
+    import nir
+
+    shape = tuple(node.shape)
+
+    def full(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, np.float64), shape).astype(np.float32)
+
+    du, dv = full(node.du), full(node.dv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau_syn = np.float32(dt) / du
+        tau_mem = np.float32(dt) / dv
+        r = tau_mem / np.float32(dt)
+        w_in = tau_syn / np.float32(dt)
+        v_leak = full(node.bias) / dv
+    v_leak = np.where(np.isfinite(v_leak), v_leak, 0).astype(np.float32)
+    meta = _node_meta(node)
+    if isinstance(node, Readout):
+        if np.all(du == 1):
+            return nir.LI(tau=tau_mem, r=r, v_leak=v_leak, metadata=meta)
+        return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=w_in,
+                          metadata=meta)
+    vth = full(node.vth)
+    if np.all(du == 1) and np.all(dv > 0):
+        return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=vth,
+                       v_reset=np.zeros_like(vth), metadata=meta)
+    if np.all(du == 1) and np.all(dv == 0) and np.all(node.bias == 0):
+        return nir.IF(r=np.full(shape, 1 / dt, np.float32), v_threshold=vth,
+                      v_reset=np.zeros_like(vth), metadata=meta)
+    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, v_threshold=vth,
+                       v_reset=np.zeros_like(vth), w_in=w_in, metadata=meta)
+
+
+def to_nir(graph: Graph, dt: float | None = None) -> Any:
+    """The graph as a ``nir.NIRGraph`` (``dt`` in seconds: the argument, else
+    ``graph.metadata['dt']``, else 1e-4)."""
+    import nir
+
+    shapes = validate(graph)
+    dt = float(dt if dt is not None else graph.metadata.get("dt", 1e-4))
+    nodes: dict[str, Any] = {}
+    for node in graph:
+        meta = _node_meta(node)
+        if isinstance(node, Input):
+            nodes[node.name] = nir.Input(input_type=np.array(shapes[node.name]), metadata=meta)
+        elif isinstance(node, Dense):
+            if node.bias is None:
+                nodes[node.name] = nir.Linear(weight=node.weight, metadata=meta)
+            else:
+                nodes[node.name] = nir.Affine(weight=node.weight, bias=node.bias, metadata=meta)
+        elif isinstance(node, Conv2d):
+            in_shape = shapes[graph.in_edges(node.name)[0].src]
+            bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0],
+                                                                    np.float32)
+            nodes[node.name] = nir.Conv2d(
+                input_shape=tuple(in_shape[1:]), weight=node.weight, stride=node.stride,
+                padding=node.padding, dilation=node.dilation, groups=node.groups, bias=bias,
+                metadata=meta)
+        elif isinstance(node, (SumPool2d, AvgPool2d)):
+            cls = nir.SumPool2d if isinstance(node, SumPool2d) else nir.AvgPool2d
+            nodes[node.name] = cls(kernel_size=np.array(node.kernel), stride=np.array(node.stride),
+                                   padding=np.array(node.padding), metadata=meta)
+        elif isinstance(node, Flatten):
+            src_shape = shapes[graph.in_edges(node.name)[0].src]
+            nodes[node.name] = nir.Flatten(input_type={"input": np.array(src_shape)},
+                                           start_dim=0, end_dim=-1, metadata=meta)
+        elif isinstance(node, Add):
+            nodes[node.name] = nir.Scale(scale=np.ones(shapes[node.name], np.float32),
+                                         metadata=meta)
+        elif isinstance(node, (CubaLIF, Readout)):
+            nodes[node.name] = _neuron_to_nir(node, dt)
+        else:  # pragma: no cover - every IR kind is handled above
+            raise NeurodeployError(f"node '{node.name}': no NIR form for {node.kind}")
+    edges = [(e.src, e.dst) for e in graph.edges]
+    for i, out in enumerate(graph.outputs):
+        oname = f"output{i}" if f"output{i}" not in nodes else f"{out}.output"
+        nodes[oname] = nir.Output(output_type=np.array(shapes[out]))
+        edges.append((out, oname))
+    gmeta = {
+        f"{KEY}.order": json.dumps(list(graph.nodes)),
+        f"{KEY}.edges": json.dumps([[e.src, e.dst, e.delay] for e in graph.edges]),
+        f"{KEY}.inputs": json.dumps(graph.inputs),
+        f"{KEY}.outputs": json.dumps(graph.outputs),
+        f"{KEY}.metadata": json.dumps(graph.metadata),
+        f"{KEY}.dt": dt,
+    }
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=gmeta, type_check=False)
+
+
+def write_nir(graph: Graph, path: str | Path, dt: float | None = None) -> None:
+    """Write ``graph`` as a NIR file (atomically)."""
+    import nir
+
+    from neurodeploy.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        nir.write(tmp, to_nir(graph, dt))
+
+
+# ------------------------------------------------------------------ NIR → IR
+
+
+def _s(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf8")
+    if isinstance(v, np.ndarray) and v.dtype.kind in "SO" and v.ndim == 0:
+        return _s(v.item())
+    return v
+
+
+def _exact_node(name: str, meta: dict[str, Any]) -> Any | None:
+    """Rebuild an IR node from the exact fields to_nir stored, or None if there are none."""
+    meta = {k: _s(v) for k, v in meta.items()}
+    kind = meta.get(f"{KEY}.kind")
+    if kind not in NODE_TYPES:
+        return None
+    cls = NODE_TYPES[kind]
+    kw: dict[str, Any] = {}
+    hints = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    for fname, hint in hints.items():
+        key = f"{KEY}.{fname}"
+        if fname == "quant" and f"{KEY}.quant.type" in meta:
+            qcls = QUANT_TYPES[meta[f"{KEY}.quant.type"]]
+            qkw = {}
+            for qf in dataclasses.fields(qcls):
+                v = np.asarray(meta[f"{KEY}.quant.{qf.name}"])
+                qkw[qf.name] = v.astype(np.int32) if "ndarray" in str(qf.type) else v.item()
+            kw["quant"] = qcls(**qkw)
+        elif key in meta:
+            v = meta[key]
+            if "tuple" in hint:
+                v = tuple(json.loads(v))
+            elif "ndarray" in hint:
+                v = np.asarray(v, np.float32)
+            elif hint == "int":
+                v = int(v)
+            elif hint == "bool":
+                v = bool(v)
+            elif hint == "str":
+                v = str(v)
+            kw[fname] = v
+    return cls(name=name, **kw)
+
+
+def _flatten_subgraphs(g: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges with nested NIRGraphs inlined (names ``sub.node``)."""
+    import nir
+
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    entry: dict[str, list[str]] = {}
+    exit_: dict[str, list[str]] = {}
+    for name, node in g.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            sub_nodes, sub_edges = _flatten_subgraphs(node)
+            ins = [k for k, v in sub_nodes.items() if isinstance(v, nir.Input)]
+            outs = [k for k, v in sub_nodes.items() if isinstance(v, nir.Output)]
+            entry[name] = [d for s, d in sub_edges if s in ins]
+            exit_[name] = [s for s, d in sub_edges if d in outs]
+            for k, v in sub_nodes.items():
+                if k not in ins and k not in outs:
+                    nodes[f"{name}.{k}"] = v
+            for s, d in sub_edges:
+                if s not in ins and d not in outs:
+                    edges.append((f"{name}.{s}", f"{name}.{d}"))
+            entry[name] = [f"{name}.{d}" for d in entry[name]]
+            exit_[name] = [f"{name}.{s}" for s in exit_[name]]
+        else:
+            nodes[name] = node
+    for s, d in g.edges:
+        for s2 in exit_.get(s, [s]):
+            for d2 in entry.get(d, [d]):
+                edges.append((s2, d2))
+    return nodes, edges
+
+
+def _back_edges(names: list[str], edges: list[tuple[str, str]], starts: list[str]) -> set:
+    """Edges closing a cycle in a depth-first search from ``starts`` (the recurrent ones)."""
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    for s, d in edges:
+        succ[s].append(d)
+    state: dict[str, int] = {}
+    back: set[tuple[str, str]] = set()
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        for d in succ[n]:
+            if state.get(d) == 1:
+                back.add((n, d))
+            elif d not in state:
+                visit(d)
+        state[n] = 2
+
+    for s in starts + names:
+        if s not in state:
+            visit(s)
+    return back
+
+
+def from_nir(source: Any, dt: float = 1e-4) -> Graph:
+    """A NIR graph (``nir.NIRGraph`` or a ``.nir`` file path) → validated IR Graph; ``dt`` in
+    seconds. Files written by :func:`to_nir` come back exactly."""
+    import nir
+
+    if isinstance(source, (str, Path)):
+        try:
+            g = nir.read(str(source), type_check=False)
+        except Exception as exc:
+            raise NeurodeployError(f"{source}: not a readable NIR file "
+                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                                   ) from None
+    else:
+        g = source
+    gmeta = {k: _s(v) for k, v in (g.metadata or {}).items()} if isinstance(
+        g.metadata, dict) else {}
+    if f"{KEY}.order" in gmeta:
+        exact = _exact_graph(g, gmeta)
+        if exact is not None:
+            return exact
+    return _generic(g, float(dt), str(source) if isinstance(source, (str, Path)) else "NIR")
+
+
+def _exact_graph(g: Any, gmeta: dict[str, Any]) -> Graph | None:
+    order = json.loads(gmeta[f"{KEY}.order"])
+    graph = Graph(metadata=json.loads(gmeta[f"{KEY}.metadata"]))
+    for name in order:
+        node = g.nodes.get(name)
+        if node is None:
+            return None
+        ir_node = _exact_node(name, dict(node.metadata or {}))
+        if ir_node is None:
+            return None
+        graph.nodes[name] = ir_node
+    graph.edges = [Edge(s, d, int(k)) for s, d, k in json.loads(gmeta[f"{KEY}.edges"])]
+    graph.inputs = json.loads(gmeta[f"{KEY}.inputs"])
+    graph.outputs = json.loads(gmeta[f"{KEY}.outputs"])
+    validate(graph)
+    return graph
+
+
+def _arr(x: Any) -> np.ndarray:
+    return to_numpy(x)
+
+
+def _generic(g: Any, dt: float, where: str) -> Graph:
+    import nir
+
+    nodes, edges = _flatten_subgraphs(g)
+    inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
+    outputs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
+    if len(inputs) != 1:
+        raise NeurodeployError(f"{where}: the IR takes one input; the NIR graph has "
+                               f"{len(inputs)} Input nodes")
+    back = _back_edges(list(nodes), edges, inputs)
+    # put each loop's delay on the edge from the neuron into the recurrent synapse
+    delayed: set[tuple[str, str]] = set()
+    for s, d in back:
+        preds = [a for a, b in edges if b == s]
+        if not _is_neuron(nodes[s]) and len(preds) == 1 and _is_neuron(nodes[preds[0]]):
+            delayed.add((preds[0], s))
+        else:
+            delayed.add((s, d))
+    fwd = [(s, d) for s, d in edges if (s, d) not in delayed]
+    order = _topo(list(nodes), fwd)
+    b = Builder({"source": "nir", "dt": dt})
+    vals: dict[str, Value] = {}
+    cyclic = {d for _, d in delayed} | {s for s, _ in delayed}
+    out_names: list[str] = []
+    for name in order:
+        node = nodes[name]
+        srcs = [vals[s] for s, d in fwd if d == name and s in vals]
+        if isinstance(node, nir.Input):
+            shape = tuple(int(x) for x in np.asarray(node.input_type["input"]).reshape(-1))
+            vals[name] = b.add(Input(name, shape=shape))
+            b.graph.inputs = [vals[name].node]
+            continue
+        if isinstance(node, nir.Output):
+            out_names += [s.node for s in srcs]
+            continue
+        if not srcs and not any(d == name for _, d in delayed):
+            raise NeurodeployError(f"{where}: node '{name}' has no input")
+        vals[name] = _nir_node(b, name, node, srcs, dt, name in cyclic,
+                               recurrent_src=[s for s, d in delayed if d == name])
+    for s, d in delayed:
+        b.graph.connect(vals[s].node, vals[d].node, delay=1)
+    if not out_names:
+        raise NeurodeployError(f"{where}: the NIR graph has no Output node")
+    b.graph.outputs = list(dict.fromkeys(out_names))
+    del outputs
+    validate(b.graph)
+    return b.graph
+
+
+def _is_neuron(node: Any) -> bool:
+    import nir
+
+    return isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI))
+
+
+def _topo(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    indeg = {n: 0 for n in names}
+    for _, d in edges:
+        indeg[d] += 1
+    ready = [n for n in names if indeg[n] == 0]
+    out = []
+    while ready:
+        n = ready.pop(0)
+        out.append(n)
+        for s, d in edges:
+            if s == n:
+                indeg[d] -= 1
+                if indeg[d] == 0:
+                    ready.append(d)
+    return out
+
+
+def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cyclic: bool,
+              recurrent_src: list[str]) -> Value:
+    import nir
+
+    exact = _exact_node(name, dict(node.metadata or {}))
+    if exact is not None and not isinstance(exact, (Input,)):
+        return b.add(exact, *srcs, where=name)
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        bias = _arr(node.bias) if isinstance(node, nir.Affine) else None
+        if len(srcs) > 1:
+            srcs = [_sum(b, name, srcs)]
+        x = srcs[0] if srcs else Value("", (int(np.asarray(node.weight).shape[1]),))
+        dense = Dense(name, weight=_arr(node.weight), bias=bias)
+        if not srcs:  # fed only by a delayed edge
+            dense.name = b.fresh(name)
+            b.graph.add(dense)
+            b.shapes[dense.name] = (dense.weight.shape[0],)
+            return Value(dense.name, (dense.weight.shape[0],))
+        if len(x.shape) != 1:
+            x = _flat(b, name, x)
+        return b.add(dense, x, where=name)
+    if isinstance(node, nir.Conv2d):
+        w = _arr(node.weight)
+        conv = Conv2d(name, weight=w, bias=_arr(node.bias) if node.bias is not None else None,
+                      stride=_pair(node.stride), padding=_pad(node.padding, name),
+                      dilation=_pair(node.dilation), groups=int(node.groups))
+        return b.add(conv, _sum(b, name, srcs) if len(srcs) > 1 else srcs[0], where=name)
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        cls = SumPool2d if isinstance(node, nir.SumPool2d) else AvgPool2d
+        pool = cls(name, kernel=_pair(node.kernel_size), stride=_pair(node.stride),
+                   padding=_pad(node.padding, name))
+        return b.add(pool, srcs[0], where=name)
+    if isinstance(node, nir.Flatten):
+        return _flat(b, name, srcs[0])
+    if isinstance(node, nir.Scale) and np.all(_arr(node.scale) == 1):
+        return srcs[0] if len(srcs) == 1 else _sum(b, name, srcs)
+    if _is_neuron(node):
+        spec = _neuron_spec(node, dt, name)
+        g = np.asarray(spec.gain, np.float32)
+        if np.all(np.abs(g - 1) <= GAIN_TOL):
+            spec.gain = 1.0
+        elif cyclic:  # gain on every input, recurrent ones included: rescale the state
+            if spec.readout:
+                raise NeurodeployError(f"NIR node '{name}': a recurrent leaky integrator with "
+                                       "input gain ≠ 1 is not supported")
+            spec.vth = np.asarray(spec.vth, np.float32) / g
+            spec.bias = np.asarray(spec.bias, np.float32) / g
+            spec.gain = 1.0
+        if not srcs:
+            raise NeurodeployError(f"NIR node '{name}': a neuron fed only by a recurrent edge")
+        return b.neuron(name, spec, srcs, name)
+    raise NeurodeployError(f"NIR node '{name}' ({type(node).__name__}): not supported by the "
+                           "IR (Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale of "
+                           "ones, LIF, CubaLIF, IF, LI, CubaLI)")
+
+
+def _neuron_spec(node: Any, dt: float, name: str) -> NeuronSpec:
+    import nir
+
+    def v_reset_zero() -> None:
+        vr = getattr(node, "v_reset", None)
+        if vr is not None and np.any(_arr(vr) != 0):
+            raise NeurodeployError(f"NIR node '{name}': v_reset ≠ 0 is not supported")
+
+    dtf = np.float32(dt)
+    if isinstance(node, (nir.LIF, nir.LI)):
+        k = dtf / _arr(node.tau)
+        spec = NeuronSpec(du=1.0, dv=k, gain=k * _arr(node.r), bias=k * _arr(node.v_leak))
+    elif isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+        ks, km = dtf / _arr(node.tau_syn), dtf / _arr(node.tau_mem)
+        spec = NeuronSpec(du=ks, dv=km, gain=(ks * _arr(node.w_in)) * (km * _arr(node.r)),
+                          bias=km * _arr(node.v_leak))
+    else:  # IF
+        spec = NeuronSpec(du=1.0, dv=0.0, gain=dtf * _arr(node.r))
+    if isinstance(node, (nir.LI, nir.CubaLI)):
+        spec.readout, spec.reset = True, "none"
+    else:
+        v_reset_zero()
+        spec.vth, spec.reset = _arr(node.v_threshold), "zero"
+    for f in ("du", "dv"):
+        v = np.asarray(getattr(spec, f), np.float32)
+        if np.any(v < 0) or np.any(v > 1):
+            raise NeurodeployError(f"NIR node '{name}': dt={dt:g} s gives the decay {f} outside "
+                                   "[0, 1] (dt larger than a time constant); pass a smaller --dt")
+    return spec
+
+
+def _pair(x: Any) -> tuple[int, int]:
+    a = np.asarray(x).reshape(-1)
+    return (int(a[0]), int(a[-1]))
+
+
+def _pad(x: Any, name: str) -> tuple[int, int]:
+    if isinstance(x, str):
+        raise NeurodeployError(f"NIR node '{name}': padding '{x}' is not supported")
+    return _pair(x)
+
+
+def _flat(b: Builder, name: str, x: Value) -> Value:
+    if len(x.shape) == 1:
+        return x
+    return b.add(Flatten(name), x, where=name)
+
+
+def _sum(b: Builder, name: str, srcs: list[Value]) -> Value:
+    return b.add(Add(f"{name}.sum"), *srcs, where=name)
