@@ -247,3 +247,14 @@ def test_energy_cli_json_is_reproducible_and_has_the_keys(tmp_path, capsys):
     assert doc["chips"]["loihi2"]["cores"] == 2
     assert main(args[:-1] + ["--profile", "nosuch"]) == 1
     assert "unknown hardware profile 'nosuch'" in capsys.readouterr().err
+
+
+def test_spike_data_and_one_bit_inputs_count_as_acs():
+    from neurodeploy.ir import InputQ
+
+    counts = dict(MLP_COUNTS)
+    assert count_ops(mlp("direct"), counts, T=3)[0].snn_macs == 18.0
+    assert count_ops(mlp("direct"), counts, T=3, spike_data=True)[0].snn_acs == 18.0
+    g = mlp("direct")
+    g.nodes["in"].quant = InputQ(scale=1.0, bits=1)
+    assert count_ops(g, counts, T=3)[0].snn_acs == 18.0

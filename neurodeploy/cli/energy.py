@@ -48,7 +48,8 @@ def energy_cmd(
                       progress=not json_out)
     meta = {"model": model.name, "data": str(data), "samples": int(res.n_samples),
             "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6)}
-    report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta)
+    report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta,
+                             spike_data=ds.encoding == "spikes")
     chips = {}
     for p in profiles:
         if p.is_chip:

@@ -77,17 +77,20 @@ class LayerOps:
     weight_bytes: float = 0.0  # weights stored, for the memory-aware estimate
 
 
-def is_binary(graph: Graph, name: str) -> bool:
-    """True when ``name``'s output values are 0/1 spikes (a CubaLIF, a rate- or spike-encoded
-    Input, or a Flatten of one of these)."""
+def is_binary(graph: Graph, name: str, spike_data: bool = False) -> bool:
+    """True when ``name``'s output values are 0/1 spikes: a CubaLIF; an Input that is rate- or
+    spike-encoded, fed spike data (``spike_data``), or quantized to 1-bit unsigned messages;
+    or a Flatten of one of these."""
     node = graph[name]
     if isinstance(node, CubaLIF):
         return True
     if isinstance(node, Input):
-        return node.encoding in ("rate", "spikes")
+        q = node.quant
+        return (spike_data or node.encoding in ("rate", "spikes")
+                or (q is not None and q.bits == 1 and not q.signed))
     if isinstance(node, Flatten):
         (src,) = [e.src for e in graph.in_edges(name)]
-        return is_binary(graph, src)
+        return is_binary(graph, src, spike_data)
     return False
 
 
@@ -104,13 +107,15 @@ def _count(counts: Mapping[str, Any], name: str, shape: tuple[int, ...]) -> np.n
     return arr
 
 
-def count_ops(graph: Graph, counts: Mapping[str, Any], T: int) -> list[LayerOps]:
+def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
+              spike_data: bool = False) -> list[LayerOps]:
     """Per-layer operation counts (see the module docstring), in topological order.
 
     ``counts[node]``: nonzero output values per element over the ``T`` steps of one
     inference (mean over samples), shaped like the node's output (a flat array of the same
-    size is accepted). Raises NeurodeployError naming a node whose counts are missing or
-    misshapen.
+    size is accepted). ``spike_data``: the inputs were fed 0/1 spike data (e.g. Randman),
+    whatever the Input's declared encoding. Raises NeurodeployError naming a node whose counts
+    are missing or misshapen.
     """
     if T < 1:
         raise NeurodeployError(f"T must be >= 1, got {T}")
@@ -135,7 +140,7 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int) -> list[LayerOps]
                 fo = fanout(node, shapes[src])
                 events += float(ev.sum())
                 ops += float((ev * fo).sum())
-                if not is_binary(graph, src):
+                if not is_binary(graph, src, spike_data):
                     macs_path = True
             graded = macs_path and not isinstance(node, (SumPool2d, AvgPool2d, Add))
             neuron = _fed_neuron(graph, name, claimed)
@@ -264,11 +269,12 @@ class EnergyReport:
 def estimate_energy(graph: Graph, counts: Mapping[str, Any], T: int,
                     profiles: Sequence[Profile], memory: bool = False,
                     weight_bits: int | None = None,
-                    metadata: dict[str, Any] | None = None) -> EnergyReport:
+                    metadata: dict[str, Any] | None = None,
+                    spike_data: bool = False) -> EnergyReport:
     """Count operations (:func:`count_ops`) and price them on every profile.
 
     ``weight_bits`` (memory-aware estimate only): bits per stored weight; default 8 for a
-    quantized graph, else 32.
+    quantized graph, else 32. ``spike_data``: see :func:`count_ops`.
     """
     if not profiles:
         raise NeurodeployError("no hardware profile given (e.g. --profile cmos45nm)")
@@ -276,7 +282,7 @@ def estimate_energy(graph: Graph, counts: Mapping[str, Any], T: int,
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup is not None:
         raise NeurodeployError(f"hardware profile '{dup}' given twice")
-    rows = count_ops(graph, counts, T)
+    rows = count_ops(graph, counts, T, spike_data)
     if weight_bits is None:
         quantized = any(getattr(n, "quant", None) is not None for n in graph)
         weight_bits = 8 if quantized else 32
