@@ -1,1 +1,58 @@
-"""Lava backend: compile a Graph to lava-nc processes, run it, netx export (Lava imported lazily)."""
+"""Lava backend: compile a quantized Graph to lava-nc processes, run it, compare, netx export.
+
+Lava (lava-nc 0.10, lava-dl 0.6) supports Python 3.10 only, so it is imported lazily:
+``import neurodeploy.lava`` always works, and each function below raises a NeurodeployError
+saying how to get Lava (``tools/env.sh`` / ``pip install neurodeploy[lava]``) when it is missing.
+
+- :func:`simulate_lava` — ``simulate_lava(graph, x [T, B, ...], record=False) -> SimResult``:
+  the simulator's result type, bit-exact with ``simulate(graph, x, mode="fixed")``.
+- :func:`compile_graph` — the process network (``LavaNetwork``) behind it; the pipeline
+  schedule that equalises Lava's one-step synapses is :func:`neurodeploy.lava.schedule.schedule`.
+- :func:`compare` — simulator vs Lava on a dataset, layer by layer, first divergence.
+- :func:`export_netx` — a lava-dl netx ``.net`` (HDF5) of the graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["compare", "compile_graph", "export_netx", "require_lava", "simulate_lava"]
+
+
+def require_lava(what: str = "the Lava backend") -> None:
+    """Raise NeurodeployError (with how to install it) unless lava-nc can be imported."""
+    from neurodeploy.lava._require import require_lava as _req
+
+    _req(what)
+
+
+def simulate_lava(graph: Any, x: Any, record: Any = False, progress: bool = False) -> Any:
+    """Run a quantized graph in Lava fixed_pt; see :func:`neurodeploy.lava.run.simulate_lava`."""
+    require_lava("simulate --backend lava")
+    from neurodeploy.lava.run import simulate_lava as _run
+
+    return _run(graph, x, record=record, progress=progress)
+
+
+def compile_graph(graph: Any, x: Any, record: Any = False, perturb: Any = None) -> Any:
+    """Build the Lava process network; see :func:`neurodeploy.lava.compiler.compile_graph`."""
+    require_lava()
+    from neurodeploy.lava.compiler import compile_graph as _compile
+
+    return _compile(graph, x, record=record, perturb=perturb)
+
+
+def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,
+            lava_graph: Any = None, progress: bool = False) -> dict:
+    """Simulator vs Lava, layer by layer; see :func:`neurodeploy.lava.compare.compare`."""
+    require_lava("compare")
+    from neurodeploy.lava.compare import compare as _compare
+
+    return _compare(graph, ds, samples=samples, T=T, lava_graph=lava_graph, progress=progress)
+
+
+def export_netx(graph: Any, path: Any) -> Any:
+    """Write a lava-dl netx ``.net``; see :func:`neurodeploy.lava.netx.export_netx`."""
+    from neurodeploy.lava.netx import export_netx as _export
+
+    return _export(graph, path)
