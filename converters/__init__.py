@@ -1,4 +1,138 @@
 """Frontends: one module per source framework, each emitting a ``neurodeploy.ir.Graph``.
 
 Installed as ``neurodeploy.converters`` (pyproject's package-dir maps this folder).
+
+- :func:`convert` ``(source, sample=None, **opts) -> Graph``: dispatches on what ``source`` is —
+  an ``nn.Module`` from snnTorch / SpikingJelly / Norse / neurodeploy.nn, a ``nir.NIRGraph``, or
+  a path (``.nir``, netx ``.net``, a neurodeploy checkpoint ``.pt``).
+- :func:`export` ``(module, sample, path=None, format="ndg", **opts) -> Graph``: convert and
+  write ``.ndg`` / ``.nir``.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from neurodeploy.errors import NeurodeployError
+
+FRAMEWORKS = ("snntorch", "spikingjelly", "norse")
+
+
+def detect_framework(module: Any) -> str:
+    """The source framework of a module: the first of neurodeploy / snnTorch / SpikingJelly /
+    Norse whose classes it contains. Raises NeurodeployError when none is found."""
+    roots = {type(m).__module__.split(".")[0] for m in module.modules()}
+    if any(type(m).__module__.startswith("neurodeploy.nn") for m in module.modules()):
+        return "neurodeploy"
+    for fw in FRAMEWORKS:
+        if fw in roots:
+            return fw
+    raise NeurodeployError(
+        f"module '{type(module).__name__}': no spiking neuron modules from snnTorch, "
+        "SpikingJelly, Norse or neurodeploy.nn found; nothing to export")
+
+
+def _input_shape(module: Any, sample: Any, framework: str) -> tuple[int, ...]:
+    if sample is None:
+        raise NeurodeployError(f"module '{type(module).__name__}': a sample input (one time "
+                               "step, [B, *shape]) is needed to know the input shape")
+    shape = tuple(int(s) for s in getattr(sample, "shape", ()))
+    multi = framework == "spikingjelly" and any(
+        getattr(m, "step_mode", "s") == "m" for m in module.modules())
+    per_sample = shape[2:] if multi else shape[1:]
+    if not per_sample:
+        raise NeurodeployError(f"sample of shape {shape}: expected [B, *shape] (one time step)")
+    return per_sample
+
+
+def convert(source: Any, sample: Any = None, **opts: Any) -> Any:
+    """Any supported source → validated Graph.
+
+    ``opts``: ``dt`` (seconds; NIR import and metadata), ``T`` (steps, metadata),
+    ``allow_bntt``, ``decoding``. Raises NeurodeployError naming the module or file at fault.
+    """
+    if isinstance(source, (str, Path)):
+        return convert_file(Path(source), **opts)
+    try:
+        import nir
+
+        if isinstance(source, nir.NIRGraph):
+            return _nir_in(source, opts)
+    except ImportError:  # pragma: no cover - nir is a dependency
+        pass
+    import torch.nn as nn
+
+    if not isinstance(source, nn.Module):
+        raise NeurodeployError(f"cannot export a {type(source).__name__}: expected an "
+                               "nn.Module, a NIR graph or a file path")
+    fw = detect_framework(source)
+    if fw == "neurodeploy":
+        from neurodeploy.converters.neurodeploy_nn import to_graph
+
+        meta = {k: opts[k] for k in ("dt", "T") if opts.get(k) is not None}
+        return to_graph(source, meta)
+    shape = _input_shape(source, sample, fw)
+    mod = __import__(f"neurodeploy.converters.{fw}", fromlist=["convert"])
+    opts = {k: v for k, v in opts.items() if v is not None}
+    return mod.convert(source, shape, **opts)
+
+
+def _nir_in(source: Any, opts: dict[str, Any]) -> Any:
+    from neurodeploy.converters.nir import from_nir
+
+    g = from_nir(source, dt=float(opts.get("dt") or 1e-4))
+    if opts.get("T") is not None:
+        g.metadata["T"] = int(opts["T"])
+    return g
+
+
+def convert_file(path: Path, **opts: Any) -> Any:
+    """A ``.nir`` file, a netx ``.net`` file or a neurodeploy checkpoint → Graph."""
+    if not path.is_file():
+        raise NeurodeployError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".nir":
+        return _nir_in(path, opts)
+    if suffix == ".net":
+        from neurodeploy.converters.netx import from_netx
+
+        return from_netx(path)
+    from neurodeploy.nn.checkpoint import load_checkpoint
+
+    from neurodeploy.converters.neurodeploy_nn import to_graph
+
+    module, meta = load_checkpoint(path)
+    meta = dict(meta or {})
+    for k in ("dt", "T"):
+        if opts.get(k) is not None:
+            meta[k] = opts[k]
+    return to_graph(module, meta)
+
+
+def write(graph: Any, path: str | Path, format: str = "ndg") -> None:
+    """Write ``graph`` as ``ndg`` (neurodeploy's file), ``nir`` or ``onnx`` (atomically)."""
+    if format == "ndg":
+        from neurodeploy.ir import save_graph
+
+        save_graph(graph, path)
+    elif format == "nir":
+        from neurodeploy.converters.nir import write_nir
+
+        write_nir(graph, path)
+    elif format == "onnx":
+        from neurodeploy.converters.onnx import write_onnx
+
+        write_onnx(graph, path)
+    else:
+        raise NeurodeployError(f"unknown export format '{format}' (ndg, nir or onnx)")
+
+
+def export(module: Any, sample: Any = None, path: str | Path | None = None,
+           format: str = "ndg", **opts: Any) -> Any:
+    """Convert ``module`` (or a NIR graph / file) and, with ``path``, write it; returns the
+    Graph. ``sample``: one time step's input ``[B, *shape]``."""
+    graph = convert(module, sample, **opts)
+    if path is not None:
+        write(graph, path, format)
+    return graph

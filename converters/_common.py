@@ -189,7 +189,20 @@ class Builder:
             node = CubaLIF(name, shape=shape, du=du, dv=dv, vth=vth, bias=bias, reset=reset)
         out = self.add(node, *srcs, where=where)
         if spec.delayed_reset and node.reset == "none":
-            spec.recurrent.append(_self_reset(f"{out.node}.reset", vth, shape, where))
+            spec.recurrent.append(_self_reset(f"{out.node}.reset", -vth, shape, where))
+            keep = (1 - du).astype(np.float32)
+            if np.any(keep != 0):
+                # the reset enters through u, which keeps (1 − du) of it the next step: add
+                # +(1 − du)·θ·s[t−2] (two one-step delays) so that u carries exactly −θ·s[t−1]
+                d1 = _self_reset(f"{out.node}.reset_delay", np.ones_like(vth), shape, where)
+                d2 = _self_reset(f"{out.node}.reset_comp", keep * vth, shape, where)
+                for n in (d1, d2):
+                    n.name = self.fresh(n.name)
+                    self.graph.add(n)
+                    self.shapes[n.name] = shape
+                self.graph.connect(out.node, d1.name, delay=1)
+                self.graph.connect(d1.name, d2.name, delay=1)
+                self.graph.connect(d2.name, out.node)
         for rec in spec.recurrent:
             rec.name = self.fresh(rec.name if rec.name else f"{out.node}.rec")
             self.graph.add(rec)
@@ -232,11 +245,11 @@ def _gain_for(rec: Node, gain: np.ndarray, bias: bool = False) -> np.ndarray:
 
 
 def _self_reset(name: str, vth: np.ndarray, shape: Shape, where: str) -> Node:
-    """The synapse ``−θ·s[t−1]`` of a delayed subtractive reset (identity weights)."""
+    """A one-to-one synapse with weights ``vth`` (``−θ`` for a delayed subtractive reset)."""
     if len(shape) == 1:
         n = shape[0]
         diag = np.broadcast_to(vth, shape) if vth.ndim else np.full(shape, float(vth), np.float32)
-        return Dense(name, weight=-np.diag(diag).astype(np.float32))
+        return Dense(name, weight=np.diag(diag).astype(np.float32))
     if len(shape) == 3:
         c = shape[0]
         if vth.ndim == 0:
@@ -248,7 +261,7 @@ def _self_reset(name: str, vth: np.ndarray, shape: Shape, where: str) -> Node:
                                        "threshold per channel")
             th = per_c[:, 0]
         w = np.zeros((c, c, 1, 1), np.float32)
-        w[np.arange(c), np.arange(c), 0, 0] = -th
+        w[np.arange(c), np.arange(c), 0, 0] = th
         return Conv2d(name, weight=w)
     raise NeurodeployError(f"module '{where}': delayed subtractive reset on neurons of shape "
                            f"{shape} is not supported (1-D or (C, H, W) only)")
