@@ -51,8 +51,8 @@ def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,
     return _compare(graph, ds, samples=samples, T=T, lava_graph=lava_graph, progress=progress)
 
 
-def export_netx(graph: Any, path: Any) -> Any:
+def export_netx(graph: Any, path: Any, exact: bool = True) -> Any:
     """Write a lava-dl netx ``.net``; see :func:`neurodeploy.lava.netx.export_netx`."""
     from neurodeploy.lava.netx import export_netx as _export
 
-    return _export(graph, path)
+    return _export(graph, path, exact=exact)
