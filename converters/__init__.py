@@ -95,12 +95,15 @@ def convert_file(path: Path, **opts: Any) -> Any:
     if suffix == ".nir":
         return _nir_in(path, opts)
     if suffix == ".net":
-        from neurodeploy.converters.netx import from_netx
-
+        try:
+            from neurodeploy.converters.netx import from_netx
+        except ImportError:
+            raise NeurodeployError(f"{path}: lava-dl netx import is not available in this "
+                                   "version") from None
         return from_netx(path)
-    from neurodeploy.nn.checkpoint import load_checkpoint
-
     from neurodeploy.converters.neurodeploy_nn import to_graph
+
+    from neurodeploy.nn.checkpoint import load_checkpoint
 
     module, meta = load_checkpoint(path)
     meta = dict(meta or {})
@@ -121,8 +124,10 @@ def write(graph: Any, path: str | Path, format: str = "ndg") -> None:
 
         write_nir(graph, path)
     elif format == "onnx":
-        from neurodeploy.converters.onnx import write_onnx
-
+        try:
+            from neurodeploy.converters.onnx import write_onnx
+        except ImportError:
+            raise NeurodeployError("ONNX export is not available in this version") from None
         write_onnx(graph, path)
     else:
         raise NeurodeployError(f"unknown export format '{format}' (ndg, nir or onnx)")

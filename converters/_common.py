@@ -251,6 +251,11 @@ def _self_reset(name: str, vth: np.ndarray, shape: Shape, where: str) -> Node:
         diag = np.broadcast_to(vth, shape) if vth.ndim else np.full(shape, float(vth), np.float32)
         return Dense(name, weight=np.diag(diag).astype(np.float32))
     if len(shape) == 3:
+        raise NeurodeployError(
+            f"module '{where}': a delayed subtractive reset on a (C, H, W) layer needs a "
+            "recurrent Conv2d, which the IR's shape inference does not accept yet; use "
+            "reset_mechanism='zero' (exact) or beta=1")
+    if len(shape) == 3:  # pragma: no cover - kept for when the IR accepts recurrent Conv2d
         c = shape[0]
         if vth.ndim == 0:
             th = np.full((c,), float(vth), np.float32)

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from neurodeploy.converters._common import Builder, NeuronSpec, Value, to_numpy
+
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,

@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from neurodeploy.converters._common import NeuronSpec, Shape, check_finite
+
 from neurodeploy.errors import NeurodeployError
 
 SOURCE = "norse"

@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from neurodeploy.converters._common import NeuronSpec, Shape, check_finite, to_numpy
+
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Conv2d, Dense
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 import copy
 import operator
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from neurodeploy.converters._common import Builder, NeuronSpec, Shape, Value, check_finite
+
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, validate
 from neurodeploy.ir.nodes import Add, CubaLIF

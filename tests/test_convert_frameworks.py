@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from neurodeploy.converters import convert  # noqa: E402
+
 from neurodeploy.sim import simulate  # noqa: E402
 
 T, B = 16, 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -93,15 +93,15 @@ def export_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle",
                                       help="Allow loading a pickled module (runs its code)."),
-    model_module: Optional[str] = typer.Option(None, "--model-module",
+    model_module: str | None = typer.Option(None, "--model-module",
                                                help="pkg.mod:factory building the model for a "
                                                     "state_dict."),
-    input_shape: Optional[str] = typer.Option(None, "--input-shape",
+    input_shape: str | None = typer.Option(None, "--input-shape",
                                               help="Per-step input shape, e.g. 1,28,28 "
                                                    "(PyTorch modules)."),
-    dt: Optional[float] = typer.Option(None, "--dt", help="Time step in seconds (NIR input: "
+    dt: float | None = typer.Option(None, "--dt", help="Time step in seconds (NIR input: "
                                                           "default 1e-4)."),
-    steps: Optional[int] = typer.Option(None, "--T", help="Time steps per sample (metadata)."),
+    steps: int | None = typer.Option(None, "--T", help="Time steps per sample (metadata)."),
     allow_bntt: bool = typer.Option(False, "--allow-bntt",
                                     help="Approximate per-time-step BatchNorm by its mean."),
 ) -> None:
