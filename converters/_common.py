@@ -247,7 +247,6 @@ def _gain_for(rec: Node, gain: np.ndarray, bias: bool = False) -> np.ndarray:
 def _self_reset(name: str, vth: np.ndarray, shape: Shape, where: str) -> Node:
     """A one-to-one synapse with weights ``vth`` (``−θ`` for a delayed subtractive reset)."""
     if len(shape) == 1:
-        n = shape[0]
         diag = np.broadcast_to(vth, shape) if vth.ndim else np.full(shape, float(vth), np.float32)
         return Dense(name, weight=np.diag(diag).astype(np.float32))
     if len(shape) == 3:
