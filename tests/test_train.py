@@ -42,6 +42,14 @@ def test_two_learns_weights_and_reloaded_checkpoint_predicts_the_same(tmp_path) 
     acc1, pred1 = evaluate(loaded, test, 8, "direct")
     assert np.array_equal(pred0, pred1) and acc1 == meta["test_accuracy"] == acc0
     assert torch.equal(loaded.readout.weights, r.model.readout.weights)
+    try:
+        from neurodeploy.sim import run_dataset
+    except ImportError:  # pragma: no cover - the simulator lands separately
+        pytest.skip("neurodeploy.sim.run_dataset is not available yet")
+    from neurodeploy.converters.neurodeploy_nn import to_graph
+
+    sim = run_dataset(to_graph(loaded, meta), test, mode="float")
+    assert np.array_equal(sim.predictions, pred0) and sim.accuracy == acc0
 
 
 def test_randman_and_npz_tasks(tmp_path) -> None:

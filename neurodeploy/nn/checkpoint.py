@@ -37,6 +37,9 @@ def save_checkpoint(path: str | os.PathLike[str], model: SNN, metadata: dict[str
             "metadata": dict(metadata)}
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain torch.save would (mkstemp makes it 0600)
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

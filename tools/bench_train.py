@@ -1,0 +1,108 @@
+"""Benchmark: test accuracy and training time of every seed method on the reference tasks.
+
+Targets (issue #3): digits ≥ 93 % test accuracy in ≤ 3 minutes per method on 2 CPU cores,
+Randman (default size) ≥ 85 %. Prints one table row per (task, method) with the target check.
+
+    python tools/bench_train.py                       # all methods, digits and randman
+    python tools/bench_train.py --tasks digits --methods superspike,msg+two
+    python tools/bench_train.py --save-dir /tmp/nd-models   # also write each checkpoint there
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from neurodeploy.nn.checkpoint import save_checkpoint
+from neurodeploy.nn.training import TrainConfig, train
+
+#: row name → TrainConfig overrides (method first); digits: 64-128-10, T = 8, 20 epochs
+DIGITS: dict[str, dict] = {
+    "superspike": {"method": "superspike"},
+    "sigmoid": {"method": "sigmoid"},
+    "atan": {"method": "atan"},
+    "triangle": {"method": "triangle"},
+    "rect": {"method": "rect"},
+    # the pure straight-through gradient (1 everywhere) needs a wider layer and fewer steps
+    "ste": {"method": "ste", "hidden": (256,), "T": 4, "epochs": 30},
+    "sgs": {"method": "sgs"},
+    "sgs+lipschitz": {"method": "sgs", "lipschitz": 1e-3},
+    "msg": {"method": "msg"},
+    "msg+two": {"method": "msg", "two": True},
+    "asgl": {"method": "asgl"},
+    "superspike+activity-reg": {"method": "superspike", "activity_reg": 1.0},
+    "binary": {"method": "binary"},
+    "superspike-conv": {"method": "superspike", "task": "digits-image", "arch": "conv",
+                        "hidden": (8,), "lr": 1e-2},
+}
+#: Randman: 50-128-10, T = 50 (the data's), leaky readout decoded by max over time, 15 epochs
+RANDMAN: dict[str, dict] = {
+    "superspike": {"method": "superspike"},
+    "sigmoid": {"method": "sigmoid"},
+    "atan": {"method": "atan"},
+    "triangle": {"method": "triangle"},
+    "rect": {"method": "rect"},
+    "ste": {"method": "ste"},
+    "sgs": {"method": "sgs"},
+    "msg+two": {"method": "msg", "two": True},
+    "asgl": {"method": "asgl"},
+    "superspike+activity-reg": {"method": "superspike", "activity_reg": 1.0},
+    "binary": {"method": "binary"},
+}
+TARGETS = {"digits": 0.93, "randman": 0.85}
+TIME_LIMIT_S = 180.0
+
+
+def run(task: str, name: str, overrides: dict, epochs: int | None, save_dir: Path | None
+        ) -> dict:
+    kw = {"task": task, "epochs": 20 if task == "digits" else 15, "seed": 0, **overrides}
+    if epochs is not None:
+        kw["epochs"] = epochs
+    r = train(TrainConfig(**kw))
+    ok = r.test_accuracy >= TARGETS[task] and r.seconds <= TIME_LIMIT_S
+    row = {"task": kw["task"], "method": name, "epochs": kw["epochs"], "T": r.metadata["T"],
+           "test_accuracy": r.test_accuracy, "seconds": r.seconds, "target": TARGETS[task],
+           "ok": ok}
+    if save_dir is not None:
+        path = save_dir / f"{kw['task']}-{name}.pt"
+        save_checkpoint(path, r.model, r.metadata)
+        row["checkpoint"] = str(path)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", default="digits,randman")
+    ap.add_argument("--methods", default=None, help="comma-separated row names (default all)")
+    ap.add_argument("--epochs", type=int, default=None, help="override every row's epochs")
+    ap.add_argument("--save-dir", type=Path, default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if args.save_dir is not None:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task in args.tasks.split(","):
+        table = {"digits": DIGITS, "randman": RANDMAN}[task]
+        names = args.methods.split(",") if args.methods else list(table)
+        for name in names:
+            if name not in table:
+                continue
+            row = run(task, name, table[name], args.epochs, args.save_dir)
+            rows.append(row)
+            if not args.json:
+                print(f"{row['task']:<13} {name:<24} epochs {row['epochs']:>3}  T {row['T']:>3}  "
+                      f"test acc {row['test_accuracy']:7.2%}  {row['seconds']:6.1f} s  "
+                      f"{'ok' if row['ok'] else 'BELOW TARGET'} (≥ {row['target']:.0%}, "
+                      f"≤ {TIME_LIMIT_S:.0f} s)", flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
