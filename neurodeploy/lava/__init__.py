@@ -44,9 +44,9 @@ def compile_graph(graph: Any, x: Any, record: Any = False, perturb: Any = None) 
 
 def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,
             lava_graph: Any = None, progress: bool = False) -> dict:
-    """Simulator vs Lava, layer by layer; see :func:`neurodeploy.lava.compare.compare`."""
+    """Simulator vs Lava, layer by layer; see :func:`neurodeploy.lava.comparison.compare`."""
     require_lava("compare")
-    from neurodeploy.lava.compare import compare as _compare
+    from neurodeploy.lava.comparison import compare as _compare
 
     return _compare(graph, ds, samples=samples, T=T, lava_graph=lava_graph, progress=progress)
 

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -413,7 +414,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
     rec, rec_model, paths = make_recorder([p.target for p in ports],
                                           [p.target for p in variables], workdir, total)
     probes = ports + variables
-    for p, path in zip(probes, paths):
+    for p, path in zip(probes, paths, strict=True):
         p.path = path
     processes["_recorder"] = rec
     return LavaNetwork(graph=graph, sched=sched, shapes=shapes, T=T, n_samples=B,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def _values(graph: Graph, rec: dict[str, dict[str, np.ndarray]],
 
 
 def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = False,
-                  progress: bool = False) -> "SimResult":  # noqa: F821
+                  progress: bool = False) -> SimResult:  # noqa: F821
     """Run a quantized ``graph`` in Lava (``Loihi2SimCfg(select_tag="fixed_pt")``) on ``x``
     (``[T, B, *input_shape]``, encoded float values), one sample after another in one compiled
     network (reset between samples).

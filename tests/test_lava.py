@@ -1,0 +1,194 @@
+"""Lava backend: lava-nc fixed_pt equals our fixed-point simulator, every layer, step and variable.
+
+Lava's processes are OS processes and a run costs about a second, so each graph runs once, with
+all its samples in one compiled network, in a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_lava_cases import (
+    N_SAMPLES,
+    T_STEPS,
+    conv_graph,
+    graph_input,
+    mlp_graph,
+    netx_conv_graph,
+    netx_ready,
+    recurrent_graph,
+    reference,
+    residual_graph,
+)
+
+pytest.importorskip("lava.magma")
+pytestmark = pytest.mark.lava
+
+from neurodeploy.data import Dataset  # noqa: E402
+from neurodeploy.ir import CubaLIF, Readout, save_graph  # noqa: E402
+from neurodeploy.lava import compare, simulate_lava  # noqa: E402
+from neurodeploy.sim import simulate  # noqa: E402
+
+GRAPHS = {"mlp": mlp_graph, "conv_pool": conv_graph, "residual": residual_graph,
+          "recurrent": recurrent_graph}
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict:
+    """Each must-show graph on 20 random inputs of 32 steps: (graph, x, sim, lava)."""
+    out = {}
+    for i, (key, make) in enumerate(GRAPHS.items()):
+        g = make()
+        x = graph_input(g, i, T=T_STEPS, B=N_SAMPLES)
+        out[key] = (g, x, simulate(g, x, mode="fixed", record=True),
+                    simulate_lava(g, x, record=True))
+    return out
+
+
+@pytest.mark.parametrize("key", list(GRAPHS))
+def test_lava_equals_fixed_simulator_every_layer_and_step(runs: dict, key: str) -> None:
+    g, x, sim, lava = runs[key]
+    assert set(lava.records) == set(g.nodes)
+    for name in g.nodes:
+        for var, want in sim.records[name].items():
+            got = lava.records[name][var]
+            assert got.dtype == want.dtype and got.shape == want.shape == (T_STEPS, N_SAMPLES,
+                                                                            *want.shape[2:])
+            diff = (got != want).nonzero()
+            assert len(diff) == 0, f"{key}: {name}.{var} differs first at {diff[0].tolist()}"
+    for name in g.nodes:
+        np.testing.assert_array_equal(lava.counts[name], sim.counts[name])
+    assert lava.firing_rates == sim.firing_rates
+    assert all((lava.outputs[o] == sim.outputs[o]).all() for o in g.outputs)
+    assert (lava.decoded == sim.decoded).all()
+    np.testing.assert_array_equal(lava.predictions, sim.predictions)
+    # the runs are not trivial: every spiking layer spikes, and not always
+    for name, node in g.nodes.items():
+        if isinstance(node, CubaLIF):
+            assert 0.02 < sim.firing_rates[name] < 0.9, (key, name)
+
+
+@pytest.mark.parametrize("key", list(GRAPHS))
+def test_lava_equals_numpy_reference(runs: dict, key: str) -> None:
+    """Independent of the simulator: a plain numpy integer reference (tests/test_lava_cases)."""
+    g, x, _, lava = runs[key]
+    ref = reference(g, x)
+    for name, node in g.nodes.items():
+        for var in ("s", "u", "v") if isinstance(node, (CubaLIF, Readout)) else ("y",):
+            np.testing.assert_array_equal(lava.records[name][var].numpy(), ref[name][var],
+                                          err_msg=f"{key}: {name}.{var}")
+
+
+def _mlp_dataset(g, n: int = N_SAMPLES) -> Dataset:
+    x = graph_input(g, 7, T=T_STEPS, B=n)  # [T, B, 20] spikes
+    return Dataset(x=np.ascontiguousarray(np.swapaxes(x, 0, 1)), y=np.zeros(n, np.int64),
+                   name="mlp-spikes", encoding="spikes", n_classes=10, T=T_STEPS)
+
+
+def test_compare_catches_one_lsb_weight_change_at_the_right_place() -> None:
+    g = mlp_graph()
+    ds = _mlp_dataset(g)
+    bad = copy.deepcopy(g)
+    w = bad["fc2"].quant.weight
+    i, j = 3, 5
+    assert -250 < w[i, j] < 250 and (w > 0).any() and (w < 0).any()  # mixed sign: LSB is 2
+    w[i, j] += 2
+    res = compare(g, ds, samples=N_SAMPLES, lava_graph=bad)
+    assert res["identical"] is False and res["samples"] == N_SAMPLES and res["T"] == T_STEPS
+    # expected: 'out' (fed by fc2) differs first in u, at the first step presynaptic neuron j
+    # of lif1 spikes in any sample; fc2 has weight_exp -1, so (a + 2) >> 1 adds 1 << 6 to u
+    x = np.swapaxes(ds.x, 0, 1)
+    sim = simulate(g, x, mode="fixed", record=True)
+    s_j = sim.records["lif1"]["s"][:, :, j].numpy()
+    t, b = np.argwhere(s_j)[0]
+    u = int(sim.records["out"]["u"][t, b, i])
+    assert res["first_divergence"] == {"layer": "out", "step": int(t), "neuron": i,
+                                       "variable": "u", "sim": u, "lava": u + 64,
+                                       "sample": int(b)}
+    by_layer = {e["layer"]: e for e in res["layers"]}
+    assert by_layer["lif1"]["identical"] and not by_layer["out"]["identical"]
+
+
+def test_compare_cli_json_identical(capsys: pytest.CaptureFixture) -> None:
+    from neurodeploy.cli.main import main
+    from neurodeploy.data import save_dataset
+
+    g = mlp_graph()
+    with tempfile.TemporaryDirectory() as d:
+        save_graph(g, Path(d) / "m.q.ndg")
+        save_dataset(_mlp_dataset(g, 4), Path(d) / "d.npz")
+        code = main(["compare", str(Path(d) / "m.q.ndg"), "--data", str(Path(d) / "d.npz"),
+                     "--samples", "3", "--json"])
+    captured = capsys.readouterr()
+    assert captured.out, captured.err
+    out = json.loads(captured.out)
+    assert code == 0
+    assert out["identical"] is True and out["first_divergence"] is None
+    assert out["samples"] == 3 and out["T"] == T_STEPS
+    assert [e["layer"] for e in out["layers"]] == ["lif1", "out"]
+
+
+def _run_netx(g, x, path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Load the .net with lava-dl netx and run it; records of every layer's neuron, re-aligned
+    by the measured netx offset (layer i sees IR step t in Lava step t + i + 1)."""
+    from lava.lib.dl.netx.hdf5 import Network
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+
+    from neurodeploy.lava.compiler import input_integers
+    from neurodeploy.lava.netx import export_netx
+    from neurodeploy.lava.recorder import make_recorder
+
+    ex = export_netx(g, path)
+    T, B = x.shape[:2]
+    n = T + len(ex.layers)
+    net = Network(net_config=str(path), input_message_bits=ex.input_message_bits,
+                  reset_interval=n, reset_offset=1)
+    xi = input_integers(g[g.inputs[0]], x)  # [T, B, *shape]
+    data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)  # netx input is (W, H, C)
+    for b in range(B):
+        data[..., b * n:b * n + T] = xi[:, b].T  # [T, C, H, W] → (W, H, C, T)
+    src = RingBuffer(data=data)
+    src.s_out.connect(net.inp)
+    neurons = [layer.neuron for layer in net.layers]
+    with tempfile.TemporaryDirectory() as d:
+        rec, model, paths = make_recorder([p.s_out for p in neurons],
+                                          [p.u for p in neurons] + [p.v for p in neurons],
+                                          Path(d), B * n)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
+        try:
+            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
+        finally:
+            net.stop()
+        arrays = [np.load(p) for p in paths]
+    k = len(neurons)
+    out = {}
+    for i, layer in enumerate(ex.layers):
+        out[layer.neuron] = {}
+        for var, arr in zip("suv", (arrays[i], arrays[k + i], arrays[2 * k + i]), strict=True):
+            a = arr.reshape((B, n) + arr.shape[1:])[:, i + 1:i + 1 + T]
+            if a.ndim == 5:  # (W, H, C) → (C, H, W)
+                a = a.transpose(0, 1, 4, 3, 2)
+            out[layer.neuron][var] = np.swapaxes(a, 0, 1)
+    return out
+
+
+@pytest.mark.parametrize("make", [lambda: netx_ready(mlp_graph()), netx_conv_graph],
+                         ids=["mlp", "conv"])
+def test_netx_export_runs_in_lava_dl_with_the_same_spikes(make, tmp_path: Path) -> None:
+    g = make()
+    x = graph_input(g, 11, T=T_STEPS, B=4)
+    sim = simulate(g, x, mode="fixed", record=True)
+    netx = _run_netx(g, x, tmp_path / "model.net")
+    assert list(netx) == [n for n in g.nodes if isinstance(g[n], (CubaLIF, Readout))]
+    for name, rec in netx.items():
+        for var in ("s", "u", "v"):
+            np.testing.assert_array_equal(rec[var], sim.records[name][var].numpy(),
+                                          err_msg=f"netx {name}.{var}")
+    assert sum(sim.records[n]["s"].sum() for n in netx) > 0
