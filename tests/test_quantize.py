@@ -116,8 +116,9 @@ def test_quantized_graph_is_on_lavas_grid_and_round_trips(tmp_path) -> None:
     lif = qg.nodes["lif1"].quant
     assert lif.du == 2047 and lif.dv == 410  # round(4096·0.5) − 1, round(4096·0.1)
     assert lif.vth == round(rep.layer("lif1").scale * 1.0)
-    # fc1's bias is folded into lif1's bias: 64·λ·b/du
-    want = 64 * rep.layer("lif1").scale * g.nodes["fc1"].bias / 0.5
+    # fc1's bias is folded into lif1's bias: 64·λ·b·mean_t(1 − 0.5^(t+1))/du over T = 8
+    ramp = np.mean(1 - 0.5 ** np.arange(1, 9))
+    want = 64 * rep.layer("lif1").scale * g.nodes["fc1"].bias * ramp / 0.5
     got = lif.bias_mant.astype(np.float64) * 2.0**lif.bias_exp
     np.testing.assert_allclose(got, want, atol=2.0**lif.bias_exp)
     assert qg.nodes["in"].quant.bits == 8

@@ -156,6 +156,7 @@ class _Stats:
     outputs: dict[str, torch.Tensor]  # readout → decoded [B, n]
     rates: dict[str, float]
     predictions: np.ndarray
+    T: int = 1
 
 
 def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats, object]:
@@ -171,7 +172,8 @@ def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats
             scale = g.nodes[n].quant.scale if mode == "fixed" else 1.0
             v = res.outputs[n] if n in res.outputs else r["v"].to(torch.float32) * scale
             outputs[n] = decode(v, g.nodes[n])
-    return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions), res
+    return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions,
+                  int(x.shape[0])), res
 
 
 def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q: InputQ
@@ -203,8 +205,11 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 b = np.broadcast_to(b.reshape(c_shape), _out_shape(q, s)).reshape(-1)
             b = b.reshape(node.shape) if b.size == int(np.prod(node.shape)) else b
             if du < 1:
-                rep.notes.append(f"bias of '{s}' folded as bias/du (exact only for du = 1)")
-            bias = bias + b / max(du, 1 / 4096)
+                rep.notes.append(f"bias of '{s}' folded into the neuron bias as its current's "
+                                 "mean over T (exact only for du = 1)")
+            # the bias charges the current as b·(1 − (1−du)^(t+1))/du; take its mean over T
+            steps = np.arange(1, stats.T + 1)
+            bias = bias + b * float(np.mean(1 - (1 - du) ** steps)) / max(du, 1 / 4096)
         # λ: headroom of the 24-bit states, then what weights and bias allow
         if isinstance(node, CubaLIF):
             vth = _uniform(node, "vth")
