@@ -16,6 +16,7 @@ import pytest
 from test_lava_cases import (
     N_SAMPLES,
     T_STEPS,
+    conv_geometry_graph,
     conv_graph,
     graph_input,
     mlp_graph,
@@ -82,6 +83,17 @@ def test_lava_equals_numpy_reference(runs: dict, key: str) -> None:
         for var in ("s", "u", "v") if isinstance(node, (CubaLIF, Readout)) else ("y",):
             np.testing.assert_array_equal(lava.records[name][var].numpy(), ref[name][var],
                                           err_msg=f"{key}: {name}.{var}")
+
+
+def test_conv_layouts_strides_groups_dilation_and_padded_pools() -> None:
+    g = conv_geometry_graph()
+    x = graph_input(g, 9, T=16, B=3)
+    sim = simulate(g, x, mode="fixed", record=True)
+    lava = simulate_lava(g, x, record=True)
+    for name in g.nodes:
+        for var, want in sim.records[name].items():
+            assert (lava.records[name][var] == want).all(), f"{name}.{var}"
+    assert 0.05 < sim.firing_rates["lif0"] < 0.95 and sim.firing_rates["lif1"] > 0.01
 
 
 def _mlp_dataset(g, n: int = N_SAMPLES) -> Dataset:

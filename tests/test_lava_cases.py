@@ -232,3 +232,25 @@ def netx_conv_graph(seed: int = 4) -> Graph:
     g.add(_readout("out", 10), "fc")
     g.inputs, g.outputs = ["in"], ["out"]
     return netx_ready(g)
+
+
+def conv_geometry_graph(seed: int = 5) -> Graph:
+    """Non-square maps, grouped/dilated/strided conv, an overlapping padded sum-pool, a second
+    conv on graded pool sums: every layout conversion of the compiler (IR (C, H, W) vs Lava's
+    (W, H, C) and flipped kernels) shows up here."""
+    rng = np.random.default_rng(seed)
+    g = Graph(metadata={"T": 16, "source": "test"})
+    g.add(Input("in", shape=(3, 6, 9), encoding="direct", quant=InputQ(scale=1 / 7, bits=3)))
+    q = _wq(rng, (6, 1, 2, 3), 0, -60, 100)
+    g.add(Conv2d("conv", weight=q.weight.astype(np.float32), padding=(1, 0), stride=(1, 2),
+                 dilation=(2, 1), groups=3, quant=q), "in")
+    g.add(_lif("lif0", rng, (6, 6, 4), vth=100), "conv")
+    g.add(SumPool2d("pool", kernel=(2, 3), stride=(1, 2), padding=(1, 1)), "lif0")
+    q2 = _wq(rng, (4, 6, 3, 2), 0, -60, 100)
+    g.add(Conv2d("conv2", weight=q2.weight.astype(np.float32), padding=(1, 1), quant=q2), "pool")
+    g.add(_lif("lif1", rng, (4, 7, 3), vth=300), "conv2")
+    g.add(Flatten("flat"), "lif1")
+    g.add(_dense("fc", rng, 5, 84, 0), "flat")
+    g.add(_readout("out", 5), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g

@@ -34,12 +34,12 @@ def simulate_lava(graph: Any, x: Any, record: Any = False, progress: bool = Fals
     return _run(graph, x, record=record, progress=progress)
 
 
-def compile_graph(graph: Any, x: Any, record: Any = False, perturb: Any = None) -> Any:
+def compile_graph(graph: Any, x: Any, record: Any = False) -> Any:
     """Build the Lava process network; see :func:`neurodeploy.lava.compiler.compile_graph`."""
     require_lava()
     from neurodeploy.lava.compiler import compile_graph as _compile
 
-    return _compile(graph, x, record=record, perturb=perturb)
+    return _compile(graph, x, record=record)
 
 
 def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,

@@ -223,14 +223,13 @@ def _lava_conv_weight(w: np.ndarray) -> np.ndarray:
 
 
 def compile_graph(graph: Graph, x: np.ndarray,
-                  record: bool | Sequence[str] = False,
-                  perturb: dict[str, np.ndarray] | None = None) -> LavaNetwork:
+                  record: bool | Sequence[str] = False) -> LavaNetwork:
     """Build the Lava process network of a quantized ``graph`` for inputs ``x`` [T, B, *shape].
 
     ``record``: True for every node, or names of nodes whose ``u``/``v`` (neurons) and ``y``
     (synapse processes) to probe; spikes of every CubaLIF and ``v`` of every Readout are always
-    probed (outputs and activity counts need them). Each probe is one more Lava process.
-    ``perturb``: replacement integer weights for some Dense/Conv2d nodes (tests of ``compare``).
+    probed (outputs and activity counts need them). Probes cost a port on one recorder
+    process and memory (``B · (T + depth)`` int64 values per element).
     """
     require_lava()
     from lava.proc.conv.process import Conv
@@ -259,7 +258,6 @@ def compile_graph(graph: Graph, x: np.ndarray,
         unknown = sorted(recorded - set(graph.nodes))
         if unknown:
             raise NeurodeployError(f"cannot record '{unknown[0]}': no node of that name")
-    perturb = perturb or {}
 
     processes: dict[str, Any] = {}
     refs: dict[str, list[_Ref]] = {}
@@ -288,7 +286,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
             proc = RingBuffer(data=data)
             refs[name] = [_Ref(proc.s_out, shape, node.quant.bits == 1)]
         elif isinstance(node, Dense):
-            w = perturb.get(name, node.quant.weight).astype(np.int64)
+            w = np.asarray(node.quant.weight, np.int64)
             params = dict(weight_exp=int(node.quant.weight_exp),
                           num_weight_bits=int(node.quant.num_weight_bits), name=name)
             delay = sched.dense_delay.get(name, 0)
@@ -303,7 +301,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
             in_shape = shapes[graph.in_edges(name)[0].src] if graph.in_edges(name) else None
             c = in_shape[0]
             if isinstance(node, Conv2d):
-                w = _lava_conv_weight(perturb.get(name, node.quant.weight).astype(np.int64))
+                w = _lava_conv_weight(np.asarray(node.quant.weight, np.int64))
                 geo = dict(padding=node.padding[::-1], stride=node.stride[::-1],
                            dilation=node.dilation[::-1], groups=node.groups)
             else:
