@@ -204,3 +204,36 @@ def test_netx_export_runs_in_lava_dl_with_the_same_spikes(make, tmp_path: Path) 
             np.testing.assert_array_equal(rec[var], sim.records[name][var].numpy(),
                                           err_msg=f"netx {name}.{var}")
     assert sum(sim.records[n]["s"].sum() for n in netx) > 0
+
+
+def test_quantizer_output_compares_identical() -> None:
+    """The real pipeline: a float conv + avg-pool + recurrent graph, quantized by
+    neurodeploy.quantize on digits images (graded 8×8 inputs), agrees exactly in Lava."""
+    from neurodeploy.data import load_dataset
+    from neurodeploy.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input
+    from neurodeploy.quantize import quantize
+
+    rng = np.random.default_rng(0)
+    g = Graph(metadata={"T": T_STEPS, "source": "test"})
+    g.add(Input("in", shape=(1, 8, 8), encoding="direct"))
+    g.add(Conv2d("conv", weight=rng.normal(0, .5, (4, 1, 3, 3)).astype(np.float32),
+                 padding=(1, 1)), "in")
+    g.add(CubaLIF("lif0", shape=(4, 8, 8), du=np.float32(0.3), dv=np.float32(0.2),
+                  vth=np.float32(0.5)), "conv")
+    g.add(AvgPool2d("pool"), "lif0")
+    g.add(Flatten("flat"), "pool")
+    g.add(Dense("fc1", weight=rng.normal(0, .3, (32, 64)).astype(np.float32),
+                bias=rng.normal(0, .1, 32).astype(np.float32)), "flat")
+    g.add(CubaLIF("lif1", shape=(32,), du=np.float32(0.5), dv=np.float32(0.1),
+                  vth=np.float32(1.0), bias=np.float32(0.05)), "fc1")
+    g.add(Dense("rec", weight=rng.normal(0, .2, (32, 32)).astype(np.float32)))
+    g.connect("rec", "lif1")
+    g.connect("lif1", "rec", delay=1)
+    g.add(Dense("fc2", weight=rng.normal(0, .3, (10, 32)).astype(np.float32)), "lif1")
+    g.add(Readout("out", shape=(10,), du=np.float32(1.0), dv=np.float32(0.1)), "fc2")
+    g.inputs, g.outputs = ["in"], ["out"]
+    ds = load_dataset("digits-image", limit=N_SAMPLES)
+    qg, _ = quantize(g, ds)
+    res = compare(qg, ds, samples=N_SAMPLES)
+    assert res["identical"], res["first_divergence"]
+    assert [e["layer"] for e in res["layers"]] == ["lif0", "lif1", "out"]

@@ -72,7 +72,8 @@ def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
     """The integer messages of ``node`` for float inputs ``x``: ``clip(round(x / scale))``.
 
     Binary (``bits = 1``) inputs are 0/1; ``bits = b`` unsigned inputs lie in ``[0, 2**b − 1]``,
-    signed ones in ``[−2**(b−1), 2**(b−1) − 1]``; rounding is half to even (numpy and torch).
+    signed ones in ``[−2**(b−1), 2**(b−1) − 1]``; float32 division, rounding half to even — the
+    very expression of ``neurodeploy.sim`` (float64 would round some ``x / scale`` differently).
     """
     q = node.quant
     if q is None:
@@ -84,7 +85,11 @@ def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
         lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
     else:
         lo, hi = 0, 2**q.bits - 1
-    return np.clip(np.round(np.asarray(x, np.float64) / q.scale), lo, hi).astype(np.int64)
+    import torch
+
+    # float32 division, as the simulator does it (float64 rounds some x/scale differently)
+    xt = torch.as_tensor(np.asarray(x, np.float32))
+    return torch.round(xt / float(q.scale)).clamp_(lo, hi).to(torch.int64).numpy()
 
 
 def check_fixed(graph: Graph) -> None:
