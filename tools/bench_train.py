@@ -46,6 +46,8 @@ RANDMAN: dict[str, dict] = {
     "atan": {"method": "atan"},
     "triangle": {"method": "triangle"},
     "rect": {"method": "rect"},
+    # known short of the target (~64 %): a gradient of 1 at every one of 50 steps; lr, decays and
+    # width sweeps (lr 1e-3..1e-2, du/dv 0.05..1) stayed at 46-58 %
     "ste": {"method": "ste"},
     "sgs": {"method": "sgs"},
     "msg+two": {"method": "msg", "two": True},
