@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -86,24 +86,23 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def export_cmd(
-    source: Path = typer.Argument(..., help="Checkpoint (.pt), pickled module, state_dict, "
-                                            ".nir or netx .net file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file."),
-    fmt: str = typer.Option("ndg", "--format", help="ndg | nir | onnx"),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle",
-                                      help="Allow loading a pickled module (runs its code)."),
-    model_module: str | None = typer.Option(None, "--model-module",
-                                               help="pkg.mod:factory building the model for a "
-                                                    "state_dict."),
-    input_shape: str | None = typer.Option(None, "--input-shape",
-                                              help="Per-step input shape, e.g. 1,28,28 "
-                                                   "(PyTorch modules)."),
-    dt: float | None = typer.Option(None, "--dt", help="Time step in seconds (NIR input: "
-                                                          "default 1e-4)."),
-    steps: int | None = typer.Option(None, "--T", help="Time steps per sample (metadata)."),
-    allow_bntt: bool = typer.Option(False, "--allow-bntt",
-                                    help="Approximate per-time-step BatchNorm by its mean."),
+    source: Annotated[Path, typer.Argument(help="Checkpoint (.pt), pickled module, state_dict, "
+                                                ".nir or netx .net file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="ndg | nir | onnx")] = "ndg",
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Allow loading a pickled module (runs its code).")] = False,
+    model_module: Annotated[str | None, typer.Option(
+        "--model-module", help="pkg.mod:factory building the model for a state_dict.")] = None,
+    input_shape: Annotated[str | None, typer.Option(
+        "--input-shape", help="Per-step input shape, e.g. 1,28,28 (PyTorch modules).")] = None,
+    dt: Annotated[float | None, typer.Option(
+        "--dt", help="Time step in seconds (NIR input: default 1e-4).")] = None,
+    steps: Annotated[int | None, typer.Option(
+        "--T", help="Time steps per sample (metadata).")] = None,
+    allow_bntt: Annotated[bool, typer.Option(
+        "--allow-bntt", help="Approximate per-time-step BatchNorm by its mean.")] = False,
 ) -> None:
     """Export a trained model or a NIR / netx file into the IR (or NIR / ONNX)."""
     from neurodeploy.converters import write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,8 +11,8 @@ from neurodeploy.cli.common import console, emit_json, existing_file
 
 
 def inspect_cmd(
-    model: Path = typer.Argument(..., help="Graph file (.ndg) to describe."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON: one entry per node."),
+    model: Annotated[Path, typer.Argument(help="Graph file (.ndg) to describe.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON: one entry per node.")] = False,
 ) -> None:
     """Print a layer table: name, type, output shape, neurons, synapses, parameters."""
     from neurodeploy.ir import load_graph, summarize
