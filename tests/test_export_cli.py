@@ -35,6 +35,7 @@ def test_pickle_refused_without_flag_then_exported(tmp_path, capsys):
     pytest.importorskip("spikingjelly")
     path = tmp_path / "full.pt"
     torch.save(_picklable_net(), path)
+    capsys.readouterr()  # drop what importing SpikingJelly prints (CUDA, Prophesee notices)
     assert main(["export", str(path), "-o", str(tmp_path / "m.ndg"),
                  "--input-shape", "6"]) == 1
     err = capsys.readouterr().err.strip()
@@ -121,6 +122,7 @@ def test_cli_error_is_one_line_exit_1(tmp_path, capsys):
         net[0].bias[1] = math.nan
     path = tmp_path / "nan.pt"
     torch.save(net, path)
+    capsys.readouterr()
     assert main(["export", str(path), "-o", str(tmp_path / "x.ndg"), "--input-shape", "6",
                  "--trust-pickle"]) == 1
     err = capsys.readouterr().err
