@@ -245,24 +245,21 @@ def _gain_for(rec: Node, gain: np.ndarray, bias: bool = False) -> np.ndarray:
 
 
 def _self_reset(name: str, vth: np.ndarray, shape: Shape, where: str) -> Node:
-    """A one-to-one synapse with weights ``vth`` (``−θ`` for a delayed subtractive reset)."""
+    """A one-to-one synapse with weights ``vth`` (``−θ`` for a delayed subtractive reset): a
+    diagonal Dense on ``(n,)`` neurons, a 1×1 Conv2d ``w[c, c] = vth[c]`` on ``(C, H, W)``."""
     if len(shape) == 1:
         diag = np.broadcast_to(vth, shape) if vth.ndim else np.full(shape, float(vth), np.float32)
         return Dense(name, weight=np.diag(diag).astype(np.float32))
-    if len(shape) == 3:
-        raise NeurodeployError(
-            f"module '{where}': a delayed subtractive reset on a (C, H, W) layer needs a "
-            "recurrent Conv2d, which the IR's shape inference does not accept yet; use "
-            "reset_mechanism='zero' (exact) or beta=1")
-    if len(shape) == 3:  # pragma: no cover - kept for when the IR accepts recurrent Conv2d
+    if len(shape) == 3:  # a 1×1 Conv2d, channel c → c with weight vth[c] (one per channel)
         c = shape[0]
         if vth.ndim == 0:
             th = np.full((c,), float(vth), np.float32)
         else:
             per_c = vth.reshape(c, -1)
             if not np.all(per_c == per_c[:, :1]):
-                raise NeurodeployError(f"module '{where}': a delayed subtractive reset needs one "
-                                       "threshold per channel")
+                raise NeurodeployError(f"module '{where}': a delayed subtractive reset on a "
+                                       "(C, H, W) layer needs one threshold (and one decay) per "
+                                       "channel")
             th = per_c[:, 0]
         w = np.zeros((c, c, 1, 1), np.float32)
         w[np.arange(c), np.arange(c), 0, 0] = th

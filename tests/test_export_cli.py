@@ -128,3 +128,57 @@ def test_cli_error_is_one_line_exit_1(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "parameter 'bias' contains NaN" in err
     assert not (tmp_path / "x.ndg").exists()
+
+
+def test_snntorch_delayed_subtract_reset_on_conv_layers_is_exact():
+    """Leaky/Synaptic with the (default) delayed subtractive reset and RLeaky on (C, H, W)
+    layers: the reset (and RLeaky's V) become recurrent 1×1 / k×k Conv2d nodes fed only by the
+    previous step's spikes; every layer's spikes equal snnTorch's exactly over T = 16."""
+    import snntorch.utils as su
+
+    from neurodeploy.sim import simulate
+
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), snn.Leaky(beta=0.8, init_hidden=True),
+                        nn.Conv2d(4, 4, 3, padding=1),
+                        snn.Synaptic(alpha=0.6, beta=0.85, threshold=0.8, init_hidden=True),
+                        nn.Conv2d(4, 4, 3, padding=1),
+                        snn.RLeaky(beta=0.9, conv2d_channels=4, kernel_size=3, init_hidden=True),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 5),
+                        snn.Leaky(beta=0.7, threshold=0.2, init_hidden=True, output=True)).eval()
+    steps, batch = 16, 3
+    x = torch.rand(steps, batch, 2, 8, 8) * 6
+    seen: dict[str, list] = {"1": [], "3": [], "5": []}
+    for name in seen:
+        net[int(name)].register_forward_hook(lambda m, i, o, n=name: seen[n].append(o.clone()))
+    su.reset(net)
+    with torch.no_grad():
+        ref = torch.stack([net(x[t])[0] for t in range(steps)])
+    g = convert(net, x[0])
+    assert {"1.reset", "3.reset", "5.recurrent"} <= set(g.nodes)
+    assert all(g[n].kind == "conv2d" for n in ("1.reset", "3.reset", "5.recurrent"))
+    res = simulate(g, x, mode="float", record=list(seen))
+    torch.testing.assert_close(res.outputs[g.outputs[0]], ref, rtol=1e-5, atol=1e-5)
+    for name, outs in seen.items():
+        spikes = torch.stack(outs)
+        assert spikes.sum() > 0, name
+        torch.testing.assert_close(res.records[name]["s"], spikes, rtol=0, atol=0)
+    assert ref.sum() > 0
+
+
+def test_recurrent_conv2d_takes_its_input_shape_from_its_delayed_source():
+    import numpy as np
+
+    from neurodeploy.ir import Conv2d, CubaLIF, Graph, Input, infer_shapes
+
+    g = Graph()
+    g.add(Input("in", shape=(2, 5, 6)))
+    g.add(Conv2d("fwd", weight=np.ones((3, 2, 3, 3), np.float32), padding=(1, 1)), "in")
+    g.add(Conv2d("rec", weight=np.ones((3, 3, 3, 3), np.float32), padding=(1, 1)))
+    g.add(CubaLIF("lif", shape=(3, 5, 6)), "fwd", "rec")
+    g.connect("lif", "rec", delay=1)
+    g.inputs, g.outputs = ["in"], ["lif"]
+    assert infer_shapes(g)["rec"] == (3, 5, 6)
+    g["rec"].weight = np.ones((3, 4, 3, 3), np.float32)  # expects 4 channels, gets 3
+    with pytest.raises(NeurodeployError, match="node 'rec' \\(conv2d\\).*4 input channels"):
+        infer_shapes(g)

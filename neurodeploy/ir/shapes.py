@@ -94,32 +94,85 @@ def node_output_shape(node: Node, in_shapes: list[Shape]) -> Shape:
     raise NeurodeployError(f"node '{node.name}': unknown node kind {type(node).__name__}")
 
 
-def _delayed_only_input(node: Node) -> Shape:
-    """Input shape of a node fed only by delayed (recurrent) edges, known from its parameters."""
+def _delayed_only_input(node: Node, delayed: Shape | None) -> Shape:
+    """Input shape of a node fed only by delayed (recurrent) edges: from its parameters (Dense,
+    neurons), otherwise the shape of its delayed source (``delayed``, e.g. a recurrent Conv2d
+    fed by the previous step's spikes of a (C, H, W) layer)."""
     if isinstance(node, Dense) and node.weight.ndim == 2:
         return (node.weight.shape[1],)
     if isinstance(node, (CubaLIF, Readout)):
         return tuple(node.shape)
+    if delayed is not None:
+        return delayed
     raise NeurodeployError(
-        f"node '{node.name}' ({node.kind}): fed only by recurrent (delay 1) edges; only Dense "
-        "and neuron nodes may be"
+        f"node '{node.name}' ({node.kind}): fed only by recurrent (delay 1) edges whose source "
+        "shape is unknown"
     )
+
+
+def _delayed_source_shape(graph: Graph, name: str, known: dict[str, Shape]) -> Shape | None:
+    for e in graph.in_edges(name):
+        if e.delay and e.src in known:
+            return known[e.src]
+    return None
+
+
+def _provisional_shapes(graph: Graph, order: list[str]) -> dict[str, Shape]:
+    """Best-effort shapes (no errors) used to resolve delayed-only inputs: repeated passes in
+    topological order, a node computed once all its same-step inputs (or, for a node fed only
+    by delayed edges, one delayed source) are known; neurons and Adds from the known subset."""
+    known: dict[str, Shape] = {}
+    for _ in range(len(order) + 1):
+        grew = False
+        for name in order:
+            if name in known:
+                continue
+            node = graph.nodes[name]
+            preds = graph.predecessors(name)
+            ins = [known[p] for p in preds if p in known]
+            if not preds and not isinstance(node, Input):
+                delayed = _delayed_source_shape(graph, name, known)
+                if delayed is None and not isinstance(node, (Dense, CubaLIF, Readout)):
+                    continue
+                try:
+                    ins = [_delayed_only_input(node, delayed)]
+                except NeurodeployError:
+                    continue
+            elif len(ins) < len(preds) and not (ins and isinstance(node, (Add, CubaLIF,
+                                                                          Readout))):
+                continue
+            try:
+                known[name] = node_output_shape(node, ins)
+            except (NeurodeployError, ValueError):
+                continue
+            grew = True
+        if not grew:
+            break
+    return known
 
 
 def infer_shapes(graph: Graph) -> dict[str, Shape]:
     """Output shape of every node, computed in topological order.
 
-    A node fed only by delayed (recurrent) edges takes its input shape from its parameters;
-    every delayed edge is then checked against its source's shape.
+    A node fed only by delayed (recurrent) edges takes its input shape from its parameters
+    (Dense, neurons) or else from its delayed source (a recurrent Conv2d); every delayed edge
+    is then checked against its source's shape.
     Raises NeurodeployError naming the first node whose inputs do not fit.
     """
+    order = graph.topological_order()
+    provisional: dict[str, Shape] | None = None
     shapes: dict[str, Shape] = {}
     assumed: dict[str, Shape] = {}
-    for name in graph.topological_order():
+    for name in order:
         node = graph.nodes[name]
         ins = [shapes[src] for src in graph.predecessors(name)]
         if not ins and not isinstance(node, Input):
-            ins = [_delayed_only_input(node)]
+            delayed = None
+            if not isinstance(node, (Dense, CubaLIF, Readout)):
+                if provisional is None:
+                    provisional = _provisional_shapes(graph, order)
+                delayed = _delayed_source_shape(graph, name, {**provisional, **shapes})
+            ins = [_delayed_only_input(node, delayed)]
         assumed[name] = ins[0] if ins else ()
         shapes[name] = node_output_shape(node, ins)
     for e in graph.edges:
