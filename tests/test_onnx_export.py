@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from graphs import random_graphs
 from hypothesis import HealthCheck, given, settings
-
 from neurodeploy.converters.onnx import DOMAIN, run_onnx, to_onnx, write_onnx
+
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
@@ -236,8 +236,9 @@ def test_random_graphs_check_and_step_like_the_simulator(g: Graph) -> None:
 
 
 def test_cli_export_format_onnx(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from neurodeploy.cli.main import main
     from neurodeploy.converters.nir import write_nir
+
+    from neurodeploy.cli.main import main
 
     g = mlp()
     g.outputs = ["out"]
