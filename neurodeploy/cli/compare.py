@@ -1,4 +1,5 @@
-"""``neurodeploy compare MODEL.q.ndg --data DATA [--samples N] [--json]``: simulator vs Lava.
+"""``neurodeploy compare MODEL.q.ndg --data DATA [--samples N] [--mode fixed|float] [--json]``:
+simulator vs Lava.
 
 Exit status 0 whether or not the two agree (a divergence is a finding, not a usage error; read
 ``identical`` in the JSON, as ``diff``-style exit codes would collide with the CLI's 1 = error).
@@ -21,23 +22,28 @@ def compare_cmd(
     samples: Annotated[int, typer.Option("--samples", help="Number of samples to run.")] = 20,
     steps: Annotated[int | None, typer.Option("--T", help="Time steps (default: the graph's "
                                                           "T).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="fixed (simulator fixed point vs Lava "
+                                      "fixed_pt, exact) or float (float simulator vs Lava "
+                                      "floating_pt, 1e-5 relative).")] = "fixed",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run the fixed-point simulator and Lava (fixed_pt) on the same inputs and check that every
-    neuron layer's spikes s, currents u and voltages v agree at every step."""
+    """Run the simulator and Lava on the same inputs and check that every neuron layer's spikes
+    s, currents u and voltages v agree at every step (fixed: identical; float: spikes
+    identical, u and v within 1e-5 relative)."""
     from neurodeploy.data import load_dataset
     from neurodeploy.ir import load_graph
     from neurodeploy.lava import compare
 
     graph = load_graph(existing_file(model, "graph file"))
     ds = load_dataset(data, split="test", limit=samples)
-    result = compare(graph, ds, samples=samples, T=steps, progress=not json_out)
+    result = compare(graph, ds, samples=samples, T=steps, progress=not json_out, mode=mode)
     if json_out:
         emit_json({"model": str(model), "data": data, **result})
         return
     c = console()
     if result["identical"]:
-        c.print(f"identical: {len(result['layers'])} layers (s, u, v) agree at every step "
+        how = "agree" if mode == "fixed" else f"agree (u, v within {result['rtol']:g} rel.)"
+        c.print(f"identical: {len(result['layers'])} layers (s, u, v) {how} at every step "
                 f"({result['samples']} samples, T={result['T']})")
         return
     d = result["first_divergence"]

@@ -11,7 +11,8 @@ from neurodeploy.cli.common import console, emit_json, existing_file
 from neurodeploy.errors import NeurodeployError
 
 
-def _lava_dataset(graph, ds, steps: int | None, batch_size: int, progress: bool):
+def _lava_dataset(graph, ds, steps: int | None, batch_size: int, progress: bool,
+                  mode: str = "fixed"):
     """Accuracy and firing rates through ``neurodeploy.lava.simulate_lava``."""
     import numpy as np
 
@@ -31,7 +32,7 @@ def _lava_dataset(graph, ds, steps: int | None, batch_size: int, progress: bool)
     for i, lo in enumerate(track(starts, "simulating (lava)", total=len(starts),
                                  enabled=progress)):
         xb = ds.x[lo:lo + batch_size]
-        res = simulate_lava(graph, encode(xb, enc, T, seed=i), record=False)
+        res = simulate_lava(graph, encode(xb, enc, T, seed=i), record=False, mode=mode)
         preds.append(np.asarray(res.predictions))
         for k, r in res.firing_rates.items():
             rates[k] = rates.get(k, 0.0) + r * len(xb) / n
@@ -62,10 +63,9 @@ def simulate_cmd(
         raise NeurodeployError(f"unknown mode '{mode}' (choose float or fixed)")
     graph = load_graph(existing_file(model, "graph file"))
     ds = load_dataset(data, split="test", limit=samples)
-    if backend == "lava":
-        if mode != "fixed":
-            raise NeurodeployError("--backend lava runs fixed point only; add --mode fixed")
-        accuracy, predictions, rates = _lava_dataset(graph, ds, steps, batch_size, not json_out)
+    if backend == "lava":  # fixed → Lava fixed_pt, float → Lava floating_pt
+        accuracy, predictions, rates = _lava_dataset(graph, ds, steps, batch_size, not json_out,
+                                                     mode)
     else:
         res = run_dataset(graph, ds, mode=mode, T=steps, batch_size=batch_size, device=device,
                           progress=not json_out)

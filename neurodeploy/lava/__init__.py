@@ -1,11 +1,13 @@
-"""Lava backend: compile a quantized Graph to lava-nc processes, run it, compare, netx export.
+"""Lava backend: compile a Graph to lava-nc processes, run it, compare, netx export.
 
 Lava (lava-nc 0.10, lava-dl 0.6) supports Python 3.10 only, so it is imported lazily:
 ``import neurodeploy.lava`` always works, and each function below raises a NeurodeployError
 saying how to get Lava (``tools/env.sh`` / ``pip install neurodeploy[lava]``) when it is missing.
 
-- :func:`simulate_lava` — ``simulate_lava(graph, x [T, B, ...], record=False) -> SimResult``:
-  the simulator's result type, bit-exact with ``simulate(graph, x, mode="fixed")``.
+- :func:`simulate_lava` — ``simulate_lava(graph, x [T, B, ...], record=False, mode="fixed")
+  -> SimResult``: the simulator's result type, bit-exact with ``simulate(graph, x,
+  mode="fixed")`` (Lava ``fixed_pt``); ``mode="float"`` runs the float graph in Lava
+  ``floating_pt``, equal to ``simulate(graph, x, mode="float")`` to float rounding.
 - :func:`compile_graph` — the process network (``LavaNetwork``) behind it; the pipeline
   schedule that equalises Lava's one-step synapses is :func:`neurodeploy.lava.schedule.schedule`.
 - :func:`compare` — simulator vs Lava on a dataset, layer by layer, first divergence.
@@ -26,29 +28,33 @@ def require_lava(what: str = "the Lava backend") -> None:
     _req(what)
 
 
-def simulate_lava(graph: Any, x: Any, record: Any = False, progress: bool = False) -> Any:
-    """Run a quantized graph in Lava fixed_pt; see :func:`neurodeploy.lava.run.simulate_lava`."""
+def simulate_lava(graph: Any, x: Any, record: Any = False, progress: bool = False,
+                  mode: str = "fixed") -> Any:
+    """Run a graph in Lava (``mode``: fixed → fixed_pt, float → floating_pt); see
+    :func:`neurodeploy.lava.run.simulate_lava`."""
     require_lava("simulate --backend lava")
     from neurodeploy.lava.run import simulate_lava as _run
 
-    return _run(graph, x, record=record, progress=progress)
+    return _run(graph, x, record=record, progress=progress, mode=mode)
 
 
-def compile_graph(graph: Any, x: Any, record: Any = False) -> Any:
+def compile_graph(graph: Any, x: Any, record: Any = False, mode: str = "fixed") -> Any:
     """Build the Lava process network; see :func:`neurodeploy.lava.compiler.compile_graph`."""
     require_lava()
     from neurodeploy.lava.compiler import compile_graph as _compile
 
-    return _compile(graph, x, record=record)
+    return _compile(graph, x, record=record, mode=mode)
 
 
 def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,
-            lava_graph: Any = None, progress: bool = False) -> dict:
+            lava_graph: Any = None, progress: bool = False, mode: str = "fixed",
+            rtol: float = 1e-5) -> dict:
     """Simulator vs Lava, layer by layer; see :func:`neurodeploy.lava.comparison.compare`."""
     require_lava("compare")
     from neurodeploy.lava.comparison import compare as _compare
 
-    return _compare(graph, ds, samples=samples, T=T, lava_graph=lava_graph, progress=progress)
+    return _compare(graph, ds, samples=samples, T=T, lava_graph=lava_graph, progress=progress,
+                    mode=mode, rtol=rtol)
 
 
 def export_netx(graph: Any, path: Any, exact: bool = True) -> Any:

@@ -26,6 +26,27 @@ neuron's first real step its inputs are exactly zero (everything upstream is sil
 thing that could run ahead is its bias: biases start at 0 and each layer's bias is switched on
 (``Var.set``, with the run paused) in the Lava step where that layer's IR step 0 happens.
 
+**Float mode** (``mode="float"``, ``Loihi2SimCfg(select_tag="floating_pt")``) runs the graph's
+*float* parameters in Lava's float models (``PyLifModelFloat``, ``PyDenseModelFloat``,
+``PyConvModelFloat``, ``PySendModelFloat``), which follow the IR's equations term for term:
+``u = u·(1 − du) + a_in``; ``v = v·(1 − dv) + u + bias_mant`` (``bias_exp`` ignored);
+``s = v > vth``; ``v = 0`` where ``s``. What differs and how it is mapped:
+
+- Lava's ``du``, ``dv`` and ``vth`` are one value per layer (``Var`` of shape (1,)); per-neuron
+  arrays that are not uniform are refused naming the layer. The bias is per neuron.
+- a synapse bias (``Dense.bias``/``Conv2d.bias``) enters the IR's current ``u``; Lava's synapses
+  have none, so each biased synapse gets a constant source (a ``RingBuffer`` sending 1 in the
+  Lava steps of the synapse's IR steps) through a ``Dense`` whose column is the bias, summed
+  into the same destinations as the synapse;
+- ``refractory = r`` → ``LIFRefractory`` (``PyLifRefractoryModelFloat``: v held, at its reset
+  value 0, for the r steps after a spike; the IR sets it to 0 in those steps: the same);
+  ``reset = subtract | none`` has no Lava model and is refused naming the layer;
+- ``AvgPool2d`` → a depthwise Conv of weights ``1/(kH·kW)``; a Readout → LIF with
+  ``vth = inf``;
+- arithmetic: Lava's Dense, LIF and sources compute in float64, its Conv in float32 (torch);
+  the simulator in float32 — voltages agree to rounding (about 1e-7 relative), spikes exactly
+  unless a voltage lies within rounding of the threshold.
+
 Samples run one after another in one compiled network (compiling costs about as much as running
 a sample): between samples every neuron's ``u``, ``v`` and every synapse buffer is set to 0.
 Records come from one recorder process (:mod:`neurodeploy.lava.recorder`) that reads every probed
@@ -66,6 +87,8 @@ from neurodeploy.lava.schedule import Schedule, schedule
 READOUT_VTH = 2**17
 #: graded-spike payload width used for non-binary values (Loihi 2 graded spikes are ≤ 24 bits)
 GRADED_BITS = 24
+#: Lava run-config tags of the two modes
+MODES = {"fixed": "fixed_pt", "float": "floating_pt"}
 
 
 def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
@@ -108,6 +131,28 @@ def check_fixed(graph: Graph) -> None:
         if isinstance(node, Conv2d) and node.quant is not None and node.quant.weight_exp != 0:
             raise NeurodeployError(f"{kind}: Lava's fixed-point Conv ignores weight_exp, which is "
                                    f"{node.quant.weight_exp}; quantize with weight_exp = 0")
+
+
+def _layer_value(node: CubaLIF | Readout, field_name: str) -> float:
+    """One float per layer from a 0-d or uniform per-neuron parameter; NeurodeployError else."""
+    arr = np.asarray(getattr(node, field_name), np.float32)
+    if arr.size == 0 or np.any(arr != arr.reshape(-1)[0]):
+        raise NeurodeployError(
+            f"node '{node.name}' ({node.kind}): per-neuron {field_name} differs between "
+            f"neurons; Lava's float LIF takes one {field_name} per layer")
+    return float(arr.reshape(-1)[0])
+
+
+def check_float(graph: Graph) -> None:
+    """Raise NeurodeployError naming the first node Lava's float models cannot run."""
+    for node in graph:
+        kind = f"node '{node.name}' ({node.kind})"
+        if isinstance(node, CubaLIF) and node.reset != "zero":
+            raise NeurodeployError(f"{kind}: Lava's float LIF resets v to 0; reset "
+                                   f"'{node.reset}' has no Lava model")
+        if isinstance(node, (CubaLIF, Readout)):
+            for f in ("du", "dv") + (("vth",) if isinstance(node, CubaLIF) else ()):
+                _layer_value(node, f)
 
 
 @dataclass
@@ -162,6 +207,11 @@ class LavaNetwork:
     inputs_int: dict[str, np.ndarray] = field(default_factory=dict)
     recorder_model: Any = None
     workdir: Path | None = None
+    #: "fixed" (integers, ``fixed_pt``) or "float" (``floating_pt``)
+    mode: str = "fixed"
+    #: float mode: synapse biases {node: bias in the node's shape} that Lava adds downstream
+    #: of the recorded ``a_out`` (added back to the synapse's ``y`` record)
+    synapse_bias: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -169,16 +219,17 @@ class LavaNetwork:
         return self.T + self.sched.depth
 
     def run(self, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
-        """Run every sample; returns ``{node: {var: int64 [T, B, *shape]}}`` in IR layout.
+        """Run every sample; returns ``{node: {var: [T, B, *shape]}}`` in IR layout, int64 in
+        fixed mode, float64 in float mode.
 
-        Variables are those probed: ``s``, ``u``, ``v`` of neurons (as ``PyLifModelBitAcc``
-        stores them) and ``y`` of synapse processes (what their ``a_out`` sends), re-aligned so
-        that index ``t`` is the IR's step ``t``.
+        Variables are those probed: ``s``, ``u``, ``v`` of neurons (as the LIF model stores
+        them) and ``y`` of synapse processes (what their ``a_out`` sends, plus the synapse bias
+        in float mode), re-aligned so that index ``t`` is the IR's step ``t``.
         """
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        cfg = Loihi2SimCfg(select_tag="fixed_pt",
+        cfg = Loihi2SimCfg(select_tag=MODES[self.mode],
                            exception_proc_model_map={self.processes["_recorder"]:
                                                      self.recorder_model})
         runner = next(iter(self.processes.values()))
@@ -215,6 +266,8 @@ class LavaNetwork:
                 lat += self.sched.dense_delay.get(probe.node, 0)
             arr = arr.reshape((self.n_samples, n) + arr.shape[1:])[:, lat:lat + self.T]
             arr = np.ascontiguousarray(np.swapaxes(arr, 0, 1))
+            if probe.var == "y" and probe.node in self.synapse_bias:
+                arr = arr + self.synapse_bias[probe.node]
             out.setdefault(probe.node, {})[probe.var] = arr
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -227,24 +280,32 @@ def _lava_conv_weight(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
 
 
-def compile_graph(graph: Graph, x: np.ndarray,
-                  record: bool | Sequence[str] = False) -> LavaNetwork:
-    """Build the Lava process network of a quantized ``graph`` for inputs ``x`` [T, B, *shape].
+def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = False,
+                  mode: str = "fixed") -> LavaNetwork:
+    """Build the Lava process network of ``graph`` for inputs ``x`` [T, B, *shape].
 
+    ``mode``: ``fixed`` (a quantized graph's integer parameters, Lava ``fixed_pt``) or
+    ``float`` (the float parameters, Lava ``floating_pt``; see the module docstring).
     ``record``: True for every node, or names of nodes whose ``u``/``v`` (neurons) and ``y``
     (synapse processes) to probe; spikes of every CubaLIF and ``v`` of every Readout are always
     probed (outputs and activity counts need them). Probes cost a port on one recorder
-    process and memory (``B · (T + depth)`` int64 values per element).
+    process and memory (``B · (T + depth)`` values per element).
     """
     require_lava()
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense
     from lava.proc.dense.process import Dense as LavaDense
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFRefractory
 
+    if mode not in MODES:
+        raise NeurodeployError(f"unknown Lava mode '{mode}' (choose fixed or float)")
+    fixed = mode == "fixed"
     validate(graph)
-    check_fixed(graph)
+    if fixed:
+        check_fixed(graph)
+    else:
+        check_float(graph)
     if len(graph.inputs) != 1:
         raise NeurodeployError(f"the Lava backend runs graphs with one input node; this one has "
                                f"{len(graph.inputs)}")
@@ -270,6 +331,8 @@ def compile_graph(graph: Graph, x: np.ndarray,
     resets: list[Any] = []
     gates: list[tuple[int, Any, np.ndarray]] = []
     inputs_int: dict[str, np.ndarray] = {}
+    synapse_bias: dict[str, np.ndarray] = {}
+    wdtype = np.int64 if fixed else np.float64
 
     def probe(name: str, var: str, target: Any, whc: bool = False) -> None:
         probes.append(_Probe(name, var, target, whc))
@@ -280,20 +343,25 @@ def compile_graph(graph: Graph, x: np.ndarray,
         if isinstance(node, Input):
             if name not in graph.inputs:
                 raise NeurodeployError(f"node '{name}' (input): not listed in graph.inputs")
-            xi = input_integers(node, x)
+            xi = input_integers(node, x) if fixed else np.asarray(x, np.float32)
             if xi.shape[2:] != shape:
                 raise NeurodeployError(f"input '{name}': data of shape {xi.shape[2:]} per step "
                                        f"does not match the input shape {shape}")
             inputs_int[name] = xi
-            data = np.zeros(shape + (total,), np.int64)
+            data = np.zeros(shape + (total,), wdtype)
             for b in range(B):
                 data[..., b * n_steps:b * n_steps + T] = np.moveaxis(xi[:, b], 0, -1)
             proc = RingBuffer(data=data)
-            refs[name] = [_Ref(proc.s_out, shape, node.quant.bits == 1)]
+            binary = node.quant.bits == 1 if fixed else False
+            refs[name] = [_Ref(proc.s_out, shape, binary)]
         elif isinstance(node, Dense):
-            w = np.asarray(node.quant.weight, np.int64)
-            params = dict(weight_exp=int(node.quant.weight_exp),
-                          num_weight_bits=int(node.quant.num_weight_bits), name=name)
+            if fixed:
+                w = np.asarray(node.quant.weight, np.int64)
+                params = dict(weight_exp=int(node.quant.weight_exp),
+                              num_weight_bits=int(node.quant.num_weight_bits), name=name)
+            else:
+                w = np.asarray(node.weight, np.float64)
+                params = dict(num_message_bits=GRADED_BITS, name=name)
             delay = sched.dense_delay.get(name, 0)
             if delay:
                 proc = DelayDense(weights=w, delays=np.full(w.shape, delay, dtype=int),
@@ -302,15 +370,18 @@ def compile_graph(graph: Graph, x: np.ndarray,
                 proc = LavaDense(weights=w, **params)
             resets.append(proc.a_buff)
             refs[name] = [_Ref(proc.a_out, shape, False)]
-        elif isinstance(node, (Conv2d, SumPool2d)):
+        elif isinstance(node, (Conv2d, SumPool2d, AvgPool2d)):
             in_shape = shapes[graph.in_edges(name)[0].src] if graph.in_edges(name) else None
             c = in_shape[0]
             if isinstance(node, Conv2d):
-                w = _lava_conv_weight(np.asarray(node.quant.weight, np.int64))
+                wf = node.quant.weight if fixed else node.weight
+                w = _lava_conv_weight(np.asarray(wf, wdtype))
                 geo = dict(padding=node.padding[::-1], stride=node.stride[::-1],
                            dilation=node.dilation[::-1], groups=node.groups)
             else:
-                w = np.ones((c,) + tuple(node.kernel[::-1]) + (1,), np.int64)
+                unit = 1.0 if isinstance(node, SumPool2d) else 1.0 / (node.kernel[0]
+                                                                       * node.kernel[1])
+                w = np.full((c,) + tuple(node.kernel[::-1]) + (1,), unit, wdtype)
                 geo = dict(padding=node.padding[::-1], stride=node.stride[::-1],
                            dilation=(1, 1), groups=c)
             proc = Conv(weight=w, weight_exp=0, input_shape=tuple(in_shape[::-1]),
@@ -318,13 +389,28 @@ def compile_graph(graph: Graph, x: np.ndarray,
             resets.append(proc.a_buf)
             refs[name] = [_Ref(proc.a_out, shape[::-1], False).transpose((2, 1, 0))]
         elif isinstance(node, (CubaLIF, Readout)):
-            q = node.quant
-            vth = READOUT_VTH if isinstance(node, Readout) else int(q.vth)
-            bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()
+            if fixed:
+                q = node.quant
+                vth: Any = READOUT_VTH if isinstance(node, Readout) else int(q.vth)
+                du: Any = int(q.du)
+                dv: Any = int(q.dv)
+                bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()
+                bias_exp = np.full(shape, int(q.bias_exp), np.int64)
+            else:
+                vth = np.inf if isinstance(node, Readout) else _layer_value(node, "vth")
+                du, dv = _layer_value(node, "du"), _layer_value(node, "dv")
+                bias = np.broadcast_to(np.asarray(node.bias, np.float64), shape).copy()
+                bias_exp = np.zeros(shape, np.float64)
             gated = bool(np.any(bias != 0)) and sched.latency[name] > 0
-            proc = LIF(shape=shape, du=int(q.du), dv=int(q.dv), vth=vth,
-                       bias_mant=np.zeros(shape, np.int64) if gated else bias,
-                       bias_exp=np.full(shape, int(q.bias_exp), np.int64), name=name)
+            kw = dict(shape=shape, du=du, dv=dv, vth=vth,
+                      bias_mant=np.zeros(shape, wdtype) if gated else bias,
+                      bias_exp=bias_exp, name=name)
+            refractory = int(getattr(node, "refractory", 0))
+            if not fixed and refractory > 0:
+                proc = LIFRefractory(refractory_period=refractory, **kw)
+                resets.append(proc.refractory_period_end)
+            else:
+                proc = LIF(**kw)
             resets += [proc.u, proc.v]
             if gated:
                 resets.append(proc.bias_mant)
@@ -335,6 +421,38 @@ def compile_graph(graph: Graph, x: np.ndarray,
         else:
             raise NeurodeployError(f"node '{name}' ({node.kind}): no Lava form")
         processes[name] = proc
+
+    # ---- float mode: synapse biases as constant sources into a Dense (see module docstring)
+    biased = [] if fixed else [
+        name for name, node in graph.nodes.items()
+        if isinstance(node, (Dense, Conv2d)) and node.bias is not None
+        and np.any(np.asarray(node.bias) != 0)]
+    if biased:
+        data = np.zeros((len(biased), total), np.float64)
+        for j, name in enumerate(biased):
+            # the synapse's IR step 0 leaves it (a DelayDense: its folded delay later) in
+            # step latency + delay; the bias Dense sends its input one step later
+            start = sched.latency[name] + sched.dense_delay.get(name, 0) - 1
+            for b in range(B):
+                data[j, b * n_steps + start:b * n_steps + start + T] = 1.0
+        source = RingBuffer(data=data)
+        processes["_bias_source"] = source
+        for j, name in enumerate(biased):
+            node = graph.nodes[name]
+            shape = shapes[name]
+            b_full = np.asarray(node.bias, np.float64)
+            if isinstance(node, Conv2d):
+                b_full = b_full.reshape(-1, 1, 1)
+            b_full = np.broadcast_to(b_full, shape)
+            n = int(np.prod(shape))
+            wb = np.zeros((n, len(biased)), np.float64)
+            wb[:, j] = b_full.reshape(-1)
+            d = LavaDense(weights=wb, num_message_bits=GRADED_BITS, name=f"{name}:bias")
+            source.s_out.connect(d.s_in)
+            resets.append(d.a_buff)
+            processes[f"{name}:bias"] = d
+            synapse_bias[name] = b_full.astype(np.float64)
+            refs[name].append(_Ref(d.a_out, (n,), False).reshape(shape))
 
     # ---- virtual nodes and edges
     resolving: set[str] = set()
@@ -348,7 +466,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
         shape = shapes[e.src]
         n = int(np.prod(shape))
         binary = len(src_refs) == 1 and src_refs[0].binary
-        eye = np.eye(n, dtype=np.int64)
+        eye = np.eye(n, dtype=wdtype)
         mb = 0 if binary else GRADED_BITS
         if extra == 1:
             d = LavaDense(weights=eye, num_message_bits=mb, name=f"{e.src}->{e.dst}:delay1")
@@ -388,8 +506,9 @@ def compile_graph(graph: Graph, x: np.ndarray,
             for _, r in ins:
                 r.reshape(shapes[name]).connect(proc.a_in)
         elif isinstance(node, Dense):
-            binary = len(ins) == 1 and ins[0][1].binary
-            proc.num_message_bits.init = 0 if binary else GRADED_BITS
+            if fixed:
+                binary = len(ins) == 1 and ins[0][1].binary
+                proc.num_message_bits.init = 0 if binary else GRADED_BITS
             for _, r in ins:
                 r.reshape((r_size(r),)).connect(proc.s_in)
         else:  # Conv or pool: (C, H, W) → Lava's (W, H, C)
@@ -406,7 +525,7 @@ def compile_graph(graph: Graph, x: np.ndarray,
                 probe(name, "v", proc.v)
             if name in recorded:
                 probe(name, "u", proc.u)
-        elif isinstance(node, (Dense, Conv2d, SumPool2d)) and name in recorded:
+        elif isinstance(node, (Dense, Conv2d, SumPool2d, AvgPool2d)) and name in recorded:
             probe(name, "y", proc.a_out, whc=not isinstance(node, Dense))
 
     from neurodeploy.lava.recorder import make_recorder
@@ -415,14 +534,16 @@ def compile_graph(graph: Graph, x: np.ndarray,
     ports = [p for p in probes if p.var in ("s", "y")]
     variables = [p for p in probes if p.var in ("u", "v")]
     rec, rec_model, paths = make_recorder([p.target for p in ports],
-                                          [p.target for p in variables], workdir, total)
+                                          [p.target for p in variables], workdir, total,
+                                          mode=mode)
     probes = ports + variables
     for p, path in zip(probes, paths, strict=True):
         p.path = path
     processes["_recorder"] = rec
     return LavaNetwork(graph=graph, sched=sched, shapes=shapes, T=T, n_samples=B,
                        processes=processes, probes=probes, resets=resets, bias_gates=gates,
-                       inputs_int=inputs_int, recorder_model=rec_model, workdir=workdir)
+                       inputs_int=inputs_int, recorder_model=rec_model, workdir=workdir,
+                       mode=mode, synapse_bias=synapse_bias)
 
 
 def r_size(r: _Ref) -> int:

@@ -68,22 +68,28 @@ class PyRecorderBase(PyLoihiProcessModel):
 
 
 def make_recorder(ports: list[Any], variables: list[Any], directory: Path,
-                  num_steps: int) -> tuple[AbstractProcess, type, list[Path]]:
+                  num_steps: int, mode: str = "fixed") -> tuple[AbstractProcess, type, list[Path]]:
     """A recorder process for ``ports`` then ``variables``, its model class, and the ``.npy``
-    files (one per probe, ``[num_steps, *shape]`` int64, zeros) it fills."""
+    files (one per probe, ``[num_steps, *shape]``, zeros) it fills.
+
+    ``mode``: ``fixed`` (int32 ports, int64 files, tag ``fixed_pt``) or ``float`` (float64
+    ports and files, tag ``floating_pt``) — the tag must match the run configuration's.
+    """
+    fixed = mode == "fixed"
+    ptype: Any = np.int32 if fixed else float
     proc_cls = type("Recorder", (RecorderBase,), {})
-    attrs: dict[str, Any] = {f"in_{i}": LavaPyType(PyInPort.VEC_DENSE, np.int32)
+    attrs: dict[str, Any] = {f"in_{i}": LavaPyType(PyInPort.VEC_DENSE, ptype)
                              for i in range(len(ports))}
-    attrs.update({f"ref_{i}": LavaPyType(PyRefPort.VEC_DENSE, np.int32)
+    attrs.update({f"ref_{i}": LavaPyType(PyRefPort.VEC_DENSE, ptype)
                   for i in range(len(variables))})
     model_cls = type("PyRecorder", (PyRecorderBase,), attrs)
     model_cls = implements(proc=proc_cls, protocol=LoihiProtocol)(model_cls)
     model_cls = requires(CPU)(model_cls)
-    model_cls = tag("fixed_pt")(model_cls)
+    model_cls = tag("fixed_pt" if fixed else "floating_pt")(model_cls)
     paths = []
     for i, target in enumerate(list(ports) + list(variables)):
         path = directory / f"probe_{i}.npy"
-        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64,
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64 if fixed else np.float64,
                                        shape=(num_steps,) + tuple(target.shape))
         del mm
         paths.append(path)

@@ -1,4 +1,5 @@
-"""``simulate_lava``: run a quantized graph in Lava and return the simulator's result type."""
+"""``simulate_lava``: run a graph in Lava (fixed_pt or floating_pt) and return the simulator's
+result type."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from neurodeploy.ir import Add, CubaLIF, Flatten, Graph, Input, Readout, infer_s
 def _values(graph: Graph, rec: dict[str, dict[str, np.ndarray]],
             inputs_int: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every node's output value per step ``[T, B, *shape]`` (the simulator's ``y``):
-    inputs' integers, synapses' sums, CubaLIF spikes, Readout voltages; Flatten and Add are
+    inputs' integers (float mode: the float inputs), synapses' sums, CubaLIF spikes, Readout voltages; Flatten and Add are
     derived from their sources, as the simulator computes them."""
     shapes = infer_shapes(graph)
     vals: dict[str, np.ndarray] = {}
@@ -42,17 +43,22 @@ def _values(graph: Graph, rec: dict[str, dict[str, np.ndarray]],
 
 
 def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = False,
-                  progress: bool = False) -> SimResult:  # noqa: F821
-    """Run a quantized ``graph`` in Lava (``Loihi2SimCfg(select_tag="fixed_pt")``) on ``x``
-    (``[T, B, *input_shape]``, encoded float values), one sample after another in one compiled
-    network (reset between samples).
+                  progress: bool = False, mode: str = "fixed") -> SimResult:  # noqa: F821
+    """Run ``graph`` in Lava on ``x`` (``[T, B, *input_shape]``, encoded float values), one
+    sample after another in one compiled network (reset between samples).
 
-    Returns :class:`neurodeploy.sim.SimResult` exactly as ``simulate(graph, x, mode="fixed")``
-    fills it: ``outputs`` (Readout ``v · scale``, CubaLIF spikes), ``decoded``,
-    ``predictions``, ``counts`` (every node), ``firing_rates``, and ``records`` of the nodes
-    asked for (neurons ``s``/``u``/``v``, others ``y``; int64 in Lava's units). ``saturations``
-    stays empty: Lava's models do not report wraps or clips, and the recorded values cannot
-    tell them apart afterwards.
+    ``mode``: ``fixed`` (default; a quantized graph in ``Loihi2SimCfg(select_tag="fixed_pt")``,
+    bit-exact with ``simulate(graph, x, mode="fixed")``) or ``float`` (the graph's float
+    parameters in ``select_tag="floating_pt"``, equal to ``simulate(graph, x, mode="float")``
+    to float rounding; see :mod:`neurodeploy.lava.compiler` for what maps how).
+
+    Returns :class:`neurodeploy.sim.SimResult` as ``simulate(graph, x, mode=mode)`` fills it:
+    ``outputs`` (Readout ``v`` — times ``scale`` in fixed mode —, CubaLIF spikes),
+    ``decoded``, ``predictions``, ``counts`` (every node), ``firing_rates``, and ``records`` of
+    the nodes asked for (neurons ``s``/``u``/``v``, others ``y``; int64 in Lava's units in
+    fixed mode, float32 in float mode, as the simulator's). ``saturations`` stays empty: Lava's
+    models do not report wraps or clips, and the recorded values cannot tell them apart
+    afterwards.
     """
     import torch
 
@@ -74,8 +80,11 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
         asked = {record} if isinstance(record, str) else set(record)
         for n in asked:
             graph[n]  # NeurodeployError naming an unknown node
-    net = compile_graph(graph, x, record=True)
+    net = compile_graph(graph, x, record=True, mode=mode)
     rec = net.run(progress=progress)
+    fixed = mode == "fixed"
+    if not fixed:  # the simulator's float records are float32
+        rec = {n: {k: v.astype(np.float32) for k, v in d.items()} for n, d in rec.items()}
     vals = _values(graph, rec, net.inputs_int)
     T, B = x.shape[:2]
 
@@ -83,7 +92,7 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     for name in graph.outputs:
         node = graph.nodes[name]
         y = torch.as_tensor(np.ascontiguousarray(vals[name]))
-        if isinstance(node, Readout):
+        if isinstance(node, Readout) and fixed:
             outputs[name] = y.to(torch.float32) * float(node.quant.scale)
         else:
             outputs[name] = y.to(torch.float32)
@@ -104,4 +113,4 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
                              "v": torch.as_tensor(rec[name]["v"])}
         else:
             records[name] = {"y": torch.as_tensor(vals[name])}
-    return SimResult(outputs, decoded, predictions, counts, rates, records, {}, int(T), "fixed")
+    return SimResult(outputs, decoded, predictions, counts, rates, records, {}, int(T), mode)
