@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from neurodeploy.errors import NeurodeployError
-
-
-def _clean(obj: Any) -> Any:
-    """Make ``obj`` JSON-safe: numpy scalars/arrays to Python, NaN/inf to None."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        np = None  # type: ignore[assignment]
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if np is not None and isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if np is not None and isinstance(obj, np.generic):
-        return _clean(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+from neurodeploy.jsonsafe import to_jsonable as _clean
 
 
 def emit_json(obj: Any) -> None:
@@ -38,10 +17,16 @@ def emit_json(obj: Any) -> None:
 
 
 def console() -> Any:
-    """A rich Console on stdout (plain text when stdout is not a terminal)."""
+    """A rich Console on stdout (plain text when stdout is not a terminal).
+
+    Off a terminal rich assumes 80 columns and squeezes wide tables; use at least 120 there.
+    """
+    import shutil
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    width = None if sys.stdout.isatty() else max(120, shutil.get_terminal_size((120, 24)).columns)
+    return Console(highlight=False, width=width)
 
 
 def existing_file(path: Path, what: str = "file") -> Path:

@@ -1,0 +1,261 @@
+"""Build a deploy bundle: a directory that runs a quantized graph in Lava / on Loihi 2.
+
+Bundle contents (every file listed with its SHA-256 in ``manifest.json``):
+
+=================  ==========================================================================
+``model.q.ndg``    the quantized graph (the source of truth; ``neurodeploy inspect`` reads it)
+``model.net``      lava-dl netx network, when netx expresses the graph exactly (else absent,
+                   and ``bundle.json`` says why: ``run.py`` then builds neurodeploy's lava-nc
+                   process network from ``model.q.ndg``, CPU simulation only)
+``bundle.json``    target, T, network form, input encoding (scale, bits), readout decoding
+``inputs.npz``     ``x`` (data), ``x_int`` ``[N, T, *shape]`` int64 (messages into the first
+                   synapse), ``y`` labels
+``expected.json``  the fixed-point simulator's predictions on those inputs
+``run.py``         runs the bundle (Loihi2HwCfg when lava-loihi is installed, else
+                   Loihi2SimCfg fixed_pt) and checks its predictions against expected.json
+``run_inrc.sbatch``  SLURM job for Intel's INRC Loihi 2 systems
+``mapping.json``   cores per layer on the target; ``energy.json`` + ``report.html``: energy and
+                   latency estimates from the simulated activity
+=================  ==========================================================================
+
+The bundle is written in a temporary directory beside the output and renamed into place at
+the end, so an error never leaves a half-written bundle under the user's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.atomic import check_writable_dir
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import CubaLIF, Graph, Input, Readout, save_graph, validate
+from neurodeploy.jsonsafe import to_jsonable
+
+RUN_SCRIPT = Path(__file__).with_name("run_bundle.py")
+
+
+@dataclass
+class Bundle:
+    """A written bundle: its directory, ``bundle.json`` content, mapping and manifest."""
+
+    path: Path
+    info: dict[str, Any]
+    mapping: Any
+    manifest: dict[str, Any] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=dict)
+
+
+def check_quantized(graph: Graph) -> None:
+    """Raise NeurodeployError naming the first node without integer parameters."""
+    validate(graph)
+    for node in graph:
+        needs = isinstance(node, (Input, CubaLIF, Readout)) or hasattr(node, "weight")
+        if needs and getattr(node, "quant", None) is None:
+            raise NeurodeployError(f"node '{node.name}' ({node.kind}) is not quantized: deploy "
+                                   "takes a quantized graph; run `neurodeploy quantize` first")
+    out = graph.nodes[graph.outputs[0]] if graph.outputs else None
+    if not isinstance(out, Readout):
+        raise NeurodeployError("deploy needs the graph's first output to be a Readout (the run "
+                               f"script decodes its voltage); it is {out.kind if out else 'none'}")
+
+
+def check_fit(graph: Graph, target: str, max_chips: int) -> Any:
+    """Map ``graph`` onto ``target``; raise NeurodeployError unless it fits ``max_chips`` chips."""
+    from neurodeploy.energy import load_profile
+    from neurodeploy.mapping import map_graph
+
+    profile = load_profile(target)
+    mapping = map_graph(graph, profile)  # raises naming the layer and resource
+    if mapping.n_chips > max_chips:
+        biggest = max(mapping.layers, key=lambda m: m.cores)
+        raise NeurodeployError(
+            f"the model does not fit: it needs {mapping.n_cores} cores = {mapping.n_chips} "
+            f"{profile.name} chips, the target has {max_chips} (--chips); largest layer "
+            f"'{biggest.name}' takes {biggest.cores} cores")
+    return mapping
+
+
+def _readout_info(node: Readout) -> dict[str, Any]:
+    return {"node": node.name, "decoding": node.decoding, "scale": float(node.quant.scale),
+            "weights": None if node.weights is None else np.asarray(node.weights).tolist()}
+
+
+def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
+    """Export netx exactly if it can; ``(facts, None)`` or ``({}, why not)``."""
+    from neurodeploy.lava.netx import export_netx
+
+    try:
+        ex = export_netx(graph, path, exact=True)
+    except NeurodeployError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return {}, str(exc)
+    return {"netx_depth": len(ex.layers), "input_message_bits": int(ex.input_message_bits)}, None
+
+
+def _readme(info: dict[str, Any]) -> str:
+    net = ("`model.net` (lava-dl netx): runs on Loihi 2 and in Lava's CPU simulation"
+           if info["network"] == "netx" else
+           "`model.q.ndg` built into neurodeploy's lava-nc process network (CPU simulation "
+           f"only): netx cannot express this model exactly — {info['netx_refusal']}")
+    return f"""# neurodeploy bundle: {info['model']}
+
+Target {info['target']}, T = {info['T']} steps per inference, {info['samples']} test inputs.
+Network: {net}.
+
+    python run.py                      # auto: Loihi 2 if lava-loihi is installed, else CPU sim
+    python run.py --backend sim        # Lava Loihi2SimCfg(select_tag="fixed_pt")
+    sbatch run_inrc.sbatch             # on an INRC VM: a Loihi 2 system through SLURM
+
+`run.py` prints the backend it ran on and writes `results.json`; it exits 0 when its
+predictions equal the simulator's (`expected.json`), 3 when they differ.
+`neurodeploy deploy --verify DIR` checks every file against `manifest.json` (SHA-256).
+Inputs: `inputs.npz` `x_int` are the integer messages into the first synapse
+(input scale {info['input']['scale']:.6g}, {info['input']['bits']} bits, encoding
+'{info['input']['encoding']}'); outputs: the readout's voltage decoded by
+'{info['readout']['decoding']}' (see `bundle.json`).
+"""
+
+
+def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: str = "loihi2",
+                 samples: int = 20, max_chips: int = 1, partition: str | None = None,
+                 loihi_gen: str | None = None, model_name: str = "model",
+                 force: bool = False, profiles: tuple[str, ...] = ("cmos45nm", "loihi2"),
+                 seed: int = 0) -> Bundle:
+    """Write the bundle of quantized ``graph`` for ``target`` into directory ``output``.
+
+    ``ds``: a ``neurodeploy.data.Dataset``; its first ``samples`` items become the bundle's
+    inputs, their fixed-point simulation its expected predictions and its activity the energy
+    estimate. ``max_chips``: refuse a mapping onto more chips. An existing non-empty ``output``
+    is refused unless ``force``; it is replaced only once the new bundle is complete.
+    """
+    from neurodeploy.atomic import write_text
+    from neurodeploy.data import encode
+    from neurodeploy.deploy.manifest import write_manifest
+    from neurodeploy.deploy.slurm import DEFAULT_LOIHI_GEN, DEFAULT_PARTITION, slurm_script
+    from neurodeploy.energy import estimate_energy, load_profile
+    from neurodeploy.lava.compiler import input_integers
+    from neurodeploy.mapping import estimate_timing
+    from neurodeploy.report import energy_html, report_dict
+    from neurodeploy.sim import simulate
+    from neurodeploy.sim.dataset import input_encoding, steps_for
+
+    mapping = check_fit(graph, target, max_chips)  # first: a misfit is the bigger news
+    check_quantized(graph)
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise NeurodeployError(f"output '{out}' exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise NeurodeployError(f"output directory '{out}' is not empty; choose another or pass "
+                               "--force to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    check_writable_dir(parent)
+    if samples < 1:
+        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
+
+    ds = ds.subset(slice(0, samples))
+    enc = input_encoding(graph, ds.encoding)
+    T = steps_for(graph, ds.encoding, ds.T, None)
+    x = encode(ds.x, enc, T, seed=seed)                       # [T, N, *shape] float32
+    in_node = graph.nodes[graph.inputs[0]]
+    x_int = np.ascontiguousarray(np.swapaxes(input_integers(in_node, x), 0, 1))
+    sim = simulate(graph, x, mode="fixed")
+    readout = graph.nodes[graph.outputs[0]]
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    try:
+        save_graph(graph, tmp / "model.q.ndg")
+        netx, refusal = _write_netx(graph, tmp / "model.net")
+        info: dict[str, Any] = {
+            "model": model_name, "target": target, "T": int(T), "samples": len(ds),
+            "network": "netx" if refusal is None else "lava-processes", "netx_refusal": refusal,
+            **netx,
+            "input": {"node": in_node.name, "encoding": enc, "scale": float(in_node.quant.scale),
+                      "bits": int(in_node.quant.bits), "signed": bool(in_node.quant.signed),
+                      "seed": seed},
+            "readout": _readout_info(readout),
+            "cores": mapping.n_cores, "chips": mapping.n_chips,
+        }
+        write_text(tmp / "bundle.json", json.dumps(info, indent=2) + "\n")
+        np.savez_compressed(tmp / "inputs.npz", x=ds.x, x_int=x_int, y=ds.y)
+        expected = {"predictions": sim.predictions.tolist(),
+                    "scores": sim.decoded.cpu().numpy().astype(np.float64).tolist(),
+                    "accuracy": float(np.mean(sim.predictions == ds.y)),
+                    "source": "neurodeploy.sim fixed-point simulator"}
+        write_text(tmp / "expected.json", json.dumps(expected) + "\n")
+        shutil.copyfile(RUN_SCRIPT, tmp / "run.py")
+        os.chmod(tmp / "run.py", 0o755)
+        write_text(tmp / "run_inrc.sbatch",
+                   slurm_script(partition or DEFAULT_PARTITION, loihi_gen or DEFAULT_LOIHI_GEN,
+                                job_name=f"nd-{model_name}"[:32]))
+        write_text(tmp / "mapping.json", json.dumps(mapping.to_dict(), indent=2) + "\n")
+        profs = [load_profile(p) for p in profiles]
+        report = estimate_energy(graph, sim.counts, sim.T, profs,
+                                 metadata={"model": model_name, "samples": len(ds),
+                                           "mode": "fixed"},
+                                 spike_data=ds.encoding == "spikes")
+        chips = {}
+        for p in profs:
+            if p.is_chip:
+                m = mapping if p.name == mapping.profile else check_fit(graph, p.name, 10**6)
+                chips[p.name] = (m, estimate_timing(m, report.layers, sim.T, p))
+        energy = report_dict(report, chips)
+        write_text(tmp / "energy.json", json.dumps(to_jsonable(energy), indent=2) + "\n")
+        write_text(tmp / "report.html",
+                   energy_html(report, chips, title=f"neurodeploy bundle: {model_name}"))
+        write_text(tmp / "README.md", _readme(info))
+        manifest = write_manifest(tmp, {"model": model_name, "target": target,
+                                        "network": info["network"]})
+        os.chmod(tmp, 0o777 & ~_umask())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            os.replace(out, old / "bundle")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Bundle(out, info, mapping, manifest, energy)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+
+
+def run_bundle(bundle: str | os.PathLike[str], backend: str = "auto",
+               samples: int | None = None, python: str | None = None) -> dict[str, Any]:
+    """Execute the bundle's ``run.py`` in a subprocess (as a user would) and return its
+    ``results.json``. Raises NeurodeployError with the script's last message when it fails."""
+    from neurodeploy.lava import require_lava
+
+    require_lava("deploy --run")
+    path = Path(bundle)
+    cmd = [python or sys.executable, str(path / "run.py"), "--backend", backend,
+           "--output", str(path / "results.json")]
+    if samples is not None:
+        cmd += ["--samples", str(samples)]
+    proc = subprocess.run(cmd, cwd=path, capture_output=True, text=True)
+    if proc.returncode not in (0, 3):
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        raise NeurodeployError(f"{path / 'run.py'} failed (exit {proc.returncode}): "
+                               f"{lines[-1] if lines else 'no output'}")
+    result = json.loads((path / "results.json").read_text())
+    result["stdout"] = proc.stdout
+    return result

@@ -1,0 +1,177 @@
+"""Deploy bundles: run.py reproduces the simulator, manifest hashes verify, and the refusals
+(model does not fit, Lava missing, output not writable) are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_lava_cases import conv_graph, graph_input, mlp_graph, netx_ready
+
+from neurodeploy.cli.main import main
+from neurodeploy.data import Dataset
+from neurodeploy.deploy.bundle import build_bundle, run_bundle
+from neurodeploy.deploy.manifest import verify_manifest
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import Dense, Graph, Input, Readout, save_graph
+from neurodeploy.sim import simulate
+
+N = 6
+
+
+def _lava() -> bool:
+    try:
+        import lava.lib.dl.netx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_lava = pytest.mark.skipif(not _lava(), reason="Lava (lava-nc, lava-dl) needs Python 3.10")
+
+
+def _dataset(g: Graph) -> Dataset:
+    """The graph's own test inputs as a Dataset (spike data [N, T, ...] or static [N, ...])."""
+    x = graph_input(g, 7, B=N)  # [T, N, ...]
+    y = np.arange(N) % 10
+    if g[g.inputs[0]].encoding == "spikes":
+        return Dataset(np.swapaxes(x, 0, 1).copy(), y, "t", "spikes", 10, x.shape[0])
+    return Dataset(x[0].copy(), y, "t", "direct", 10)
+
+
+def _check_run(g: Graph, bundle: Path) -> dict:
+    ds = _dataset(g)
+    from neurodeploy.data import encode
+
+    sim = simulate(g, encode(ds.x, ds.encoding if ds.encoding == "spikes" else "direct",
+                             g.metadata["T"]), mode="fixed")
+    res = run_bundle(bundle, backend="sim")
+    assert "Loihi2SimCfg(select_tag='fixed_pt')" in res["stdout"]  # says where it ran
+    assert res["backend"] == "sim" and res["identical"] is True
+    assert res["predictions"] == sim.predictions.tolist()
+    np.testing.assert_allclose(res["scores"], sim.decoded.numpy(), rtol=1e-6, atol=0)
+    assert len(set(map(tuple, np.round(res["scores"], 6)))) > 1  # outputs differ per sample
+    assert verify_manifest(bundle) == []  # results.json is a run output, not a bundle file
+    return res
+
+
+@needs_lava
+def test_netx_bundle_runs_and_reproduces_the_simulator(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    g = netx_ready(mlp_graph())
+    b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N, model_name="mlp")
+    assert b.info["network"] == "netx" and (b.path / "model.net").is_file()
+    manifest = json.loads((b.path / "manifest.json").read_text())
+    assert set(manifest["files"]) == {p.name for p in b.path.iterdir()} - {"manifest.json"}
+    _check_run(g, b.path)
+    # a changed file is caught, by name, and the CLI's --verify exits 1 with one line
+    data = bytearray((b.path / "inputs.npz").read_bytes())
+    data[-1] ^= 1
+    (b.path / "inputs.npz").write_bytes(bytes(data))
+    assert verify_manifest(b.path) == ["inputs.npz: SHA-256 differs from the manifest"]
+    assert main(["deploy", "--verify", str(b.path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "inputs.npz: SHA-256 differs" in err[0]
+
+
+@needs_lava
+def test_process_network_bundle_when_netx_cannot_express_the_model(tmp_path: Path) -> None:
+    g = conv_graph()  # sum pooling: netx has no pool layer
+    b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N)
+    assert b.info["network"] == "lava-processes" and not (b.path / "model.net").exists()
+    assert "'pool'" in b.info["netx_refusal"]
+    _check_run(g, b.path)
+
+
+def _wide_graph(n_in: int) -> Graph:
+    g = Graph(metadata={"T": 4, "task": "digits"})
+    g.add(Input("in", shape=(n_in,), encoding="direct"))
+    g.add(Dense("fc", weight=np.zeros((10, n_in), np.float32)), "in")
+    g.add(Readout("out", shape=(10,)), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g
+
+
+def test_model_that_does_not_fit_is_refused_before_writing(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    save_graph(_wide_graph(5000), tmp_path / "wide.ndg")
+    out = tmp_path / "bundle"
+    assert main(["deploy", str(tmp_path / "wide.ndg"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: layer 'out' (fed by fc): fan-in 5000 per neuron exceeds loihi2's "
+                   "limit of 4096 (resource: fan-in / input axons per neuron)"]
+    assert not out.exists()
+    # more cores than the target's chips hold: a 2-core chip, 64 neurons per core
+    toml = Path(__file__).parents[1] / "hardware_profiles" / "loihi2.toml"
+    text = toml.read_text().replace("cores_per_chip = 128", "cores_per_chip = 2")
+    text = text.replace("neurons_per_core = 8192", "neurons_per_core = 4")
+    small = tmp_path / "tiny.toml"
+    small.write_text(text.replace('name = "loihi2"', 'name = "tiny"'))
+    with pytest.raises(NeurodeployError) as exc:
+        build_bundle(_wide_graph(16), None, out, target=str(small))
+    assert str(exc.value) == ("the model does not fit: it needs 3 cores = 2 tiny chips, the "
+                              "target has 1 (--chips); largest layer 'out' takes 3 cores")
+    assert not out.exists()
+
+
+def test_missing_lava_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture) -> None:
+    for name in [m for m in sys.modules if m == "lava" or m.startswith("lava.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "lava", None)  # import lava → ImportError
+    g = netx_ready(mlp_graph())
+    save_graph(g, tmp_path / "m.q.ndg")
+    out = tmp_path / "bundle"
+    assert main(["deploy", str(tmp_path / "m.q.ndg"), "-o", str(out), "--run",
+                 "--data", "digits"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: deploy --run needs lava-nc 0.10")
+    assert not out.exists()
+    # the bundle's own run.py says the same without a traceback
+    build_bundle(g, _dataset(g), out, samples=2)
+    sys.path.insert(0, str(out))
+    try:
+        import run as bundle_run  # the bundle's run.py
+    finally:
+        sys.path.remove(str(out))
+    monkeypatch.chdir(out)
+    with pytest.raises(SystemExit) as exc:
+        bundle_run.main(["--backend", "sim"])
+    assert str(exc.value).startswith("error: Lava is not installed in this Python")
+    sys.modules.pop("run", None)
+
+
+def test_unwritable_or_occupied_output_is_refused(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    g = netx_ready(mlp_graph())
+    save_graph(g, tmp_path / "m.q.ndg")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code = main(["deploy", str(tmp_path / "m.q.ndg"), "-o", str(blocker / "bundle"),
+                 "--data", str(_npz(g, tmp_path))])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"error: cannot create output directory '{blocker}'")
+    # a non-empty directory is the user's: refused without --force, and left as it was
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code = main(["deploy", str(tmp_path / "m.q.ndg"), "-o", str(mine),
+                 "--data", str(_npz(g, tmp_path))])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err == [f"error: output directory '{mine}' is not empty; choose "
+                                 "another or pass --force to replace it"]
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no leftovers
+
+
+def _npz(g: Graph, tmp_path: Path) -> Path:
+    from neurodeploy.data import save_dataset
+
+    path = tmp_path / "data.npz"
+    if not path.exists():
+        save_dataset(_dataset(g), path)
+    return path
