@@ -85,4 +85,13 @@ if [ "$(cat "$overlay/.neurodeploy-checkout" 2>/dev/null)" != "$stamp" ]; then
   rm -f "$pip_log"
   echo "$stamp" > "$overlay/.neurodeploy-checkout"
 fi
+# The HTML report's rendering test needs a headless Chromium (Debian package). Install it once
+# where we may (root with apt-get, as on CI machines); elsewhere that one test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+   && ! command -v google-chrome >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+   && command -v apt-get >/dev/null 2>&1 && [ -z "${NEURODEPLOY_NO_CHROMIUM:-}" ]; then
+  log "installing chromium for the HTML report test (one-time, ~2 minutes; NEURODEPLOY_NO_CHROMIUM=1 skips)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    >/dev/null 2>&1 || log "could not install chromium; the HTML rendering test will skip"
+fi
 echo "$overlay/bin/python"
