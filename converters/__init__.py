@@ -4,9 +4,9 @@ Installed as ``neurodeploy.converters`` (pyproject's package-dir maps this folde
 
 - :func:`convert` ``(source, sample=None, **opts) -> Graph``: dispatches on what ``source`` is —
   an ``nn.Module`` from snnTorch / SpikingJelly / Norse / neurodeploy.nn, a ``nir.NIRGraph``, or
-  a path (``.nir``, netx ``.net``, a neurodeploy checkpoint ``.pt``).
+  a path (``.nir``, netx ``.net``, ``.ndg``, a neurodeploy checkpoint ``.pt``).
 - :func:`export` ``(module, sample, path=None, format="ndg", **opts) -> Graph``: convert and
-  write ``.ndg`` / ``.nir``.
+  write ``.ndg`` / ``.nir`` / ``.onnx`` (one time step, :mod:`neurodeploy.converters.onnx`).
 """
 
 from __future__ import annotations
@@ -88,19 +88,28 @@ def _nir_in(source: Any, opts: dict[str, Any]) -> Any:
 
 
 def convert_file(path: Path, **opts: Any) -> Any:
-    """A ``.nir`` file, a netx ``.net`` file or a neurodeploy checkpoint → Graph."""
+    """A ``.nir`` file, a lava-dl netx ``.net`` file (or any HDF5 file with netx's ``layer/``
+    groups), a neurodeploy ``.ndg`` graph or a neurodeploy checkpoint → Graph.
+
+    ``opts``: ``dt``, ``T`` (metadata; NIR's time step), ``input_bits`` (netx: input message
+    bits, 0 = binary spikes)."""
     if not path.is_file():
         raise NeurodeployError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".nir":
         return _nir_in(path, opts)
-    if suffix == ".net":
-        try:
-            from neurodeploy.converters.netx import from_netx
-        except ImportError:
-            raise NeurodeployError(f"{path}: lava-dl netx import is not available in this "
-                                   "version") from None
-        return from_netx(path)
+    from neurodeploy.converters.netx import from_netx, is_netx
+
+    if suffix == ".net" or is_netx(path):
+        g = from_netx(path, input_bits=opts.get("input_bits"))
+        for k in ("dt", "T"):
+            if opts.get(k) is not None:
+                g.metadata[k] = opts[k]
+        return g
+    if suffix == ".ndg":
+        from neurodeploy.ir import load_graph
+
+        return load_graph(path)
     from neurodeploy.converters.neurodeploy_nn import to_graph
 
     from neurodeploy.nn.checkpoint import load_checkpoint
@@ -124,10 +133,8 @@ def write(graph: Any, path: str | Path, format: str = "ndg") -> None:
 
         write_nir(graph, path)
     elif format == "onnx":
-        try:
-            from neurodeploy.converters.onnx import write_onnx
-        except ImportError:
-            raise NeurodeployError("ONNX export is not available in this version") from None
+        from neurodeploy.converters.onnx import write_onnx
+
         write_onnx(graph, path)
     else:
         raise NeurodeployError(f"unknown export format '{format}' (ndg, nir or onnx)")

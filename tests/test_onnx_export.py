@@ -253,6 +253,13 @@ def test_cli_export_format_onnx(tmp_path: Path, capsys: pytest.CaptureFixture) -
     x = _x(g, 5)
     np.testing.assert_allclose(run_onnx(model, x)["out"], simulate(g, x).outputs["out"].numpy(),
                                rtol=RTOL, atol=1e-5)
+    # an .ndg graph file converts too, to exactly what to_onnx makes of the graph
+    from neurodeploy.ir import save_graph
+
+    save_graph(g, tmp_path / "m.ndg")
+    assert main(["export", str(tmp_path / "m.ndg"), "-o", str(tmp_path / "g.onnx"),
+                 "--format", "onnx"]) == 0
+    assert onnx.load(str(tmp_path / "g.onnx")).graph == to_onnx(g).graph
 
 
 def test_write_is_atomic_on_an_invalid_graph(tmp_path: Path) -> None:

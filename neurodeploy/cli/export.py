@@ -30,11 +30,12 @@ def _factory(spec: str) -> Any:
 
 def load_source(path: Path, trust_pickle: bool = False, model_module: str | None = None,
                 input_shape: tuple[int, ...] | None = None, **opts: Any) -> Any:
-    """Read ``path`` (checkpoint, state_dict + factory, pickled module, ``.nir``, ``.net``)
-    and convert it to a Graph."""
+    """Read ``path`` (checkpoint, state_dict + factory, pickled module, ``.nir``, a netx
+    ``.net`` or other HDF5 file with netx layers, ``.ndg``) and convert it to a Graph."""
     import neurodeploy.converters as conv
+    from neurodeploy.converters.netx import is_netx
 
-    if path.suffix.lower() in (".nir", ".net"):
+    if path.suffix.lower() in (".nir", ".net", ".ndg") or is_netx(path):
         return conv.convert_file(path, **opts)
     import pickle
 
@@ -87,7 +88,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 def export_cmd(
     source: Annotated[Path, typer.Argument(help="Checkpoint (.pt), pickled module, state_dict, "
-                                                ".nir or netx .net file.")],
+                                                ".nir, netx .net or .ndg file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
     fmt: Annotated[str, typer.Option("--format", help="ndg | nir | onnx")] = "ndg",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,

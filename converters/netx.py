@@ -1,0 +1,353 @@
+"""lava-dl netx ``.net`` (HDF5) → IR: :func:`from_netx`, :func:`is_netx`.
+
+Reads what ``lava.lib.dl.netx.hdf5.Network`` loads (lava-dl 0.6, netx/hdf5.py and utils.py) —
+files written by ``slayer`` blocks' ``export_hdf5`` or by :func:`neurodeploy.lava.netx.export_netx`
+— into a *quantized* Graph whose fixed-point simulation (``neurodeploy.sim``, ``mode="fixed"``)
+is what netx runs in Lava, spike for spike:
+
+- ``layer/<i>`` in index order; ``type`` ``input`` (``shape``, no neuron) → Input
+  (``encoding="spikes"``; ``InputQ(scale=1, bits=1)`` for binary spikes, ``bits = b`` for the
+  ``input_message_bits`` attribute our exporter writes or the ``input_bits`` argument);
+  ``flatten`` → Flatten before the next layer (netx flattens Lava's (W, H, C) as (C, H, W) in C
+  order, which is the IR's order); ``dense`` → Dense + neuron; ``conv`` → Conv2d + neuron.
+- Integers exactly as netx reads them (``NetDict`` casts ``weight``/``bias`` with
+  ``astype(int)``, truncating floats toward zero).
+- **Dense weights**: netx's ``optimize_weight_bits`` gives ``w' = w << k``, ``weight_exp = −k``
+  and ``num_weight_bits``; Lava's Dense clips/truncates ``w'`` (8-bit mantissa, mixed sign even)
+  and computes ``(Σ w'·s) >> k``. The IR keeps that effective mantissa and exponent, reduced
+  while exact: ``(Σ 2^m·w''·s) >> k = (Σ w''·s) >> (k − m)`` for integers, so a halving that
+  stays on Lava's 8-bit grid changes nothing. **Conv weights** (``[C_out, C_in/g, kH, kW]``,
+  PyTorch's layout; netx flips and transposes them for Lava) have no exponent.
+  ``stride``/``padding``/``dilation`` are stored (H, W) (netx reverses them to Lava's (x, y)).
+- **Neuron** ``type = CUBA`` (or ``LOIHI``), mapped as netx does: ``du = iDecay − 1``,
+  ``dv = vDecay``, ``vth = vThMant``, ``bias_mant = bias``, ``bias_exp = 6`` (NeuronQ; a bias
+  mantissa beyond 13 bits is halved into the exponent while exact). A conv bias is per channel
+  ``[C]`` or per neuron in Lava's (W, H, C) order (transposed to (C, H, W)). ``refDelay`` is
+  ignored as netx ignores it (Lava's fixed-point LIF has no refractory period).
+- The **last** layer with ``vThMant ≥ 2**17`` can never spike (``vth << 6 ≥ 2**23`` exceeds the
+  24-bit voltage) — the netx idiom for an output integrator, and what our exporter writes for a
+  Readout — and becomes a Readout (``decoding="mean"``) whose ``v`` is read every step.
+- **Float equivalents**, with one float unit of ``v`` = 64 integer units (``NeuronQ.scale =
+  1/64``; the ``a_in << 6`` of Lava's LIF): ``W = w_eff·2**weight_exp``,
+  ``du = iDecay/4096``, ``dv = vDecay/4096``, ``vth = vThMant``,
+  ``bias = (bias_mant << bias_exp)/64``; the float simulation approximates the fixed-point one
+  (Lava truncates each decay to an integer).
+
+Refused, with one line naming the file and layer: layer types netx does not implement or the IR
+has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
+``dense_comp``, complex weights), synaptic ``delay``, an input layer with a neuron, neuron types
+other than CUBA (``SDNN``, ``RF``, ...), graded output spikes, decays outside the IR's 12-bit
+ranges (e.g. ``iDecay = 0``), a hidden layer that can never spike, shapes that do not chain.
+
+Time: the IR is delay-free; netx layer ``i`` (0-based after the input) shows IR step ``t`` at
+Lava step ``t + i + 1`` (see :mod:`neurodeploy.lava.netx`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import (
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    InputQ,
+    NeuronQ,
+    Readout,
+    WeightQ,
+    validate,
+)
+from neurodeploy.ir.shapes import node_output_shape
+
+NETX_BIAS_EXP = 6
+BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)
+BIAS_EXP_MAX = 7
+VTH_MAX = 2**17 - 1
+NEVER_SPIKES = 2**17  # vth << 6 = 2**23 > the largest voltage 2**23 − 1
+REFUSED_TYPES = {
+    "pool": "pooling (netx: not implemented)",
+    "average": "averaging (netx: not implemented)",
+    "concat": "concatenation (netx: not implemented)",
+    "convT": "transposed convolution (netx: not implemented)",
+    "unpool": "unpooling (netx: not implemented)",
+    "dense_rec": "recurrent dense (not supported by this importer)",
+    "dense_comp": "complex dense (no IR form)",
+}
+
+
+def is_netx(path: str | Path) -> bool:
+    """Whether ``path`` is an HDF5 file with netx's ``layer/0`` group."""
+    import h5py
+
+    try:
+        if not h5py.is_hdf5(str(path)):
+            return False
+        with h5py.File(path, "r") as f:
+            return isinstance(f.get("layer"), h5py.Group) and "0" in f["layer"]
+    except OSError:
+        return False
+
+
+def _string(group: Any, key: str) -> str:
+    value = group[key]
+    raw = value[0] if len(value.shape) > 0 else value[()]
+    return raw.decode("ascii") if isinstance(raw, bytes) else str(raw)
+
+
+def _ints(group: Any, key: str) -> np.ndarray:
+    """An integer array as netx's ``NetDict`` reads it (``astype(int)``: floats truncated)."""
+    return np.asarray(group[key][()]).astype(np.int64)
+
+
+def _scalar(group: Any, key: str) -> float:
+    return float(np.asarray(group[key][()]).reshape(-1)[0])
+
+
+def _pair(group: Any, key: str, default: int) -> tuple[int, int]:
+    if key not in group:
+        return (default, default)
+    v = np.asarray(group[key][()]).reshape(-1)
+    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
+
+
+def optimize_weight_bits(w: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """netx's ``utils.optimize_weight_bits`` (lava-dl 0.6) in numpy: ``(w << k, num_weight_bits,
+    −k)`` with the sign-mode scale ``k``; weights beyond [−256, 254] in mixed sign are clipped
+    as netx clips them. An all-zero matrix (netx divides by zero) stays zero, exponent 0."""
+    w = np.asarray(w, np.int64)
+    if not w.size or not np.any(w):
+        return np.zeros_like(w), 8, 0
+    hi, lo = int(w.max()), int(w.min())
+    if (hi > 254 and lo < 0) or (lo < -256 and hi > 0):
+        w = np.clip(w, -256, 254)
+        hi, lo = int(w.max()), int(w.min())
+    if hi < 0:
+        scale, signed = -256 / lo, 0
+    elif lo >= 0:
+        scale, signed = 255 / hi, 0
+    else:
+        scale, signed = min(127 / hi, -128 / lo), 1
+    scale_bits = int(np.floor(np.log2(scale))) + signed
+    n = 8
+    while n > 0 and np.sum(np.abs(w / 2**n - np.round(w / 2**n))) != 0:
+        n -= 1
+    n -= signed
+    return np.left_shift(w, scale_bits), 8 - scale_bits - n, -scale_bits
+
+
+def _dense_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """Effective integer mantissas and exponent of a netx dense layer (module docstring)."""
+    from neurodeploy.quantize.formats import lava_effective_weights
+
+    w_opt, bits, exp = optimize_weight_bits(w)
+    eff = np.asarray(lava_effective_weights(w_opt, bits), np.int64)
+    while exp < 0 and np.all(eff % 2 == 0):
+        half = eff >> 1
+        if not np.array_equal(lava_effective_weights(half, 8), half):
+            break
+        eff, exp = half, exp + 1
+    return eff.astype(np.int32), exp
+
+
+def from_netx(path: str | Path, input_bits: int | None = None) -> Graph:
+    """Read the netx file ``path`` into a quantized Graph (mapping in the module docstring).
+
+    ``input_bits``: message bits of the input (0 = binary spikes), as ``Network``'s
+    ``input_message_bits``; default: the file's ``input_message_bits`` attribute, else 0.
+    Raises NeurodeployError naming the file and layer for what the IR cannot express.
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise NeurodeployError(f"{path}: not an HDF5 netx file ({exc})") from None
+    with f:
+        if not isinstance(f.get("layer"), h5py.Group) or "0" not in f["layer"]:
+            raise NeurodeployError(f"{path}: not a lava-dl netx network (no 'layer/0' group)")
+        if input_bits is None:
+            input_bits = int(f.attrs.get("input_message_bits", 0))
+        try:
+            graph = _read(f, path, int(input_bits))
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise NeurodeployError(f"{path}: malformed netx content ({type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:200]})") from None
+    try:
+        validate(graph)
+    except NeurodeployError as exc:
+        raise NeurodeployError(f"{path}: {exc}") from None
+    return graph
+
+
+def _read(f: Any, path: Path, input_bits: int) -> Graph:
+    import h5py
+
+    layers = f["layer"]
+    keys = sorted(layers, key=lambda k: int(k) if k.isdigit() else -1)
+    if any(not k.isdigit() for k in keys):
+        raise NeurodeployError(f"{path}: layer group '{keys[0]}' is not a layer index")
+
+    def fail(i: str, kind: str, what: str) -> NeurodeployError:
+        return NeurodeployError(f"{path}: layer {i} ({kind}): {what}")
+
+    first = layers[keys[0]]
+    first_type = _string(first, "type")
+    g = Graph(metadata={"source": "netx", "file": path.name})
+    bits = 1 if input_bits == 0 else input_bits
+    if first_type == "input":
+        if "neuron" in first:
+            raise fail(keys[0], "input", "an input layer with a neuron (netx Input block) is "
+                       "not supported")
+        in_shape = tuple(int(s) for s in np.asarray(first["shape"][()]).reshape(-1))
+        body = keys[1:]
+    elif first_type == "dense" and "weight" in first:
+        # slayer networks usually start with a dense block: netx sizes the input from it
+        n_out = int(np.prod(np.asarray(first["shape"][()])))
+        in_shape = (int(np.asarray(first["weight"][()]).reshape(n_out, -1).shape[1]),)
+        body = keys
+    else:
+        raise fail(keys[0], first_type, "without an 'input' layer only a dense first layer "
+                   "gives the input shape (netx would need input_shape)")
+    g.add(Input("in", shape=in_shape, encoding="spikes", quant=InputQ(scale=1.0, bits=bits)))
+    cur, shape = "in", in_shape
+    synapse_layers = [k for k in body if _string(layers[k], "type") in ("dense", "conv")]
+    flatten_next = False
+    for i in body:
+        layer = layers[i]
+        kind = _string(layer, "type")
+        if kind == "flatten":
+            flatten_next = True
+            continue
+        if kind in REFUSED_TYPES:
+            raise fail(i, kind, f"{REFUSED_TYPES[kind]} has no IR import")
+        if kind not in ("dense", "conv"):
+            raise fail(i, kind, "unknown netx layer type")
+        if "weight" not in layer or not isinstance(layer["weight"], h5py.Dataset):
+            raise fail(i, kind, "no real 'weight' dataset (complex weights are not supported)")
+        if "delay" in layer and np.any(np.asarray(layer["delay"][()]) != 0):
+            raise fail(i, kind, "synaptic/axonal delays have no IR form")
+        name = f"layer{i}"
+        if flatten_next and len(shape) > 1:
+            g.add(Flatten(f"{name}.flatten"), cur)
+            cur, shape = f"{name}.flatten", (int(np.prod(shape)),)
+        flatten_next = False
+        w = _ints(layer, "weight")
+        if kind == "dense":
+            n_out = int(np.prod(np.asarray(layer["shape"][()])))
+            w = w.reshape(n_out, -1)
+            if cur == "in" and len(shape) > 1 and int(np.prod(shape)) == w.shape[1]:
+                # netx feeds a dense first layer (n_in,) whatever the input layer's shape says
+                g.nodes["in"].shape = shape = (w.shape[1],)  # type: ignore[attr-defined]
+            if len(shape) != 1 or shape[0] != w.shape[1]:
+                raise fail(i, kind, f"weight {tuple(w.shape)} does not take the previous "
+                           f"layer's output of shape {shape}" + (" (a 'flatten' layer is "
+                           "needed)" if len(shape) > 1 else ""))
+            if w.size and (w.max() > 255 or w.min() < -256):
+                raise fail(i, kind, f"weights in [{w.min()}, {w.max()}] exceed Lava's 8-bit "
+                           "range [-256, 255]")
+            eff, exp = _dense_weights(w)
+            syn: Dense | Conv2d = Dense(name, weight=(eff * 2.0**exp).astype(np.float32),
+                                        quant=WeightQ(weight=eff, weight_exp=exp, scale=1.0))
+        else:
+            if w.ndim < 4:
+                raise fail(i, kind, f"weight of shape {tuple(w.shape)}: expected "
+                           "[C_out, C_in/groups, kH, kW]")
+            w = w.reshape(w.shape[:4])
+            groups = int(np.asarray(layer["groups"][()]).reshape(-1)[0]) if "groups" in layer \
+                else 1
+            syn = Conv2d(name, weight=w.astype(np.float32), stride=_pair(layer, "stride", 1),
+                         padding=_pair(layer, "padding", 0), dilation=_pair(layer, "dilation", 1),
+                         groups=groups, quant=WeightQ(weight=w.astype(np.int32), weight_exp=0,
+                                                      scale=1.0))
+        try:
+            out_shape = node_output_shape(syn, [shape])
+        except NeurodeployError as exc:
+            raise fail(i, kind, str(exc)) from None
+        declared = tuple(int(s) for s in np.asarray(layer["shape"][()]).reshape(-1))
+        if int(np.prod(declared)) != int(np.prod(out_shape)) or (
+                kind == "conv" and declared != out_shape):
+            raise fail(i, kind, f"declared shape {declared} differs from the synapse's output "
+                       f"shape {out_shape}")
+        g.add(syn, cur)
+        neuron = _neuron(layer, i, kind, out_shape, last=i == synapse_layers[-1], fail=fail)
+        g.add(neuron, name)
+        cur, shape = neuron.name, out_shape
+    if cur == "in":
+        raise NeurodeployError(f"{path}: no dense or conv layer to import")
+    if flatten_next:
+        raise NeurodeployError(f"{path}: the network ends with a 'flatten' layer")
+    g.inputs, g.outputs = ["in"], [cur]
+    return g
+
+
+def _bias(layer: Any, i: str, kind: str, shape: tuple[int, ...], fail: Any) -> np.ndarray:
+    """netx's bias mantissa in the IR's (C, H, W) / (n,) layout (0-d when absent)."""
+    if "bias" not in layer:
+        return np.zeros((), np.int64)
+    b = _ints(layer, "bias")
+    if b.size == 1:
+        return b.reshape(())
+    if len(shape) == 1:
+        if b.size != shape[0]:
+            raise fail(i, kind, f"bias of shape {b.shape} does not fit {shape[0]} neurons")
+        return b.reshape(shape)
+    whc = shape[::-1]
+    if tuple(b.shape) == whc:
+        return b.transpose(2, 1, 0)
+    if b.ndim == 1 and b.size == shape[0]:
+        return np.broadcast_to(b.reshape(-1, 1, 1), shape).copy()
+    raise fail(i, kind, f"bias of shape {b.shape} is neither per channel ({shape[0]},) nor per "
+               f"neuron in (W, H, C) order {whc}")
+
+
+def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
+            fail: Any) -> CubaLIF | Readout:
+    """The layer's CUBA neuron as a quantized CubaLIF (or Readout), netx's mapping."""
+    if "neuron" not in layer:
+        raise fail(i, kind, "no neuron (netx would add a non-decaying integrator with vDecay "
+                   "4096, outside the IR's 12-bit decay)")
+    nc = layer["neuron"]
+    ntype = _string(nc, "type")
+    if ntype not in ("CUBA", "LOIHI"):
+        raise fail(i, kind, f"neuron type '{ntype}' is not supported (CUBA only)")
+    if "gradedSpike" in nc and bool(_scalar(nc, "gradedSpike")):
+        raise fail(i, kind, "graded output spikes (gradedSpike) are not supported")
+    if "messageBits" in nc and int(_scalar(nc, "messageBits")) != 0:
+        raise fail(i, kind, "graded output spikes (messageBits > 0) are not supported")
+    i_decay, v_decay, vth = (int(_scalar(nc, k)) for k in ("iDecay", "vDecay", "vThMant"))
+    du, dv = i_decay - 1, v_decay
+    if not 0 <= du <= 4095:
+        raise fail(i, kind, f"iDecay {i_decay} gives du = {du}, outside the IR's 12-bit "
+                   "range [0, 4095] (iDecay must lie in [1, 4096])")
+    if not 0 <= dv <= 4095:
+        raise fail(i, kind, f"vDecay {v_decay} outside the IR's 12-bit range [0, 4095]")
+    mant = _bias(layer, i, kind, shape, fail)
+    exp = NETX_BIAS_EXP
+    while mant.size and (mant.min() < BIAS_MANT_RANGE[0] or mant.max() > BIAS_MANT_RANGE[1]):
+        if exp >= BIAS_EXP_MAX or np.any(mant % 2):
+            raise fail(i, kind, "bias mantissa outside Loihi's 13-bit range with exponent 6")
+        mant, exp = mant >> 1, exp + 1
+    bias_f = ((mant << exp) / 64.0).astype(np.float32)
+    name = f"layer{i}.neuron"
+    f_params = {"du": np.float32(i_decay / 4096), "dv": np.float32(v_decay / 4096),
+                "bias": bias_f}
+    if vth >= NEVER_SPIKES:
+        if not last:
+            raise fail(i, kind, f"vThMant {vth} can never be reached (v is 24-bit), so this "
+                       "hidden layer never spikes")
+        q = NeuronQ(du=du, dv=dv, vth=0, bias_mant=mant.astype(np.int32), bias_exp=exp,
+                    scale=1 / 64)
+        return Readout(name, shape=shape, decoding="mean", quant=q, **f_params)
+    if vth <= 0:
+        raise fail(i, kind, f"vThMant {vth} must be positive")
+    q = NeuronQ(du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int32), bias_exp=exp,
+                scale=1 / 64)
+    return CubaLIF(name, shape=shape, vth=np.float32(vth), reset="zero", quant=q, **f_params)
