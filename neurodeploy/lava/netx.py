@@ -11,12 +11,31 @@ lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
   conv ``stride``/``padding``/``dilation`` as (H, W) and ``groups``; ``bias`` (netx's bias
   mantissa); ``neuron/{type: CUBA, iDecay, vDecay, vThMant, refDelay, gradedSpike}``.
 
-netx maps CUBA to Lava's LIF with ``du = iDecay − 1``, ``dv = vDecay``, ``vth = vThMant`` and a
-fixed ``bias_exp = 6``; it re-derives each Dense's weight exponent from the weights themselves
-(``utils.optimize_weight_bits``: exact for 8-bit integer weights) and has no field for ours. So a
-layer exports exactly when its ``WeightQ.weight << weight_exp`` is an integer that fits Lava's
-8-bit range, and its bias ``bias_mant << bias_exp`` is a multiple of 64. ``exact=False`` rounds
-the rest (and says which layers); ``exact=True`` refuses them naming the layer.
+What netx 0.6 reads per layer (hdf5.py ``create_dense``/``create_conv``/``get_neuron_params``):
+``weight``; ``bias`` (→ ``bias_mant``); ``delay`` (dense only, synaptic, ≤ 62); conv geometry;
+``neuron/{type, iDecay, vDecay, vThMant, messageBits}`` (``refDelay``, ``gradedSpike`` are not
+read for CUBA); type ``dense_rec`` (a Dense plus a recurrent ``weight_rec`` into the same
+neurons). What it does *not* read: any weight exponent (a Dense's exponent is re-derived from the
+weights by ``utils.optimize_weight_bits``, which shifts the integers left by ``b`` and sets
+``weight_exp = −b``: the effective weight is always exactly the stored integer, in
+[−256, 254] mixed sign, [0, 255] or [−256, 0] single sign — never a right shift of the sum),
+``num_weight_bits``, ``bias_exp`` (fixed at 6), conv ``weight_exp`` (Lava's fixed Conv ignores
+it anyway). So with a stock loader a layer is exact only when ``WeightQ.weight << weight_exp`` is
+an integer in that range (``weight_exp ≥ 0`` and small weights, or ``weight_exp < 0`` and weights
+divisible by ``2**−weight_exp``) and its bias ``bias_mant << bias_exp`` is a multiple of 64.
+The quantizer picks the smallest ``weight_exp`` that keeps 8-bit mantissas in range, so its
+Dense layers are essentially never stock-exact (the floor of ``Σ w·s >> k`` cannot be written
+as integer weights at all), nor are biases with ``bias_exp < 6``.
+
+``exact=False`` rounds the rest (and says which layers); ``exact=True`` refuses them naming the
+layer. ``patch=True`` makes them exact another way: the file keeps stock-loadable rounded values
+(any netx loader runs it, approximately) and adds, per layer, ``neurodeploy/{weight, weight_exp,
+num_weight_bits, bias_mant, bias_exp}`` (groups netx ignores); :func:`load_netx` builds the stock
+``netx.hdf5.Network`` and then sets those on its Lava processes before compilation (the synapse's
+``weights`` Var and ``weight_exp``/``num_weight_bits`` process parameters, which
+``PyDenseModelBitAcc`` reads at run time, and the LIF's ``bias_mant``/``bias_exp`` Vars) — the
+same integers our process-network compiler gives Lava, so the result is bit-exact (tested). The
+layers that need this are listed in ``NetxExport.patched``.
 
 netx describes a chain of layers: ``pool``, ``average`` and ``concat`` are not implemented in its
 loader, and it has no residual ``add`` or recurrent connection we could use without changing the
@@ -33,6 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +94,9 @@ class NetxExport:
     layers: list[NetxLayer]
     input_message_bits: int
     approximated: list[str] = field(default_factory=list)
+    #: nodes whose exact values are in the file's ``neurodeploy`` groups only (``patch=True``):
+    #: exact when loaded with :func:`load_netx`, rounded with a stock netx loader
+    patched: list[str] = field(default_factory=list)
 
 
 def netx_chain(graph: Graph) -> list[NetxLayer]:
@@ -136,7 +159,10 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
     return layers
 
 
-def _weight(node: Dense | Conv2d, exact: bool, approx: list[str]) -> np.ndarray:
+def _weight(node: Dense | Conv2d, exact: bool, approx: list[str],
+            patched: list[str] | None = None) -> np.ndarray:
+    """Stock-netx integer weights of ``node``: exact, or rounded (listed in ``approx``, or in
+    ``patched`` when given), or NeurodeployError when ``exact`` and not patching."""
     q = node.quant
     w = np.asarray(q.weight, np.int64)
     e = int(q.weight_exp) if isinstance(node, Dense) else 0
@@ -151,36 +177,54 @@ def _weight(node: Dense | Conv2d, exact: bool, approx: list[str]) -> np.ndarray:
         ok = False
         eff = np.clip(eff, lo, hi)
     if not ok:
+        if patched is not None:
+            patched.append(node.name)
+            return eff
         if exact:
             raise NeurodeployError(
                 f"node '{node.name}' ({node.kind}): weights with weight_exp {e} do not fit netx "
                 "exactly (netx stores 8-bit integer weights and derives its own exponent); "
-                "export with exact=False to round them, or deploy the Lava process network")
+                "export with patch=True and load with neurodeploy.lava.netx.load_netx, or with "
+                "exact=False to round them, or deploy the Lava process network")
         approx.append(node.name)
     return eff
 
 
-def _bias(node: CubaLIF | Readout, exact: bool, approx: list[str]) -> np.ndarray:
+def _bias(node: CubaLIF | Readout, exact: bool, approx: list[str],
+          patched: list[str] | None = None) -> np.ndarray:
+    """Stock-netx bias mantissas (netx's exponent is 6); rounded ones are listed as in
+    :func:`_weight`."""
     q = node.quant
     mant = np.asarray(q.bias_mant, np.int64)
     e = int(q.bias_exp)
     eff = mant << e if e >= 0 else mant >> -e
     if np.all(eff % (1 << NETX_BIAS_EXP) == 0):
         return eff >> NETX_BIAS_EXP
+    rounded = np.round(eff / 64.0).astype(np.int64)
+    if patched is not None:
+        patched.append(node.name)
+        return rounded
     if exact:
         raise NeurodeployError(
             f"node '{node.name}' ({node.kind}): bias bias_mant << {e} is not a multiple of 64, "
-            "and netx fixes the bias exponent at 6; export with exact=False to round it")
+            "and netx fixes the bias exponent at 6; export with patch=True and load with "
+            "neurodeploy.lava.netx.load_netx, or with exact=False to round it")
     approx.append(node.name)
-    return np.round(eff / 64.0).astype(np.int64)
+    return rounded
 
 
-def export_netx(graph: Graph, path: str | Path, exact: bool = True) -> NetxExport:
+def export_netx(graph: Graph, path: str | Path, exact: bool = True,
+                patch: bool = False) -> NetxExport:
     """Write ``graph`` (quantized, a feed-forward chain) as a netx ``.net`` file at ``path``.
 
     Load it with ``Network(net_config=path, input_message_bits=...)`` using the returned
     ``input_message_bits`` (0 for binary spikes, the input's bits otherwise; netx does not
-    store it). Raises NeurodeployError naming the node for what netx cannot express.
+    read it, the file keeps it as an attribute). Raises NeurodeployError naming the node for
+    what netx cannot express.
+
+    ``patch``: also store every layer's exact integers (see the module docstring); layers a
+    stock loader would round are then listed in ``patched`` instead of being refused
+    (``exact=True``) or listed in ``approximated``, and are exact through :func:`load_netx`.
     """
     import h5py
 
@@ -189,9 +233,12 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True) -> NetxExpor
     layers = netx_chain(graph)
     shapes = infer_shapes(graph)
     inp = graph.nodes[graph.inputs[0]]
-    assert isinstance(inp, Input)
+    if not isinstance(inp, Input) or inp.quant is None:
+        raise NeurodeployError(f"node '{inp.name}' ({inp.kind}): the netx input must be a "
+                               "quantized input node")
     msg_bits = 0 if inp.quant.bits == 1 else int(inp.quant.bits)
     approx: list[str] = []
+    patched: list[str] | None = [] if patch else None
     path = Path(path)
 
     def string(group: h5py.Group, key: str, value: str) -> None:
@@ -218,7 +265,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True) -> NetxExpor
                 g = layer_group.create_group(str(i))
                 shape = shapes[layer.neuron]
                 g.create_dataset("shape", data=np.array(shape))
-                g.create_dataset("weight", data=_weight(syn, exact, approx))
+                g.create_dataset("weight", data=_weight(syn, exact, approx, patched))
                 if isinstance(syn, Conv2d):
                     string(g, "type", "conv")
                     g.create_dataset("stride", data=np.array(syn.stride))
@@ -227,12 +274,11 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True) -> NetxExpor
                     g.create_dataset("groups", data=int(syn.groups))
                 else:
                     string(g, "type", "dense")
-                bias = _bias(neu, exact, approx)
+                bias = _bias(neu, exact, approx, patched)
                 if np.any(bias != 0):
-                    full = np.broadcast_to(bias, shape)
-                    if len(shape) == 3:  # netx wants conv biases in Lava's (W, H, C) order
-                        full = full.transpose(2, 1, 0)
-                    g.create_dataset("bias", data=np.ascontiguousarray(full))
+                    g.create_dataset("bias", data=_lava_layout(bias, shape))
+                if patch:
+                    _write_patch(g.create_group("neurodeploy"), syn, neu, shape)
                 q = neu.quant
                 vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
                 g.create_dataset("neuron/type", data="CUBA")
@@ -242,4 +288,78 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True) -> NetxExpor
                 g.create_dataset("neuron/refDelay", data=1)
                 g.create_dataset("neuron/gradedSpike", data=False)
                 i += 1
-    return NetxExport(path, layers, msg_bits, sorted(set(approx)))
+    return NetxExport(path, layers, msg_bits, sorted(set(approx)),
+                      sorted(set(patched or [])))
+
+
+def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per-neuron ``values`` broadcast to the IR ``shape``, in Lava's order ((W, H, C) for
+    3-D layers, as netx wants conv biases)."""
+    full = np.broadcast_to(np.asarray(values), shape)
+    if len(shape) == 3:
+        full = full.transpose(2, 1, 0)
+    return np.ascontiguousarray(full)
+
+
+def _write_patch(g: Any, syn: Dense | Conv2d, neu: CubaLIF | Readout,
+                 shape: tuple[int, ...]) -> None:
+    """The exact integers of one layer, as our process-network compiler gives them to Lava."""
+    wq, nq = syn.quant, neu.quant
+    if isinstance(syn, Dense):  # Lava's fixed Conv has no exponent (check_fixed: it is 0)
+        g.create_dataset("weight", data=np.asarray(wq.weight, np.int64))
+        g.create_dataset("weight_exp", data=int(wq.weight_exp))
+        g.create_dataset("num_weight_bits", data=int(wq.num_weight_bits))
+    g.create_dataset("bias_mant", data=_lava_layout(np.asarray(nq.bias_mant, np.int64), shape))
+    g.create_dataset("bias_exp", data=int(nq.bias_exp))
+
+
+def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs: Any) -> Any:
+    """Load a ``.net`` with lava-dl's ``netx.hdf5.Network`` and apply the exact integers that
+    :func:`export_netx` (``patch=True``) stored, so that it runs bit-exactly like the graph.
+
+    ``input_message_bits``: default the file's ``input_message_bits`` attribute (0 when absent).
+    ``kwargs`` go to ``Network`` (``reset_interval``, ``reset_offset``, ...). Returns the
+    Network (not yet run). A file without ``neurodeploy`` groups loads unchanged. Raises
+    NeurodeployError when lava-dl is missing or the file's layers do not match the Network's.
+    """
+    import h5py
+
+    from neurodeploy.lava._require import require_lava_dl
+
+    require_lava_dl("loading a netx .net")
+    from lava.lib.dl.netx.hdf5 import Network
+
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        if input_message_bits is None:
+            input_message_bits = int(f.attrs.get("input_message_bits", 0))
+        groups = f["layer"]
+        order = sorted(groups, key=int)
+        kinds = [groups[k]["type"][0].decode() if groups[k]["type"].shape else
+                 groups[k]["type"][()].decode() for k in order]
+        blocks = [k for k, kind in zip(order, kinds, strict=True)
+                  if kind not in ("input", "flatten")]
+        patches = []
+        for k in blocks:
+            grp = groups[k].get("neurodeploy")
+            patches.append(None if grp is None else {n: grp[n][()] for n in grp})
+    net = Network(net_config=str(path), input_message_bits=input_message_bits, **kwargs)
+    if len(net.layers) != len(patches):
+        raise NeurodeployError(f"netx file '{path}': {len(patches)} dense/conv layers but the "
+                               f"netx Network has {len(net.layers)}")
+    for k, blk, patch in zip(blocks, net.layers, patches, strict=True):
+        if patch is None:
+            continue
+        if "weight" in patch:
+            w = np.asarray(patch["weight"], np.int64)
+            if tuple(blk.synapse.weights.shape) != w.shape:
+                raise NeurodeployError(f"netx layer {k}: stored weights {w.shape} do not match "
+                                       f"the synapse's {tuple(blk.synapse.weights.shape)}")
+            blk.synapse.weights.init = w
+            blk.synapse.proc_params.overwrite("weight_exp", int(patch["weight_exp"]))
+            blk.synapse.proc_params.overwrite("num_weight_bits", int(patch["num_weight_bits"]))
+        shape = tuple(blk.neuron.bias_mant.shape)
+        blk.neuron.bias_mant.init = np.broadcast_to(np.asarray(patch["bias_mant"], np.int64),
+                                                    shape).copy()
+        blk.neuron.bias_exp.init = np.full(shape, int(patch["bias_exp"]), np.int64)
+    return net
