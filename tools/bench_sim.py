@@ -1,10 +1,15 @@
 """Simulator throughput: samples·steps per second, float and fixed mode, beside plain torch and
-snnTorch implementations of the same networks, all measured in one run (ratios are what count;
-absolute numbers depend on the machine and its load).
+snnTorch implementations of the same networks and Lava fixed_pt, all measured in one run
+(ratios are what count; absolute numbers depend on the machine and its load).
 
-    python tools/bench_sim.py [--batch 256] [--T 32] [--repeat 3]
+    python tools/bench_sim.py [--batch 256] [--T 32] [--repeat 3] [--lava-samples 8]
 
-A GPU column is added when ``torch.cuda.is_available()``.
+A GPU row is added when ``torch.cuda.is_available()``. The Lava column runs the same quantized
+graph on the first ``--lava-samples`` inputs of the same batch (Lava runs one sample after
+another on the CPU, so its rate per sample·step does not depend on the batch; compile time
+included, as a user pays it) and checks that its outputs equal the fixed-point simulator's;
+``fixed/lava`` is how many times faster the simulator's fixed mode is. Without Lava (another
+Python than 3.10, or lava-nc missing) the column is skipped with the reason printed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from neurodeploy.data import Dataset, load_dataset
 from neurodeploy.ir import Conv2d, CubaLIF, Dense, Flatten, Graph, Input, Readout, SumPool2d
 from neurodeploy.quantize import quantize
 from neurodeploy.sim import simulate
+
+try:  # tools/ is on sys.path when this file runs as a script
+    from bench_lava import lava_fixed_seconds
+except ImportError:  # imported as tools.bench_sim
+    from tools.bench_lava import lava_fixed_seconds
 
 DU, DV, VTH = 0.5, 0.1, 1.0
 
@@ -175,11 +185,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--T", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--lava-samples", type=int, default=8,
+                    help="inputs run in Lava fixed_pt (0: skip the Lava column)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rng = np.random.default_rng(0)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
+    lava_skip = "skipped (--lava-samples 0)" if args.lava_samples <= 0 else ""
+    lava_notes: list[str] = []
     for name, g, image in (("MLP 64-256-256-10", mlp_graph(rng), False),
                            ("conv SNN 1x8x8 c16-c16-10", conv_graph(rng), True)):
         calib = load_dataset("digits-image" if image else "digits", "train", limit=64)
@@ -188,6 +202,18 @@ def main() -> None:
         x = np.random.default_rng(1).random((args.T, args.batch, *g.nodes["in"].shape))
         x = x.astype(np.float32)
         n = args.T * args.batch
+        lava_rate = float("nan")
+        if not lava_skip:
+            b = min(args.lava_samples, args.batch)
+            t_lava, res = lava_fixed_seconds(qg, x[:, :b])
+            if t_lava is None:
+                lava_skip = f"skipped: {res}"
+            else:
+                lava_rate = args.T * b / t_lava
+                ref = simulate(qg, x[:, :b], "fixed")
+                same = all(bool((res.outputs[o] == ref.outputs[o]).all()) for o in qg.outputs)
+                lava_notes.append(f"{name}: {b} samples, {t_lava:.1f} s, outputs identical to "
+                                  f"sim fixed: {same}")
         for dev in devices:
             xt = torch.as_tensor(x, device=dev)
             sync = dev == "cuda"
@@ -200,9 +226,11 @@ def main() -> None:
             }
             r = {k: rate(f, n, args.repeat, sync) if f else float("nan")
                  for k, f in runs.items()}
+            r["lava"] = lava_rate
             rows.append((name, dev, r))
     head = (f"{'network':28} {'dev':4} {'sim float':>11} {'sim fixed':>11} {'torch':>11} "
-            f"{'snntorch':>11} {'float/torch':>11} {'fixed/torch':>11} {'float/snnt':>10}")
+            f"{'snntorch':>11} {'float/torch':>11} {'fixed/torch':>11} {'float/snnt':>10} "
+            f"{'lava fixed':>10} {'fixed/lava':>10}")
     print(f"samples·steps per second (B={args.batch}, T={args.T}, best of {args.repeat}, "
           f"{torch.get_num_threads()} threads)")
     print(head)
@@ -210,7 +238,13 @@ def main() -> None:
     for name, dev, r in rows:
         print(f"{name:28} {dev:4} {r['float']:11.0f} {r['fixed']:11.0f} {r['torch']:11.0f} "
               f"{r['snntorch']:11.0f} {r['float'] / r['torch']:11.2f} "
-              f"{r['fixed'] / r['torch']:11.2f} {r['float'] / r['snntorch']:10.2f}")
+              f"{r['fixed'] / r['torch']:11.2f} {r['float'] / r['snntorch']:10.2f} "
+              f"{r['lava']:10.1f} {r['fixed'] / r['lava']:10.0f}")
+    if lava_skip:
+        print(f"lava column {lava_skip}")
+    else:
+        print("lava column: Lava fixed_pt (Loihi2SimCfg, CPU, one compiled network, compile "
+              "included) on the first inputs of the same batch; " + "; ".join(lava_notes))
     if not torch.cuda.is_available():
         print("(no GPU on this machine: GPU column omitted)")
 
