@@ -22,7 +22,8 @@ pytestmark = pytest.mark.lava
 
 from neurodeploy.errors import NeurodeployError  # noqa: E402
 from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout  # noqa: E402
-from neurodeploy.lava.netx import NetxExport, export_netx, load_netx  # noqa: E402
+from neurodeploy.lava import export_netx, load_netx  # noqa: E402
+from neurodeploy.lava.netx import NetxExport  # noqa: E402
 from neurodeploy.sim import simulate  # noqa: E402
 
 

@@ -11,14 +11,17 @@ saying how to get Lava (``tools/env.sh`` / ``pip install neurodeploy[lava]``) wh
 - :func:`compile_graph` — the process network (``LavaNetwork``) behind it; the pipeline
   schedule that equalises Lava's one-step synapses is :func:`neurodeploy.lava.schedule.schedule`.
 - :func:`compare` — simulator vs Lava on a dataset, layer by layer, first divergence.
-- :func:`export_netx` — a lava-dl netx ``.net`` (HDF5) of the graph.
+- :func:`export_netx` — a lava-dl netx ``.net`` (HDF5) of the graph; with ``patch=True`` it
+  also stores the exact integers a stock netx loader cannot carry, which :func:`load_netx`
+  applies to the netx Network (bit-exact for quantizer-made Dense chains).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["compare", "compile_graph", "export_netx", "require_lava", "simulate_lava"]
+__all__ = ["compare", "compile_graph", "export_netx", "load_netx", "require_lava",
+           "simulate_lava"]
 
 
 def require_lava(what: str = "the Lava backend") -> None:
@@ -57,8 +60,16 @@ def compare(graph: Any, ds: Any, samples: int = 20, T: int | None = None,
                     mode=mode, rtol=rtol)
 
 
-def export_netx(graph: Any, path: Any, exact: bool = True) -> Any:
+def export_netx(graph: Any, path: Any, exact: bool = True, patch: bool = False) -> Any:
     """Write a lava-dl netx ``.net``; see :func:`neurodeploy.lava.netx.export_netx`."""
     from neurodeploy.lava.netx import export_netx as _export
 
-    return _export(graph, path, exact=exact)
+    return _export(graph, path, exact=exact, patch=patch)
+
+
+def load_netx(path: Any, input_message_bits: int | None = None, **kwargs: Any) -> Any:
+    """Load a ``.net`` as a lava-dl netx Network with the exact integers ``export_netx(...,
+    patch=True)`` stored; see :func:`neurodeploy.lava.netx.load_netx`."""
+    from neurodeploy.lava.netx import load_netx as _load
+
+    return _load(path, input_message_bits=input_message_bits, **kwargs)
