@@ -32,7 +32,7 @@ def test_demo_shortened_meets_its_checks(tmp_path: Path, capsys: pytest.CaptureF
     assert s["float_accuracy"] > 0.85  # it learned (chance is 10 %)
     assert abs(s["quantized_accuracy"] - s["float_accuracy"]) <= 0.01
     assert s["lava_identical"] is True and s["lava_samples"] == 3
-    assert s["bundle_identical"] is True
+    assert s["bundle_identical"] is True and s["bundle_network"] == "netx"
     assert s["loihi2_cores"] >= 2 and s["latency_us"] > 0
     assert all(s["checks"].values())
     for row in ("float accuracy", "quantized accuracy", "Lava agreement", "energy cmos45nm",

@@ -92,20 +92,31 @@ def _readout_info(node: Readout) -> dict[str, Any]:
 
 
 def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
-    """Export netx exactly if it can; ``(facts, None)`` or ``({}, why not)``."""
+    """Export netx if it can express the graph: ``(facts, None)`` or ``({}, why not)``.
+
+    Layers whose integers a stock netx loader would round (weight exponents, bias exponents
+    other than 6) are written with their exact integers in extra ``neurodeploy`` groups that
+    ``run.py`` applies before running (``netx_patched`` lists them).
+    """
     from neurodeploy.lava.netx import export_netx
 
     try:
-        ex = export_netx(graph, path, exact=True)
+        ex = export_netx(graph, path, exact=True, patch=True)
     except NeurodeployError as exc:
         with contextlib.suppress(OSError):
             path.unlink()
         return {}, str(exc)
-    return {"netx_depth": len(ex.layers), "input_message_bits": int(ex.input_message_bits)}, None
+    return {"netx_depth": len(ex.layers), "input_message_bits": int(ex.input_message_bits),
+            "netx_patched": list(ex.patched)}, None
 
 
 def _readme(info: dict[str, Any]) -> str:
+    patched = info.get("netx_patched") or []
     net = ("`model.net` (lava-dl netx): runs on Loihi 2 and in Lava's CPU simulation"
+           + (f"; layers {', '.join(patched)} carry exact integers that netx's stock loader "
+              "would round (weight/bias exponents): `run.py` applies them, so load the network "
+              "with `run.py` or `neurodeploy.lava.load_netx`, not `netx.hdf5.Network` alone"
+              if patched else "")
            if info["network"] == "netx" else
            "`model.q.ndg` built into neurodeploy's lava-nc process network (CPU simulation "
            f"only): netx cannot express this model exactly — {info['netx_refusal']}")

@@ -62,6 +62,36 @@ def choose_backend(asked: str) -> str:
     return "loihi2" if is_installed() else "sim"
 
 
+def apply_exact_integers(net, path: Path) -> None:  # noqa: ANN001 - a netx Network
+    """Write the exact integers neurodeploy stored beside each netx layer (``layer/<i>/
+    neurodeploy``: weight, weight_exp, num_weight_bits, bias_mant, bias_exp) into the
+    Network's processes before it is compiled; netx's own loader reads only rounded values."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        layers = f["layer"]
+        patches = []
+        for k in sorted(layers, key=int):
+            kind = layers[k]["type"]
+            kind = (kind[0] if kind.shape else kind[()]).decode()
+            if kind not in ("input", "flatten"):
+                grp = layers[k].get("neurodeploy")
+                patches.append(None if grp is None else {n: grp[n][()] for n in grp})
+    if len(patches) != len(net.layers):
+        sys.exit(f"error: {path}: {len(patches)} layers in the file, {len(net.layers)} in netx")
+    for block, patch in zip(net.layers, patches, strict=True):
+        if patch is None:
+            continue
+        if "weight" in patch:
+            block.synapse.weights.init = np.asarray(patch["weight"], np.int64)
+            block.synapse.proc_params.overwrite("weight_exp", int(patch["weight_exp"]))
+            block.synapse.proc_params.overwrite("num_weight_bits", int(patch["num_weight_bits"]))
+        shape = tuple(block.neuron.bias_mant.shape)
+        block.neuron.bias_mant.init = np.broadcast_to(
+            np.asarray(patch["bias_mant"], np.int64), shape).copy()
+        block.neuron.bias_exp.init = np.full(shape, int(patch["bias_exp"]), np.int64)
+
+
 def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespace) -> np.ndarray:
     """Run ``model.net`` on ``x_int`` ``[N, T, *shape]``; the readout's v ``[N, T, n]``.
 
@@ -78,6 +108,7 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
     net = Network(net_config=str(HERE / "model.net"),
                   input_message_bits=int(info["input_message_bits"]),
                   reset_interval=n, reset_offset=1)
+    apply_exact_integers(net, HERE / "model.net")
     data = np.zeros(tuple(x_int.shape[2:][::-1]) + (N * n,), np.int64)  # netx takes (W, H, C)
     for b in range(N):
         data[..., b * n:b * n + T] = x_int[b].T
