@@ -5,16 +5,20 @@ incoming synapses get effective integer weights ``W_int·2**weight_exp ≈ λ·u
 8-bit mantissa grid, :mod:`neurodeploy.quantize.formats`), its threshold ``vth_q = round(λ·vth)``,
 its bias ``bias_mant << bias_exp ≈ 64·λ·bias``, so that in fixed point ``v_int ≈ 64·λ·v``.
 λ is as large as the 24-bit states allow on the calibration data (u must not wrap, v keeps 2×
-headroom over the threshold), limited by the weight exponent range (Dense: ≤ 7; Conv2d: 0,
+headroom over the threshold and, unless that leaves the threshold below 2**10, no clipping of
+its negative excursions), limited by the weight exponent range (Dense: ≤ 7; Conv2d: 0,
 Lava's fixed-point Conv has no exponent) and the bias range. Calibration then picks, layer by
 layer, the weight clip fraction whose fixed-point spike counts (Readout: decoded outputs) are
-closest to float on the calibration data.
+closest to float on the calibration data, and, per neuron, how a synapse bias is folded into
+the neuron bias: in float it charges the current (a ramp over time when du < 1), on Loihi the
+bias is a constant added to v, so each neuron takes the constant (the current's mean over T,
+or its value at one of :data:`FOLD_STEPS` steps) whose spike counts stay closest to float.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -45,6 +49,8 @@ TARGETS = ("loihi2", "loihi1")
 CLIP_CANDIDATES = (1.0, 0.9, 0.8, 0.7)
 U_HEADROOM = 0.9 * 2**17  # λ·max|u| (float) keeps 64·λ·|u| below 0.9·2**23
 V_TARGET = 2**16  # λ·vth: threshold at half the voltage range
+V_MIN_TARGET = 2**10  # λ·vth never lowered below this to keep a negative v from clipping
+FOLD_STEPS = 8  # candidate fold factors of a synapse bias (besides the mean), see _fold_candidates
 
 
 def _uniform(node, field: str) -> float:
@@ -157,28 +163,85 @@ class _Stats:
     rates: dict[str, float]
     predictions: np.ndarray
     T: int = 1
+    #: neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
+    trains: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats, object]:
     res = simulate(g, x, mode=mode, record=neurons)
-    max_u, max_v, counts, outputs = {}, {}, {}, {}
+    max_u, max_v, counts, outputs, trains = {}, {}, {}, {}, {}
     for n in neurons:
         r = res.records[n]
         max_u[n] = float(r["u"].abs().max())
         max_v[n] = float(r["v"].abs().max())
         if isinstance(g.nodes[n], CubaLIF):
             counts[n] = r["s"].sum(0).cpu().numpy()
+            trains[n] = r["s"].to(torch.float32)
         else:
             scale = g.nodes[n].quant.scale if mode == "fixed" else 1.0
             v = res.outputs[n] if n in res.outputs else r["v"].to(torch.float32) * scale
             outputs[n] = decode(v, g.nodes[n])
     return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions,
-                  int(x.shape[0])), res
+                  int(x.shape[0]), trains), res
 
 
-def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q: InputQ
-           ) -> tuple[Graph, list[LayerReport]]:
-    """The quantized copy of ``g`` for clip fractions ``clip`` (synapse → fraction)."""
+def _neuron_biases(q: Graph, st: _Structure, n: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(own, synaptic)`` float biases of neuron layer ``n`` (shape of the layer): its own
+    (added to v each step) and the sum of its synapses' biases (added to u each step), or None
+    when its synapses have none. Refuses a synapse bias before pooling or an Add."""
+    node = q.nodes[n]
+    own = np.broadcast_to(np.asarray(node.bias, np.float64), node.shape).copy()
+    syn_bias: np.ndarray | None = None
+    for s in st.synapses[n]:
+        syn = q.nodes[s]
+        if syn.bias is None or not np.any(syn.bias):
+            continue
+        if not st.bias_ok[s]:
+            raise NeurodeployError(f"node '{s}' ({syn.kind}): a synapse bias before pooling or "
+                                   "an Add cannot be expressed on Loihi")
+        b = np.asarray(syn.bias, np.float64)
+        if isinstance(syn, Conv2d):
+            c_shape = (b.size,) + (1,) * (len(syn.weight.shape) - 2)
+            b = np.broadcast_to(b.reshape(c_shape), _out_shape(q, s)).reshape(-1)
+        b = b.reshape(node.shape) if b.size == int(np.prod(node.shape)) else b
+        syn_bias = b if syn_bias is None else syn_bias + b
+    return own, syn_bias
+
+
+def _fold_candidates(du: float, T: int, n: int | None = None) -> np.ndarray:
+    """Factors a synapse bias ``b`` may be folded into the neuron bias with (``b·factor``).
+
+    In float the bias charges the current as ``b·c(t)``, ``c(t) = Σ_{k≤t} (1−du)^k`` at step t
+    (``t + 1`` for du = 0); Loihi's bias is constant, so no factor is exact unless du = 1
+    (c ≡ 1). The first candidate is the mean of c over the T steps; the others are c at ``n``
+    (default :data:`FOLD_STEPS`) steps spread over [0, T − 1]. Calibration picks one per
+    neuron."""
+    if du >= 1:
+        return np.ones(1)
+    n = FOLD_STEPS if n is None else n
+    c = np.cumsum((1.0 - du) ** np.arange(T))
+    picks = np.unique(np.round(np.linspace(0, T - 1, min(n, T))).astype(int))
+    return np.concatenate([[float(np.mean(c))], c[picks]])
+
+
+def _fold_note(du: float, T: int, factor: np.ndarray, calibrated: bool) -> str:
+    """The report's note on how a layer's synapse bias was folded into its neuron bias."""
+    mean = _fold_candidates(du, T)[0]
+    if not calibrated:
+        return (f"synapse bias folded into the neuron bias as its current's mean over T "
+                f"(factor {mean:.3g}; exact only for du = 1)")
+    share = float(np.mean(np.isclose(factor, mean)))
+    return (f"synapse bias folded into the neuron bias with per-neuron factors calibrated on "
+            f"spike counts (min {factor.min():.3g}, median {np.median(factor):.3g}, max "
+            f"{factor.max():.3g}; the current's mean over T, {mean:.3g}, kept by {share:.0%}; "
+            "exact only for du = 1)")
+
+
+def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q: InputQ,
+           fold: dict[str, np.ndarray] | None = None) -> tuple[Graph, list[LayerReport]]:
+    """The quantized copy of ``g`` for clip fractions ``clip`` (synapse → fraction) and
+    per-neuron synapse-bias fold factors ``fold`` (neuron layer → factors; default: the
+    current's mean over T)."""
     q = copy.deepcopy(g)
     q.nodes[q.inputs[0]].quant = in_q
     lam: dict[str, float] = {}
@@ -190,30 +253,22 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         rep = LayerReport(n, node.kind, synapses=list(st.synapses[n]))
         du, dv = _uniform(node, "du"), _uniform(node, "dv")
         units = {s: _unit(q, q.in_edges(s)[0].src, lam, st, in_q.scale) for s in st.synapses[n]}
-        # the bias the neuron sees: its own plus its synapses' biases (folded)
-        bias = np.broadcast_to(np.asarray(node.bias, np.float64), node.shape).copy()
-        for s in st.synapses[n]:
-            syn = q.nodes[s]
-            if syn.bias is None or not np.any(syn.bias):
-                continue
-            if not st.bias_ok[s]:
-                raise NeurodeployError(f"node '{s}' ({syn.kind}): a synapse bias before pooling or "
-                                       "an Add cannot be expressed on Loihi")
-            b = np.asarray(syn.bias, np.float64)
-            if isinstance(syn, Conv2d):
-                c_shape = (b.size,) + (1,) * (len(q.nodes[s].weight.shape) - 2)
-                b = np.broadcast_to(b.reshape(c_shape), _out_shape(q, s)).reshape(-1)
-            b = b.reshape(node.shape) if b.size == int(np.prod(node.shape)) else b
+        # the bias the neuron sees: its own plus its synapses' biases folded in (below)
+        bias, syn_bias = _neuron_biases(q, st, n)
+        if syn_bias is not None:
+            factor = fold.get(n) if fold else None
+            if factor is None:
+                factor = np.full(node.shape, _fold_candidates(du, stats.T)[0])
+            bias = bias + syn_bias * factor
             if du < 1:
-                rep.notes.append(f"bias of '{s}' folded into the neuron bias as its current's "
-                                 "mean over T (exact only for du = 1)")
-            # the bias charges the current as b·(1 − (1−du)^(t+1))/du; take its mean over T
-            steps = np.arange(1, stats.T + 1)
-            bias = bias + b * float(np.mean(1 - (1 - du) ** steps)) / max(du, 1 / 4096)
+                rep.notes.append(_fold_note(du, stats.T, np.asarray(factor), fold is not None
+                                            and n in fold))
         # λ: headroom of the 24-bit states, then what weights and bias allow
         if isinstance(node, CubaLIF):
             vth = _uniform(node, "vth")
-            limits = [V_TARGET / vth, fmt.VTH_MAX / vth]
+            limits = [V_TARGET / vth, fmt.VTH_MAX / vth,
+                      # v must not clip (negative v included) unless that costs resolution
+                      max(U_HEADROOM / max(stats.max_v[n], 1e-12), V_MIN_TARGET / vth)]
         else:
             vth = None
             limits = [U_HEADROOM / max(stats.max_v[n], 1e-12)]
@@ -291,6 +346,66 @@ def _drift(n: str, g: Graph, ref: _Stats, got: _Stats, T: int) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2)) / (np.std(b) + 1e-12)) + mism
 
 
+def _downstream_kernel(g: Graph, st: _Structure, n: str) -> tuple[float, float]:
+    """``(du, dv)`` of the neuron layer that ``n``'s spikes feed through a synapse (the kernel
+    a spike-time error is seen through); ``(1, 0)``, a plain integrator, when there are several
+    or none."""
+    fed = {st.target[s] for s in st.target if any(
+        e.src == n for e in g.in_edges(s))}
+    if len(fed) != 1:
+        return 1.0, 0.0
+    node = g.nodes[fed.pop()]
+    return _uniform(node, "du"), _uniform(node, "dv")
+
+
+def _neuron_drift(n: str, g: Graph, st: _Structure, ref: _Stats, got: _Stats) -> np.ndarray:
+    """Per-neuron drift of layer ``n`` from float over the calibration samples, shape of the
+    layer's output.
+
+    CubaLIF: the difference of the spike trains filtered with the CUBA kernel of the layer they
+    feed (its current and voltage decays), summed in absolute value over steps and samples:
+    the error each neuron puts into the next layer's voltage per unit weight (for an integrator
+    readout, du = 1 and dv = 0, the earth mover's distance between the spike trains: a spike
+    k steps late costs k). Readout: summed |Δ decoded output|."""
+    if not isinstance(g.nodes[n], CubaLIF):
+        a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
+        return np.abs(a - b).sum(0)
+    du, dv = _downstream_kernel(g, st, n)
+    diff = got.trains[n] - ref.trains[n].to(got.trains[n].device)
+    cur = torch.zeros_like(diff[0])
+    vol = torch.zeros_like(diff[0])
+    total = torch.zeros_like(diff[0])
+    for t in range(diff.shape[0]):
+        cur = cur * (1 - du) + diff[t]
+        vol = vol * (1 - dv) + cur
+        total += vol.abs()
+    return total.sum(0).cpu().numpy()
+
+
+def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float],
+                    in_q: InputQ, fold: dict[str, np.ndarray], n: str, x: np.ndarray) -> int:
+    """Pick, per neuron of layer ``n``, the synapse-bias fold factor whose fixed-point spike
+    trains (:func:`_neuron_drift`; Readout: decoded outputs) are closest to float on the
+    calibration data; stores it in
+    ``fold[n]``. The neurons of a layer do not feed each other (recurrent layers: nearly), so
+    each may take its best candidate from a separate run. Returns the number of runs."""
+    node = g.nodes[n]
+    _, syn_bias = _neuron_biases(g, st, n)
+    du = _uniform(node, "du")
+    cands = _fold_candidates(du, int(x.shape[0]))
+    if syn_bias is None or len(cands) < 2:
+        return 0
+    drifts = []
+    for c in cands:
+        trial = dict(fold, **{n: np.full(node.shape, c)})
+        qg, _ = _build(g, st, ref, clip, in_q, trial)
+        got, _ = _run(qg, x, "fixed", [n])
+        drifts.append(_neuron_drift(n, qg, st, ref, got).reshape(node.shape))
+    best = np.argmin(np.stack(drifts), axis=0)  # ties keep the first: the current's mean
+    fold[n] = cands[best]
+    return len(cands)
+
+
 def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
     node = g.nodes[g.inputs[0]]
     if enc in ("rate", "spikes") and np.isin(x, (0.0, 1.0)).all():
@@ -335,20 +450,22 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     y = np.asarray(ds.y)
 
     clip: dict[str, float] = {s: 1.0 for s in st.target}
+    fold: dict[str, np.ndarray] = {}
     tried = 0
     for n in neurons:  # greedy, layer by layer in topological order
         for s in st.synapses[n]:
             best = (np.inf, clip[s])
             for c in candidates:
                 trial = dict(clip, **{s: c})
-                qg, _ = _build(g, st, ref, trial, in_q)
+                qg, _ = _build(g, st, ref, trial, in_q, fold)
                 got, _ = _run(qg, x, "fixed", [n])
                 tried += 1
                 d = _drift(n, qg, ref, got, x.shape[0])
                 if d < best[0] - 1e-12:
                     best = (d, c)
             clip[s] = best[1]
-    qg, reports = _build(g, st, ref, clip, in_q)
+        tried += _calibrate_fold(g, st, ref, clip, in_q, fold, n, x)
+    qg, reports = _build(g, st, ref, clip, in_q, fold)
     got, res = _run(qg, x, "fixed", neurons)
     for rep in reports:
         n = rep.name
