@@ -12,7 +12,10 @@ layer, the weight clip fraction whose fixed-point spike counts (Readout: decoded
 closest to float on the calibration data, and, per neuron, how a synapse bias is folded into
 the neuron bias: in float it charges the current (a ramp over time when du < 1), on Loihi the
 bias is a constant added to v, so each neuron takes the constant (the current's mean over T,
-or its value at one of :data:`FOLD_STEPS` steps) whose spike counts stay closest to float.
+or its value at one of :data:`FOLD_STEPS` steps) whose spike trains, seen through the next
+layer's kernel, stay closest to float. That fold is the one approximation left for du < 1 (an
+exact form needs an initial current ``u₀ = −b/du`` with a neuron bias ``b/du``, which the IR's
+NeuronQ, the simulator and the Lava backend do not carry).
 """
 
 from __future__ import annotations
@@ -232,7 +235,7 @@ def _fold_note(du: float, T: int, factor: np.ndarray, calibrated: bool) -> str:
                 f"(factor {mean:.3g}; exact only for du = 1)")
     share = float(np.mean(np.isclose(factor, mean)))
     return (f"synapse bias folded into the neuron bias with per-neuron factors calibrated on "
-            f"spike counts (min {factor.min():.3g}, median {np.median(factor):.3g}, max "
+            f"filtered spike trains (min {factor.min():.3g}, median {np.median(factor):.3g}, max "
             f"{factor.max():.3g}; the current's mean over T, {mean:.3g}, kept by {share:.0%}; "
             "exact only for du = 1)")
 
