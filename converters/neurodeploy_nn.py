@@ -3,9 +3,11 @@
 ``neurodeploy.nn`` layers compute the IR's float semantics operation for operation, so the
 export only copies parameters: ``nn.Linear`` → Dense, ``nn.Conv2d`` → Conv2d, ``nn.AvgPool2d``
 → AvgPool2d, ``SumPool2d`` → SumPool2d, ``nn.Flatten`` → Flatten, ``CubaLIF`` → CubaLIF (decays
-and threshold as clamped in the forward pass), ``Readout`` → Readout (decoding and TWO
-weights). Binary-weight layers export their effective ``±α`` float weights. Node names are the
-model's layer names; the input node is ``input``.
+and threshold as clamped in the forward pass; the neuron bias per layer, per neuron, or per
+channel broadcast to the layer's ``(C, H, W)`` shape, each exact in the IR), ``Readout`` →
+Readout (decoding and TWO weights). Binary-weight layers export their effective ``±α`` float
+weights; a synapse bias (``--synapse-bias`` models) becomes the Dense/Conv2d bias. Node names
+are the model's layer names; the input node is ``input``.
 """
 
 from __future__ import annotations

@@ -181,3 +181,78 @@ def test_bad_checkpoint_files_are_one_line_errors(tmp_path) -> None:
         load_checkpoint(wrong)
     with pytest.raises(NeurodeployError, match="metadata must be JSON-able"):
         save_checkpoint(tmp_path / "x.pt", m, {"a": object()})
+
+
+def test_default_models_have_no_synapse_bias_and_learn_the_neuron_bias() -> None:
+    m = mlp(20, [16, 8], 4)
+    for name, layer in zip(m.names, m.layers, strict=True):
+        if isinstance(layer, nn.Linear):
+            assert layer.bias is None, name
+        if isinstance(layer, (CubaLIF, Readout)):
+            assert isinstance(layer.bias, nn.Parameter) and layer.bias_mode == "neuron", name
+            assert tuple(layer.bias.shape) == layer.shape and layer.learn_bias
+    c = convnet((1, 8, 8), [4], 3)
+    assert c.layers[0].bias is None and c.layers[4].bias is None
+    lif = c.layers[1]
+    assert lif.bias_mode == "channel" and tuple(lif.bias.shape) == (4, 1, 1)
+    old = mlp(20, [16], 4, synapse_bias=True)
+    assert old.layers[0].bias is not None and not isinstance(old.layers[1].bias, nn.Parameter)
+    assert old.layers[1].bias.shape == () and old.layers[-1].bias.shape == ()
+
+
+@needs_sim
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_learned_neuron_bias_exports_exactly(kind: str) -> None:
+    torch.manual_seed(1)
+    if kind == "mlp":
+        model, x = mlp(20, [32], 5), torch.rand(12, 4, 20) * 1.5
+    else:
+        model, x = convnet((2, 8, 8), [4], 3), torch.rand(12, 3, 2, 8, 8) * 2
+    _randomise(model, 7)
+    model.eval()
+    g = to_graph(model, {"T": 12})
+    lif = model.layers[1]
+    want = lif.bias.detach().expand(lif.shape).numpy()
+    assert g["lif1"].bias.shape == lif.shape  # per channel: broadcast to (C, H, W)
+    np.testing.assert_array_equal(g["lif1"].bias, want)
+    np.testing.assert_array_equal(g["out"].bias, model.layers[-1].bias.detach().numpy())
+    assert all(g[n].bias is None for n in g.nodes if g[n].kind in ("dense", "conv2d"))
+    _assert_sim_matches(model, x, {"T": 12})
+
+
+def _old_arch(arch: dict) -> dict:
+    """``arch`` as written before the neuron bias was learnable (no learn_bias / bias_mode)."""
+    layers = [{k: v for k, v in e.items() if k not in ("learn_bias", "bias_mode")}
+              for e in arch["layers"]]
+    return {**arch, "layers": layers}
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_old_synapse_bias_checkpoint_loads_and_exports_identically(kind: str, tmp_path) -> None:
+    model = (mlp(20, [16], 5, synapse_bias=True) if kind == "mlp"
+             else convnet((1, 8, 8), [4], 3, synapse_bias=True))
+    _randomise(model, 8)
+    model.eval()
+    save_checkpoint(tmp_path / "old.pt", model, {"T": 6})
+    ck = torch.load(tmp_path / "old.pt", weights_only=True)
+    ck["arch"] = _old_arch(ck["arch"])
+    assert ck["arch"]["layers"][0]["bias"] is True
+    torch.save(ck, tmp_path / "old.pt")
+    loaded, _ = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.arch() == model.arch()
+    g0, g1 = to_graph(model), to_graph(loaded)
+    assert list(g0.nodes) == list(g1.nodes)
+    for name in g0.nodes:
+        for field in ("weight", "bias", "du", "dv", "vth"):
+            a, b = getattr(g0[name], field, None), getattr(g1[name], field, None)
+            assert (a is None) == (b is None), (name, field)
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+    x = torch.rand(6, 2, *model.input_shape)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_bad_bias_mode_is_a_neurodeploy_error() -> None:
+    with pytest.raises(NeurodeployError, match="unknown bias mode 'row'"):
+        CubaLIF(4, bias_mode="row")

@@ -94,3 +94,26 @@ def test_cli_train_json_and_checkpoint(tmp_path, capsys) -> None:
     rc = main(["train", "--hidden", "a,b", "-o", str(tmp_path / "x.pt")])
     assert rc == 1 and "--hidden must be comma-separated" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_default_training_is_loihi_native_and_synapse_bias_is_an_option(tmp_path,
+                                                                       capsys) -> None:
+    r = train(TrainConfig(task="digits", epochs=1, limit=200, test_limit=50, T=4))
+    assert r.metadata["hyperparameters"]["synapse_bias"] is False
+    arch = r.model.arch()["layers"]
+    assert all(e["bias"] is False for e in arch if e["type"] in ("linear", "conv2d"))
+    assert all(e["learn_bias"] and e["bias_mode"] == "neuron" for e in arch
+               if e["type"] in ("cuba_lif", "readout"))
+    # the neuron biases moved away from their initial 0: they are trained
+    assert float(r.model.layers[1].bias.abs().sum()) > 0
+    out = tmp_path / "old.pt"
+    rc = main(["train", "--epochs", "1", "--limit", "200", "--T", "4", "--synapse-bias",
+               "-o", str(out), "--json"])
+    assert rc == 0
+    capsys.readouterr()
+    ck = torch.load(out, weights_only=True)
+    assert ck["metadata"]["hyperparameters"]["synapse_bias"] is True
+    assert ck["arch"]["layers"][0]["bias"] is True and "layers.0.bias" in ck["state_dict"]
+    assert ck["arch"]["layers"][1]["learn_bias"] is False
+    model, _ = load_checkpoint(out)
+    assert model.layers[0].bias is not None

@@ -39,6 +39,11 @@ def train_cmd(
     lr: float = typer.Option(5e-3, "--lr", help="Adam learning rate."),
     batch_size: int = typer.Option(64, "--batch-size"),
     limit: int = typer.Option(None, "--limit", help="Train on the first N samples only."),
+    synapse_bias: bool = typer.Option(
+        False, "--synapse-bias",
+        help="Former models: a bias on each Linear/Conv2d (into the current u) instead of a "
+             "learned bias on each neuron's v. Loihi has no synapse bias: quantization folds it "
+             "into the neuron bias, exact only when du = 1."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a spiking network with surrogate gradients and save a checkpoint."""
@@ -56,7 +61,7 @@ def train_cmd(
     cfg = TrainConfig(task=task, method=method, epochs=epochs, seed=seed, T=steps,
                       encoding=encoding, hidden=sizes, arch=arch, lr=lr, batch_size=batch_size,
                       two=two, activity_reg=activity_reg, lipschitz=lipschitz,
-                      binary_weights=binary_weights, limit=limit)
+                      binary_weights=binary_weights, limit=limit, synapse_bias=synapse_bias)
     show = not json_out
 
     def report(row: dict) -> None:

@@ -19,14 +19,34 @@ from neurodeploy.nn.functional import DECODINGS, RESETS, SpikeConfig
 Tensor = torch.Tensor
 
 
+#: where a neuron layer's bias (added to ``v`` each step) varies: one value per ``layer``, one
+#: per ``neuron`` (an array of the layer's shape), or one per ``channel`` (the first dimension
+#: of a ``(C, H, W)`` layer, shared over H, W; exported to the IR broadcast to the layer's shape)
+BIAS_MODES = ("layer", "neuron", "channel")
+
+
 def _param(value: float | Tensor, shape: tuple[int, ...], per_neuron: bool, learn: bool,
-           module: nn.Module, name: str) -> None:
+           module: nn.Module, name: str, param_shape: tuple[int, ...] | None = None) -> None:
     t = torch.as_tensor(value, dtype=torch.float32)
-    t = t.expand(shape).clone() if per_neuron else t.reshape(()).clone()
+    if param_shape is not None:
+        t = t.expand(param_shape).clone()
+    else:
+        t = t.expand(shape).clone() if per_neuron else t.reshape(()).clone()
     if learn:
         module.register_parameter(name, nn.Parameter(t))
     else:
         module.register_buffer(name, t)
+
+
+def _bias_shape(shape: tuple[int, ...], mode: str) -> tuple[int, ...]:
+    """The stored shape of a bias varying per ``mode`` (see :data:`BIAS_MODES`)."""
+    if mode not in BIAS_MODES:
+        raise NeurodeployError(f"unknown bias mode '{mode}' (choose from {', '.join(BIAS_MODES)})")
+    if mode == "layer":
+        return ()
+    if mode == "channel":
+        return (shape[0],) + (1,) * (len(shape) - 1) if shape else ()
+    return shape
 
 
 class CubaLIF(nn.Module):
@@ -35,9 +55,15 @@ class CubaLIF(nn.Module):
     ``du``, ``dv`` in [0, 1] (fraction of current / voltage lost per step), threshold ``vth``
     (> 0), constant ``bias`` added to ``v`` each step, ``reset`` zero | subtract | none.
     ``per_neuron`` makes each parameter an array of ``shape`` instead of one value per layer;
-    ``learn_decay`` / ``learn_threshold`` make them trainable. Decays are clamped to [0, 1] and
-    the threshold to ≥ 1e-3 when used (and when exported). ``spike`` selects the surrogate and
-    the gradient method (SGS, MSG, ASGL).
+    ``learn_decay`` / ``learn_threshold`` / ``learn_bias`` make them trainable. ``bias_mode``
+    (``layer`` | ``neuron`` | ``channel``, default: ``neuron`` if ``per_neuron`` else ``layer``)
+    sets where the bias varies independently of ``per_neuron``; ``channel`` (one value per
+    first dimension of a ``(C, H, W)`` layer, like a conv bias) is exported broadcast to the
+    layer's shape, which the IR carries exactly. The neuron bias is Loihi's own (``bias_mant <<
+    bias_exp``), so a learned one deploys exactly, unlike a synapse bias, which charges the
+    current ``u`` (a ramp when ``du < 1``) and has to be approximated by a constant. Decays are
+    clamped to [0, 1] and the threshold to ≥ 1e-3 when used (and when exported). ``spike``
+    selects the surrogate and the gradient method (SGS, MSG, ASGL).
     """
 
     kind = "cuba_lif"
@@ -46,9 +72,12 @@ class CubaLIF(nn.Module):
                  vth: float = 1.0, bias: float = 0.0, reset: str = "zero",
                  per_neuron: bool = False, learn_decay: bool = True,
                  learn_threshold: bool = False, spike: SpikeConfig | None = None,
-                 learn_du: bool | None = None) -> None:
+                 learn_du: bool | None = None, learn_bias: bool = False,
+                 bias_mode: str | None = None) -> None:
         super().__init__()
         self.shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        self.bias_mode = bias_mode or ("neuron" if per_neuron else "layer")
+        bias_shape = _bias_shape(self.shape, self.bias_mode)
         if reset not in RESETS:
             raise NeurodeployError(f"unknown reset '{reset}' (choose from {', '.join(RESETS)})")
         for name, value in (("du", du), ("dv", dv)):
@@ -61,18 +90,22 @@ class CubaLIF(nn.Module):
         self.learn_decay = learn_decay
         self.learn_du = learn_decay if learn_du is None else learn_du
         self.learn_threshold = learn_threshold
+        self.learn_bias = learn_bias
         self.spike_cfg = spike or SpikeConfig()
         _param(du, self.shape, per_neuron, self.learn_du, self, "du")
         _param(dv, self.shape, per_neuron, learn_decay, self, "dv")
         _param(vth, self.shape, per_neuron, learn_threshold, self, "vth")
-        _param(bias, self.shape, per_neuron, False, self, "bias")
+        _param(bias, self.shape, per_neuron, learn_bias, self, "bias", bias_shape)
         if self.spike_cfg.method == "asgl":
             self.width = nn.Parameter(torch.tensor(float(self.spike_cfg.asgl_width)))
 
     def effective(self) -> dict[str, Tensor]:
-        """The parameters as the dynamics use them (clamped): du, dv, vth, bias."""
+        """The parameters as the dynamics use them (clamped): du, dv, vth, bias (a per-channel
+        bias broadcast to the layer's shape)."""
         return {"du": self.du.clamp(0.0, 1.0), "dv": self.dv.clamp(0.0, 1.0),
-                "vth": self.vth.clamp(min=1e-3), "bias": self.bias}
+                "vth": self.vth.clamp(min=1e-3), "bias": _effective_bias(self.bias,
+                                                                         self.bias_mode,
+                                                                         self.shape)}
 
     def forward(self, i_seq: Tensor) -> Tensor:
         """Spikes ``[T, B, *shape]`` for synaptic input ``i_seq`` ``[T, B, *shape]``."""
@@ -90,11 +123,18 @@ class CubaLIF(nn.Module):
         return {"type": self.kind, "shape": list(self.shape), "reset": self.reset,
                 "per_neuron": self.per_neuron, "learn_decay": self.learn_decay,
                 "learn_du": self.learn_du, "learn_threshold": self.learn_threshold,
+                "learn_bias": self.learn_bias, "bias_mode": self.bias_mode,
                 "spike": self.spike_cfg.to_dict()}
 
     def extra_repr(self) -> str:
         return (f"shape={self.shape}, reset={self.reset}, per_neuron={self.per_neuron}, "
+                f"bias={self.bias_mode}{' (learned)' if self.learn_bias else ''}, "
                 f"spike={self.spike_cfg.surrogate}/{self.spike_cfg.method}")
+
+
+def _effective_bias(bias: Tensor, mode: str, shape: tuple[int, ...]) -> Tensor:
+    """``bias`` as the dynamics add it: a per-channel one expanded to the layer's shape."""
+    return bias.expand(shape) if mode == "channel" else bias
 
 
 def LIF(shape: tuple[int, ...] | int, dv: float = 0.1, **kw: object) -> CubaLIF:
@@ -113,23 +153,29 @@ class Readout(nn.Module):
 
     :meth:`decode` turns the voltage sequence into class scores ``[B, *shape]`` with
     ``decoding`` mean | max | last | sum | weighted (``weights``: one per step, TWO).
+    ``learn_bias`` makes the bias (added to ``v`` each step) trainable; ``bias_mode`` ``layer``
+    (one value, the default) | ``neuron`` (one per output) | ``channel`` (per first dimension).
     """
 
     kind = "readout"
 
     def __init__(self, shape: tuple[int, ...] | int, du: float = 1.0, dv: float = 0.0,
                  bias: float = 0.0, decoding: str = "mean",
-                 weights: list[float] | Tensor | None = None, learn_decay: bool = False) -> None:
+                 weights: list[float] | Tensor | None = None, learn_decay: bool = False,
+                 learn_bias: bool = False, bias_mode: str | None = None) -> None:
         super().__init__()
         self.shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        self.bias_mode = bias_mode or "layer"
+        bias_shape = _bias_shape(self.shape, self.bias_mode)
         if decoding not in DECODINGS:
             raise NeurodeployError(f"unknown decoding '{decoding}' (choose from "
                                    f"{', '.join(DECODINGS)})")
         self.decoding = decoding
         self.learn_decay = learn_decay
+        self.learn_bias = learn_bias
         _param(du, self.shape, False, learn_decay, self, "du")
         _param(dv, self.shape, False, learn_decay, self, "dv")
-        _param(bias, self.shape, False, False, self, "bias")
+        _param(bias, self.shape, False, learn_bias, self, "bias", bias_shape)
         self.weights: Tensor | None = None
         if weights is not None:
             self.set_weights(weights)
@@ -141,7 +187,9 @@ class Readout(nn.Module):
         self.weights = torch.as_tensor(weights, dtype=torch.float32).detach().clone()
 
     def effective(self) -> dict[str, Tensor]:
-        return {"du": self.du.clamp(0.0, 1.0), "dv": self.dv.clamp(0.0, 1.0), "bias": self.bias}
+        """The parameters as the dynamics use them (clamped decays): du, dv, bias."""
+        return {"du": self.du.clamp(0.0, 1.0), "dv": self.dv.clamp(0.0, 1.0),
+                "bias": _effective_bias(self.bias, self.bias_mode, self.shape)}
 
     def forward(self, i_seq: Tensor) -> Tensor:
         p = self.effective()
@@ -154,7 +202,8 @@ class Readout(nn.Module):
     def to_arch(self) -> dict:
         return {"type": self.kind, "shape": list(self.shape), "decoding": self.decoding,
                 "weights": None if self.weights is None else [float(w) for w in self.weights],
-                "learn_decay": self.learn_decay}
+                "learn_decay": self.learn_decay, "learn_bias": self.learn_bias,
+                "bias_mode": self.bias_mode}
 
 
 class SumPool2d(nn.Module):

@@ -4,6 +4,13 @@
 layer types: ``linear``, ``conv2d`` (both with ``binary``), ``avgpool2d``, ``sumpool2d``,
 ``flatten``, ``cuba_lif``, ``readout`` (last). :func:`build_model` rebuilds the module from the
 arch (parameter values come from the ``state_dict``), so a checkpoint needs no pickled code.
+
+:func:`mlp` and :func:`convnet` build Loihi-native models by default: synapses without bias and
+a learned bias on each neuron's ``v`` (per neuron; per channel after a convolution), which the
+IR and Loihi carry exactly. ``synapse_bias=True`` gives the former models (Linear/Conv2d with a
+bias, which charges the current ``u`` and is only approximated by Loihi's constant neuron bias
+when ``du < 1``). Arch entries written before the neuron bias was learnable (no ``learn_bias``
+key) rebuild as they were: a fixed bias, one per layer (or per neuron with ``per_neuron``).
 """
 
 from __future__ import annotations
@@ -84,10 +91,14 @@ def build_layer(entry: dict) -> nn.Module:
                            per_neuron=entry["per_neuron"], learn_decay=entry["learn_decay"],
                            learn_du=entry.get("learn_du"),
                            learn_threshold=entry["learn_threshold"],
-                           spike=SpikeConfig(**entry["spike"]))
+                           spike=SpikeConfig(**entry["spike"]),
+                           learn_bias=bool(entry.get("learn_bias", False)),
+                           bias_mode=entry.get("bias_mode"))
         if kind == "readout":
             return Readout(tuple(entry["shape"]), decoding=entry["decoding"],
-                           weights=entry.get("weights"), learn_decay=entry["learn_decay"])
+                           weights=entry.get("weights"), learn_decay=entry["learn_decay"],
+                           learn_bias=bool(entry.get("learn_bias", False)),
+                           bias_mode=entry.get("bias_mode"))
     except (KeyError, TypeError, ValueError) as exc:
         raise NeurodeployError(f"layer '{entry.get('name', '?')}' ({kind}): bad arch entry "
                                f"({type(exc).__name__}: {exc})") from None
@@ -161,19 +172,26 @@ def mlp(n_in: int, hidden: list[int] | tuple[int, ...], n_out: int,
         spike: SpikeConfig | None = None, binary: bool = False, du: float = 0.2,
         dv: float = 0.1, vth: float = 1.0, reset: str = "zero", per_neuron: bool = False,
         readout_du: float = 1.0, readout_dv: float = 0.0, decoding: str = "mean",
-        two_weights: list[float] | None = None) -> SNN:
-    """``n_in → hidden… → n_out``: Linear + CubaLIF per hidden layer, Linear + Readout."""
+        two_weights: list[float] | None = None, synapse_bias: bool = False) -> SNN:
+    """``n_in → hidden… → n_out``: Linear + CubaLIF per hidden layer, Linear + Readout.
+
+    By default the Linear layers have no bias and every CubaLIF and the Readout learn one bias
+    per neuron on ``v`` (Loihi's neuron bias: exact after quantization); ``synapse_bias=True``
+    puts the bias on the Linear layers instead (into the current ``u``) and fixes the neurons'
+    bias at 0, as models trained before this option were.
+    """
     layers: list[tuple[str, nn.Module]] = []
     prev = n_in
     lin = BinaryLinear if binary else nn.Linear
+    neuron_bias = {} if synapse_bias else {"learn_bias": True, "bias_mode": "neuron"}
     for k, n in enumerate(hidden, 1):
-        layers.append((f"fc{k}", lin(prev, n)))
+        layers.append((f"fc{k}", lin(prev, n, bias=synapse_bias)))
         layers.append((f"lif{k}", CubaLIF(n, du=du, dv=dv, vth=vth, reset=reset,
-                                          per_neuron=per_neuron, spike=spike)))
+                                          per_neuron=per_neuron, spike=spike, **neuron_bias)))
         prev = n
-    layers.append(("fc_out", lin(prev, n_out)))
+    layers.append(("fc_out", lin(prev, n_out, bias=synapse_bias)))
     layers.append(("out", Readout(n_out, du=readout_du, dv=readout_dv, decoding=decoding,
-                                  weights=two_weights)))
+                                  weights=two_weights, **neuron_bias)))  # type: ignore[arg-type]
     return SNN((n_in,), layers)
 
 
@@ -181,20 +199,29 @@ def convnet(input_shape: tuple[int, int, int], channels: list[int] | tuple[int, 
             n_out: int, spike: SpikeConfig | None = None, binary: bool = False,
             du: float = 0.2, dv: float = 0.1, vth: float = 1.0, pool: str = "avg",
             readout_dv: float = 0.0, decoding: str = "mean",
-            two_weights: list[float] | None = None) -> SNN:
+            two_weights: list[float] | None = None, synapse_bias: bool = False) -> SNN:
     """Conv3×3(pad 1) + CubaLIF + 2×2 pooling per entry of ``channels``, Flatten, Linear,
-    Readout."""
+    Readout.
+
+    By default the convolutions and the Linear have no bias; each CubaLIF learns one bias on
+    ``v`` per channel (as many parameters as a conv bias; the IR gets it broadcast over H, W,
+    exactly) and the Readout one per output. ``synapse_bias=True``: biases on the synapses
+    (into the current ``u``) and the neurons' bias fixed at 0, as before this option.
+    """
     c, h, w = input_shape
     conv = BinaryConv2d if binary else nn.Conv2d
     lin = BinaryLinear if binary else nn.Linear
     layers: list[tuple[str, nn.Module]] = []
+    learn = not synapse_bias
     for k, ch in enumerate(channels, 1):
-        layers.append((f"conv{k}", conv(c, ch, 3, padding=1)))
-        layers.append((f"lif{k}", CubaLIF((ch, h, w), du=du, dv=dv, vth=vth, spike=spike)))
+        layers.append((f"conv{k}", conv(c, ch, 3, padding=1, bias=synapse_bias)))
+        layers.append((f"lif{k}", CubaLIF((ch, h, w), du=du, dv=dv, vth=vth, spike=spike,
+                                          learn_bias=learn,
+                                          bias_mode="channel" if learn else None)))
         layers.append((f"pool{k}", nn.AvgPool2d(2) if pool == "avg" else SumPool2d(2)))
         c, h, w = ch, h // 2, w // 2
     layers.append(("flat", nn.Flatten()))
-    layers.append(("fc_out", lin(c * h * w, n_out)))
-    layers.append(("out", Readout(n_out, dv=readout_dv, decoding=decoding,
-                                  weights=two_weights)))
+    layers.append(("fc_out", lin(c * h * w, n_out, bias=synapse_bias)))
+    layers.append(("out", Readout(n_out, dv=readout_dv, decoding=decoding, weights=two_weights,
+                                  learn_bias=learn, bias_mode="neuron" if learn else None)))
     return SNN(input_shape, layers)

@@ -66,6 +66,10 @@ class TrainConfig:
     limit: int | None = None          # train on the first N samples only (tests)
     test_limit: int | None = None
     data_seed: int = 0
+    # False: Loihi-native synapses without bias and a learned per-neuron (per-channel after a
+    # conv) bias on v, exact after quantization; True: the former Linear/Conv2d biases on the
+    # current u, which quantization can only approximate when du < 1
+    synapse_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -139,13 +143,14 @@ def build_for(cfg: TrainConfig, input_shape: tuple[int, ...], n_classes: int,
             raise NeurodeployError(f"arch 'mlp' needs flat inputs, the task's samples have shape "
                                    f"{list(input_shape)} (use --arch conv or task 'digits')")
         return mlp(n_in, cfg.hidden, n_classes, spike=spike, binary=binary, du=cfg.du,
-                   dv=cfg.dv, readout_dv=readout_dv, decoding=decoding, two_weights=two_weights)
+                   dv=cfg.dv, readout_dv=readout_dv, decoding=decoding, two_weights=two_weights,
+                   synapse_bias=cfg.synapse_bias)
     if cfg.arch == "conv":
         if len(input_shape) != 3:
             raise NeurodeployError(f"arch 'conv' needs [C, H, W] inputs, got {list(input_shape)}")
         return convnet(input_shape, cfg.hidden, n_classes, spike=spike, binary=binary,  # type: ignore[arg-type]
                        du=cfg.du, dv=cfg.dv, readout_dv=readout_dv, decoding=decoding,
-                       two_weights=two_weights)
+                       two_weights=two_weights, synapse_bias=cfg.synapse_bias)
     raise NeurodeployError(f"unknown arch '{cfg.arch}' (choose from mlp, conv)")
 
 
