@@ -10,12 +10,16 @@ range, neuron-steps whose state hit its 24-bit bound on the test split. Rows ove
 are followed by the quantizer's per-layer report. Exits 1 if any row is over the margin.
 
 Checkpoints are reused from ``--models-dir`` (default /tmp/nd-models, where
-``bench_train.py --save-dir`` writes them) when their training configuration matches the
-bench's, else trained and saved there.
+``bench_train.py --save-dir`` writes them) when their saved training configuration (every
+TrainConfig field, ``synapse_bias`` included) matches the bench's, else trained and saved there.
+The models are Loihi-native (no synapse bias; a learned bias on each neuron's v, which the
+quantizer puts on its grid exactly); ``--synapse-bias`` measures the former models, whose synapse
+bias the quantizer has to fold into a constant neuron bias (exact only for du = 1).
 
     python tools/bench_quant.py                                   # digits and randman, both targets
     python tools/bench_quant.py --tasks digits --methods superspike --targets loihi2
     python tools/bench_quant.py --json
+    python tools/bench_quant.py --tasks randman --synapse-bias    # the former models
 """
 
 from __future__ import annotations
@@ -47,13 +51,13 @@ DEFAULT_METHODS = ("superspike", "superspike+activity-reg", "sgs", "msg+two", "a
 MARGIN_PP = 0.5
 
 
-def _config(task: str, name: str) -> dict[str, Any]:
+def _config(task: str, name: str, synapse_bias: bool = False) -> dict[str, Any]:
     """bench_train's TrainConfig keywords of row ``name`` on ``task``."""
     table = {"digits": bench_train.DIGITS, "randman": bench_train.RANDMAN}[task]
     if name not in table:
         raise NeurodeployError(f"bench_train has no row '{name}' for task '{task}' (rows: "
                                f"{', '.join(table)})")
-    return {"task": task, "epochs": 20 if task == "digits" else 15, "seed": 0, **table[name]}
+    return bench_train.config(task, table[name], None, synapse_bias)
 
 
 def _same_config(metadata: dict[str, Any], kw: dict[str, Any]) -> bool:
@@ -64,11 +68,12 @@ def _same_config(metadata: dict[str, Any], kw: dict[str, Any]) -> bool:
     return metadata.get("task") == kw["task"] and have == norm
 
 
-def trained_graph(task: str, name: str, models_dir: Path) -> tuple[Graph, dict[str, Any], bool]:
+def trained_graph(task: str, name: str, models_dir: Path, synapse_bias: bool = False
+                  ) -> tuple[Graph, dict[str, Any], bool]:
     """The IR graph of bench_train's row ``name`` on ``task``, its checkpoint metadata and
     whether it was trained now (False: reused from ``models_dir``)."""
-    kw = _config(task, name)
-    path = models_dir / f"{kw['task']}-{name}.pt"
+    kw = _config(task, name, synapse_bias)
+    path = models_dir / bench_train.checkpoint_name(kw["task"], name, synapse_bias)
     trained = False
     if path.is_file():
         model, meta = load_checkpoint(path)
@@ -77,7 +82,7 @@ def trained_graph(task: str, name: str, models_dir: Path) -> tuple[Graph, dict[s
     if not path.is_file():
         models_dir.mkdir(parents=True, exist_ok=True)
         overrides = {"digits": bench_train.DIGITS, "randman": bench_train.RANDMAN}[task][name]
-        bench_train.run(task, name, overrides, None, models_dir)
+        bench_train.run(task, name, overrides, None, models_dir, synapse_bias)
         trained = True
     model, meta = load_checkpoint(path)
     return to_graph(model, meta), meta, trained
@@ -99,14 +104,16 @@ def layer_lines(rep: QuantReport) -> list[str]:
 
 
 def run_row(task: str, name: str, targets: list[str], models_dir: Path, max_calib: int | None,
-            margin: float) -> list[dict[str, Any]]:
+            margin: float, synapse_bias: bool = False) -> list[dict[str, Any]]:
     """One row per target for bench_train's row ``name`` on ``task``."""
-    g, meta, trained = trained_graph(task, name, models_dir)
+    g, meta, trained = trained_graph(task, name, models_dir, synapse_bias)
     train_ds, test_ds = load_task(meta["task"])
     flt = run_dataset(g, test_ds)
     rows = []
     for target in targets:
-        row: dict[str, Any] = {"task": meta["task"], "method": name, "target": target,
+        row: dict[str, Any] = {"task": meta["task"],
+                               "method": name + ("+synapse-bias" if synapse_bias else ""),
+                               "target": target,
                                "float_accuracy": flt.accuracy, "trained_now": trained,
                                "n_test": len(test_ds)}
         t0 = time.perf_counter()
@@ -153,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-calib", type=int, default=None,
                     help="calibration samples (default: the whole training split)")
     ap.add_argument("--margin", type=float, default=MARGIN_PP, help="allowed |Δ| in points")
+    ap.add_argument("--synapse-bias", action="store_true",
+                    help="the former models: bias on the synapses (folded by the quantizer)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -160,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     for task in args.tasks.split(","):
         for name in args.methods.split(","):
             for row in run_row(task, name, args.targets.split(","), args.models_dir,
-                               args.max_calib, args.margin):
+                               args.max_calib, args.margin, args.synapse_bias):
                 rows.append(row)
                 if not args.json:
                     print(format_row(row, args.margin), flush=True)

@@ -10,6 +10,11 @@ the straight-through surrogate "ste" is not a seed method: its rows are extras
     python tools/bench_train.py                       # all methods, digits and randman
     python tools/bench_train.py --tasks digits --methods superspike,msg+two
     python tools/bench_train.py --save-dir /tmp/nd-models   # also write each checkpoint there
+    python tools/bench_train.py --synapse-bias        # the former models (bias on the synapses)
+
+The models are TrainConfig's default, Loihi-native: synapses without bias and a learned bias on
+each neuron's v (exact after quantization). ``--synapse-bias`` trains the former models, whose
+Linear/Conv2d bias charges the current u (checkpoints named ``<task>-<row>+synapse-bias.pt``).
 """
 
 from __future__ import annotations
@@ -69,20 +74,35 @@ EXTRAS: dict[str, str] = {
 TIME_LIMIT_S = 180.0
 
 
-def run(task: str, name: str, overrides: dict, epochs: int | None, save_dir: Path | None
-        ) -> dict:
+def config(task: str, overrides: dict, epochs: int | None = None,
+           synapse_bias: bool = False) -> dict:
+    """TrainConfig keywords of a row: the task's epochs and seed 0, then the row's overrides."""
     kw = {"task": task, "epochs": 20 if task == "digits" else 15, "seed": 0, **overrides}
     if epochs is not None:
         kw["epochs"] = epochs
+    if synapse_bias:
+        kw["synapse_bias"] = True
+    return kw
+
+
+def checkpoint_name(task: str, name: str, synapse_bias: bool = False) -> str:
+    """File name of a row's checkpoint (``task`` as in the TrainConfig, e.g. digits-image)."""
+    return f"{task}-{name}{'+synapse-bias' if synapse_bias else ''}.pt"
+
+
+def run(task: str, name: str, overrides: dict, epochs: int | None, save_dir: Path | None,
+        synapse_bias: bool = False) -> dict:
+    """Train one row and return its table entry (saving the checkpoint in ``save_dir``)."""
+    kw = config(task, overrides, epochs, synapse_bias)
     r = train(TrainConfig(**kw))
     seed = name not in EXTRAS
     ok = r.test_accuracy >= TARGETS[task] and (task != "digits" or r.seconds <= TIME_LIMIT_S)
     row = {"task": kw["task"], "method": name, "epochs": kw["epochs"], "T": r.metadata["T"],
            "test_accuracy": r.test_accuracy, "seconds": r.seconds,
            "target": TARGETS[task] if seed else None, "ok": ok, "seed_method": seed,
-           "note": EXTRAS.get(name)}
+           "note": EXTRAS.get(name), "synapse_bias": synapse_bias}
     if save_dir is not None:
-        path = save_dir / f"{kw['task']}-{name}.pt"
+        path = save_dir / checkpoint_name(kw["task"], name, synapse_bias)
         save_checkpoint(path, r.model, r.metadata)
         row["checkpoint"] = str(path)
     return row
@@ -94,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default=None, help="comma-separated row names (default all)")
     ap.add_argument("--epochs", type=int, default=None, help="override every row's epochs")
     ap.add_argument("--save-dir", type=Path, default=None)
+    ap.add_argument("--synapse-bias", action="store_true",
+                    help="train the former models (bias on the synapses, not the neurons)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             if name not in table:
                 continue
-            row = run(task, name, table[name], args.epochs, args.save_dir)
+            row = run(task, name, table[name], args.epochs, args.save_dir, args.synapse_bias)
             rows.append(row)
             if not args.json:
                 print(format_row(row), flush=True)
@@ -124,7 +146,8 @@ def format_row(row: dict) -> str:
     else:
         check = (f"extra, no target ({'at or above' if row['ok'] else 'below'} the seed target)"
                  f" — {row['note']}")
-    return (f"{row['task']:<13} {row['method']:<24} epochs {row['epochs']:>3}  T {row['T']:>3}  "
+    method = row["method"] + ("+synapse-bias" if row.get("synapse_bias") else "")
+    return (f"{row['task']:<13} {method:<24} epochs {row['epochs']:>3}  T {row['T']:>3}  "
             f"test acc {row['test_accuracy']:7.2%}  {row['seconds']:6.1f} s  {check}")
 
 
