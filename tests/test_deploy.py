@@ -42,13 +42,14 @@ def _dataset(g: Graph) -> Dataset:
     return Dataset(x[0].copy(), y, "t", "direct", 10)
 
 
-def _check_run(g: Graph, bundle: Path) -> dict:
+def _check_run(g: Graph, bundle: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     ds = _dataset(g)
     from neurodeploy.data import encode
 
     sim = simulate(g, encode(ds.x, ds.encoding if ds.encoding == "spikes" else "direct",
                              g.metadata["T"]), mode="fixed")
-    res = run_bundle(bundle, backend="sim")
+    monkeypatch.chdir(bundle.parent)  # a relative bundle path, as `make demo` passes one
+    res = run_bundle(Path(bundle.name), backend="sim")
     assert "Loihi2SimCfg(select_tag='fixed_pt')" in res["stdout"]  # says where it ran
     assert res["backend"] == "sim" and res["identical"] is True
     assert res["predictions"] == sim.predictions.tolist()
@@ -60,14 +61,15 @@ def _check_run(g: Graph, bundle: Path) -> dict:
 
 @needs_lava
 def test_netx_bundle_runs_and_reproduces_the_simulator(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture) -> None:
+                                                       capsys: pytest.CaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     g = mlp_graph()  # lif1 has a bias exponent netx cannot store: its stock loader rounds it
     b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N, model_name="mlp")
     assert b.info["network"] == "netx" and (b.path / "model.net").is_file()
     assert b.info["netx_patched"] == ["lif1"]  # run.py applies the exact integers
     manifest = json.loads((b.path / "manifest.json").read_text())
     assert set(manifest["files"]) == {p.name for p in b.path.iterdir()} - {"manifest.json"}
-    _check_run(g, b.path)
+    _check_run(g, b.path, monkeypatch)
     # a changed file is caught, by name, and the CLI's --verify exits 1 with one line
     data = bytearray((b.path / "inputs.npz").read_bytes())
     data[-1] ^= 1
@@ -79,12 +81,13 @@ def test_netx_bundle_runs_and_reproduces_the_simulator(tmp_path: Path,
 
 
 @needs_lava
-def test_process_network_bundle_when_netx_cannot_express_the_model(tmp_path: Path) -> None:
+def test_process_network_bundle_when_netx_cannot_express_the_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     g = conv_graph()  # sum pooling: netx has no pool layer
     b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N)
     assert b.info["network"] == "lava-processes" and not (b.path / "model.net").exists()
     assert "'pool'" in b.info["netx_refusal"]
-    _check_run(g, b.path)
+    _check_run(g, b.path, monkeypatch)
 
 
 def _wide_graph(n_in: int) -> Graph:

@@ -257,7 +257,7 @@ def run_bundle(bundle: str | os.PathLike[str], backend: str = "auto",
     from neurodeploy.lava import require_lava
 
     require_lava("deploy --run")
-    path = Path(bundle)
+    path = Path(bundle).resolve()  # run.py runs with the bundle as its working directory
     cmd = [python or sys.executable, str(path / "run.py"), "--backend", backend,
            "--output", str(path / "results.json")]
     if samples is not None:
