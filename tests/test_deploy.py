@@ -179,3 +179,11 @@ def _npz(g: Graph, tmp_path: Path) -> Path:
     if not path.exists():
         save_dataset(_dataset(g), path)
     return path
+
+
+def test_missing_output_is_a_usage_error(tmp_path: Path) -> None:
+    save_graph(netx_ready(mlp_graph()), tmp_path / "m.q.ndg")
+    assert main(["deploy", str(tmp_path / "m.q.ndg")]) == 2
+    assert main(["deploy", str(tmp_path / "m.q.ndg"), "-o", str(tmp_path / "b"),
+                 "--backend", "fpga"]) == 2
+    assert not (tmp_path / "b").exists()

@@ -51,10 +51,11 @@ def deploy_cmd(
     if verify:
         _verify(model, json_out)
         return
-    if output is None:
-        raise NeurodeployError("deploy needs -o/--output BUNDLE_DIR")
+    if output is None:  # usage errors (exit 2): optional only because --verify needs none
+        raise typer.BadParameter("a bundle directory is required", param_hint="'-o/--output'")
     if backend not in ("auto", "sim", "loihi2"):
-        raise NeurodeployError(f"--backend must be auto, sim or loihi2, got '{backend}'")
+        raise typer.BadParameter(f"choose auto, sim or loihi2, not '{backend}'",
+                                 param_hint="'--backend'")
     if run:  # fail before writing anything when the run cannot happen
         from neurodeploy.lava import require_lava
 
