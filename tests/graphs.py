@@ -6,8 +6,19 @@ import numpy as np
 from hypothesis import strategies as st
 
 from neurodeploy.ir import (
-    Add, AvgPool2d, Conv2d, CubaLIF, Dense, Flatten, Graph, Input, InputQ, NeuronQ, Readout,
-    SumPool2d, WeightQ,
+    Add,
+    AvgPool2d,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    InputQ,
+    NeuronQ,
+    Readout,
+    SumPool2d,
+    WeightQ,
 )
 
 

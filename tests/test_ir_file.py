@@ -5,12 +5,20 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from graphs import random_graphs
 from hypothesis import given
 
-from graphs import random_graphs
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
-    CubaLIF, Dense, Graph, Input, NODE_TYPES, graph_diff, load_graph, save_graph, validate,
+    NODE_TYPES,
+    CubaLIF,
+    Dense,
+    Graph,
+    Input,
+    graph_diff,
+    load_graph,
+    save_graph,
+    validate,
 )
 from neurodeploy.ir.io import SCHEMA_VERSION, _write_header
 

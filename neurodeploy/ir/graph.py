@@ -7,8 +7,9 @@ this is how recurrent connections are expressed (``lif → rec_dense`` with dela
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.nodes import Node
