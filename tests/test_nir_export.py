@@ -25,14 +25,32 @@ def _nets():
                          snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="zero"),
                          nn.AvgPool2d(2), nn.Flatten(), nn.Linear(48, 5),
                          snn.RLeaky(beta=0.8, linear_features=5, init_hidden=True))
-    return [(mlp, (10,)), (conv, (1, 8, 8))]
+    return [(mlp, (10,)), (conv, (1, 8, 8)), (_Residual(), (10,))]
 
 
-@pytest.mark.parametrize("i", [0, 1])
+class _Residual(nn.Module):
+    """A residual addition of spike trains and a recurrent output layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.l1 = nn.Linear(10, 20), snn.Leaky(beta=0.8, init_hidden=True)
+        self.fc2 = nn.Linear(20, 20)
+        self.l2 = snn.Leaky(beta=0.7, init_hidden=True, reset_mechanism="zero")
+        self.fc3 = nn.Linear(20, 6)
+        self.l3 = snn.RLeaky(beta=0.9, linear_features=6, init_hidden=True, output=True)
+
+    def forward(self, x):
+        a = self.l1(self.fc1(x))
+        return self.l3(self.fc3(a + self.l2(self.fc2(a))))
+
+
+@pytest.mark.parametrize("i", [0, 1, 2], ids=["mlp", "conv-pool-recurrent", "residual"])
 def test_nir_round_trip_is_identity(tmp_path, i):
     net, shape = _nets()[i]
     g = convert(net.eval(), torch.zeros(1, *shape))
     g.metadata["T"] = 16
+    if i == 2:
+        assert any(n.kind == "add" for n in g) and any(e.delay == 1 for e in g.edges)
     assert graph_diff(g, from_nir(to_nir(g))) is None
     write_nir(g, tmp_path / "m.nir")
     assert graph_diff(g, from_nir(tmp_path / "m.nir")) is None
