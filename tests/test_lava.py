@@ -146,49 +146,17 @@ def test_compare_cli_json_identical(capsys: pytest.CaptureFixture) -> None:
 
 
 def _run_netx(g, x, path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Load the .net with lava-dl netx and run it; records of every layer's neuron, re-aligned
-    by the measured netx offset (layer i sees IR step t in Lava step t + i + 1)."""
+    """Export, load with lava-dl netx and run; records of every layer's neuron in IR steps."""
     from lava.lib.dl.netx.hdf5 import Network
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.source import RingBuffer
 
     from neurodeploy.lava.compiler import input_integers
-    from neurodeploy.lava.netx import export_netx
-    from neurodeploy.lava.recorder import make_recorder
+    from neurodeploy.lava.netx import export_netx, run_network
 
     ex = export_netx(g, path)
-    T, B = x.shape[:2]
-    n = T + len(ex.layers)
     net = Network(net_config=str(path), input_message_bits=ex.input_message_bits,
-                  reset_interval=n, reset_offset=1)
-    xi = input_integers(g[g.inputs[0]], x)  # [T, B, *shape]
-    data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)  # netx input is (W, H, C)
-    for b in range(B):
-        data[..., b * n:b * n + T] = xi[:, b].T  # [T, C, H, W] → (W, H, C, T)
-    src = RingBuffer(data=data)
-    src.s_out.connect(net.inp)
-    neurons = [layer.neuron for layer in net.layers]
-    with tempfile.TemporaryDirectory() as d:
-        rec, model, paths = make_recorder([p.s_out for p in neurons],
-                                          [p.u for p in neurons] + [p.v for p in neurons],
-                                          Path(d), B * n)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
-        try:
-            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
-        finally:
-            net.stop()
-        arrays = [np.load(p) for p in paths]
-    k = len(neurons)
-    out = {}
-    for i, layer in enumerate(ex.layers):
-        out[layer.neuron] = {}
-        for var, arr in zip("suv", (arrays[i], arrays[k + i], arrays[2 * k + i]), strict=True):
-            a = arr.reshape((B, n) + arr.shape[1:])[:, i + 1:i + 1 + T]
-            if a.ndim == 5:  # (W, H, C) → (C, H, W)
-                a = a.transpose(0, 1, 4, 3, 2)
-            out[layer.neuron][var] = np.swapaxes(a, 0, 1)
-    return out
+                  reset_interval=x.shape[0] + len(ex.layers), reset_offset=1)
+    layers = run_network(net, input_integers(g[g.inputs[0]], x))
+    return {layer.neuron: rec for layer, rec in zip(ex.layers, layers, strict=True)}
 
 
 @pytest.mark.parametrize("make", [lambda: netx_ready(mlp_graph()), netx_conv_graph],

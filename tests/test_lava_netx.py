@@ -10,7 +10,6 @@ fixed-point simulator spike for spike and voltage for voltage (tests below).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,44 +27,14 @@ from neurodeploy.sim import simulate  # noqa: E402
 
 
 def run_netx(ex: NetxExport, g: Graph, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """Load ``ex.path`` with :func:`load_netx`, run ``x`` [T, B, n] (samples back to back, the
-    netx layers reset per sample) and return every neuron's s/u/v re-aligned to IR steps
-    (netx layer i sees IR step t in Lava step t + i + 1)."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.source import RingBuffer
-
+    """Load ``ex.path`` with :func:`load_netx` and run ``x`` [T, B, n]; every neuron's s/u/v
+    in IR steps."""
     from neurodeploy.lava.compiler import input_integers
-    from neurodeploy.lava.recorder import make_recorder
+    from neurodeploy.lava.netx import run_network
 
-    T, B = x.shape[:2]
-    n = T + len(ex.layers)
-    net = load_netx(ex.path, reset_interval=n, reset_offset=1)
-    xi = input_integers(g[g.inputs[0]], x)
-    data = np.zeros(xi.shape[2:] + (B * n,), np.int64)
-    for b in range(B):
-        data[..., b * n:b * n + T] = xi[:, b].T
-    src = RingBuffer(data=data)
-    src.s_out.connect(net.inp)
-    neurons = [blk.neuron for blk in net.layers]
-    with tempfile.TemporaryDirectory() as d:
-        rec, model, paths = make_recorder([p.s_out for p in neurons],
-                                          [p.u for p in neurons] + [p.v for p in neurons],
-                                          Path(d), B * n)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
-        try:
-            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
-        finally:
-            net.stop()
-        arrays = [np.load(p) for p in paths]
-    k = len(neurons)
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for i, layer in enumerate(ex.layers):
-        out[layer.neuron] = {}
-        for var, arr in zip("suv", (arrays[i], arrays[k + i], arrays[2 * k + i]), strict=True):
-            a = arr.reshape((B, n) + arr.shape[1:])[:, i + 1:i + 1 + T]
-            out[layer.neuron][var] = np.swapaxes(a, 0, 1)
-    return out
+    net = load_netx(ex.path, reset_interval=x.shape[0] + len(ex.layers), reset_offset=1)
+    layers = run_network(net, input_integers(g[g.inputs[0]], x))
+    return {layer.neuron: rec for layer, rec in zip(ex.layers, layers, strict=True)}
 
 
 def _assert_equal(g: Graph, x: np.ndarray, netx: dict) -> None:

@@ -4,7 +4,6 @@ Network run in Lava, every layer, every step; unsupported content is refused in 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import h5py
@@ -82,43 +81,13 @@ def test_optimize_weight_bits_matches_netx() -> None:
 
 
 def _run_netx_file(path: Path, xi: np.ndarray, n_layers: int) -> list[dict[str, np.ndarray]]:
-    """Run netx's Network on binary input ``xi`` ``[T, B, n]``; per layer s/u/v ``[T, B, n]``
-    re-aligned by the netx offset (layer i shows IR step t at Lava step t + i + 1)."""
+    """Run netx's own Network on binary input ``xi`` ``[T, B, n]``; per layer s/u/v."""
     from lava.lib.dl.netx.hdf5 import Network
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.source import RingBuffer
 
-    from neurodeploy.lava.recorder import make_recorder
+    from neurodeploy.lava.netx import run_network
 
-    T, B = xi.shape[:2]
-    n = T + n_layers
-    net = Network(net_config=str(path), reset_interval=n, reset_offset=1)
-    data = np.zeros(xi.shape[2:] + (B * n,), np.int64)
-    for b in range(B):
-        data[..., b * n:b * n + T] = xi[:, b].T
-    src = RingBuffer(data=data)
-    src.s_out.connect(net.inp)
-    neurons = [layer.neuron for layer in net.layers]
-    with tempfile.TemporaryDirectory() as d:
-        rec, model, paths = make_recorder([p.s_out for p in neurons],
-                                          [p.u for p in neurons] + [p.v for p in neurons],
-                                          Path(d), B * n)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
-        try:
-            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
-        finally:
-            net.stop()
-        arrays = [np.load(p) for p in paths]
-    k = len(neurons)
-    out = []
-    for i in range(k):
-        layer = {}
-        for var, arr in zip("suv", (arrays[i], arrays[k + i], arrays[2 * k + i]), strict=True):
-            a = arr.reshape((B, n) + arr.shape[1:])[:, i + 1:i + 1 + T]
-            layer[var] = np.swapaxes(a, 0, 1)
-        out.append(layer)
-    return out
+    net = Network(net_config=str(path), reset_interval=xi.shape[0] + n_layers, reset_offset=1)
+    return run_network(net, xi)
 
 
 def test_slayer_exported_network_imports_and_matches_lava(tmp_path: Path) -> None:

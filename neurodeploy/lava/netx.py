@@ -363,3 +363,49 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
                                                     shape).copy()
         blk.neuron.bias_exp.init = np.full(shape, int(patch["bias_exp"]), np.int64)
     return net
+
+
+def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Run a netx ``Network`` (loaded with ``reset_interval = T + len(net.layers)``,
+    ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` in Lava fixed_pt,
+    samples back to back; per netx layer its neuron's ``s``/``u``/``v`` ``[T, B, *shape]`` in
+    IR layout, re-aligned by the netx offset (layer ``i`` shows IR step ``t`` at Lava step
+    ``t + i + 1``). Conv layers come back from Lava's (W, H, C) as (C, H, W).
+    """
+    import tempfile
+
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+
+    from neurodeploy.lava.recorder import make_recorder
+
+    T, B = xi.shape[:2]
+    n = T + len(net.layers)
+    data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)  # netx input is (W, H, C)
+    for b in range(B):
+        data[..., b * n:b * n + T] = np.asarray(xi[:, b]).T  # [T, C, H, W] → (W, H, C, T)
+    src = RingBuffer(data=data)
+    src.s_out.connect(net.inp)
+    neurons = [layer.neuron for layer in net.layers]
+    with tempfile.TemporaryDirectory() as d:
+        rec, model, paths = make_recorder([p.s_out for p in neurons],
+                                          [p.u for p in neurons] + [p.v for p in neurons],
+                                          Path(d), B * n)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
+        try:
+            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
+        finally:
+            net.stop()
+        arrays = [np.load(p) for p in paths]
+    k = len(neurons)
+    out = []
+    for i in range(k):
+        layer = {}
+        for var, arr in zip("suv", (arrays[i], arrays[k + i], arrays[2 * k + i]), strict=True):
+            a = arr.reshape((B, n) + arr.shape[1:])[:, i + 1:i + 1 + T]
+            if a.ndim == 5:  # (W, H, C) → (C, H, W)
+                a = a.transpose(0, 1, 4, 3, 2)
+            layer[var] = np.swapaxes(a, 0, 1)
+        out.append(layer)
+    return out
