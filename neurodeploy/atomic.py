@@ -26,7 +26,7 @@ def check_writable_dir(directory: Path) -> None:
         raise NeurodeployError(f"output directory '{directory}' is not writable")
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process umask (read by setting and restoring it: there is no getter)."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -48,7 +48,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp_path
         # mkstemp makes 0600 files; give the result the mode a plain open() would have
         if tmp_path.exists() and not tmp_path.is_dir():
-            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.chmod(tmp_path, 0o666 & ~umask())
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -68,7 +68,7 @@ def run_demo(out: str | Path = "demo-output", epochs: int = 8, lava_samples: int
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.ir import save_graph
     from neurodeploy.lava import compare, require_lava
-    from neurodeploy.mapping import estimate_timing, map_graph
+    from neurodeploy.mapping import chip_estimates, map_graph
     from neurodeploy.nn.checkpoint import save_checkpoint
     from neurodeploy.nn.training import TrainConfig, train
     from neurodeploy.quantize import quantize
@@ -128,8 +128,8 @@ def run_demo(out: str | Path = "demo-output", epochs: int = 8, lava_samples: int
                              metadata={"model": "digits.q.ndg", "data": "digits",
                                        "samples": fixed.n_samples, "mode": "fixed",
                                        "accuracy": round(fixed.accuracy, 6)})
-    timing = estimate_timing(mapping, report.layers, fixed.T, loihi2)
-    chips = {"loihi2": (mapping, timing)}
+    chips = chip_estimates(qgraph, report.layers, fixed.T, profiles, {"loihi2": mapping})
+    timing = chips["loihi2"][1]
     energy_doc = report_dict(report, chips)
     from neurodeploy.jsonsafe import to_jsonable as _clean
 

@@ -30,6 +30,8 @@ def _run(step, x):
 # ------------------------------------------------------------------ snnTorch
 snn = pytest.importorskip("snntorch")
 
+from snntorch_nets import SnnResidual  # noqa: E402
+
 
 def _snn_run(net, x):
     import snntorch.utils as su
@@ -69,24 +71,9 @@ def test_snntorch_conv_pool_bn():
     _compare(g, x, _snn_run(net, x))
 
 
-class _SnnRes(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(10, 20)
-        self.l1 = snn.Leaky(beta=0.8, init_hidden=True)
-        self.fc2 = nn.Linear(20, 20)
-        self.l2 = snn.Leaky(beta=0.7, init_hidden=True, reset_mechanism="zero")
-        self.fc3 = nn.Linear(20, 6)
-        self.l3 = snn.RLeaky(beta=0.9, linear_features=6, init_hidden=True, output=True)
-
-    def forward(self, x):
-        a = self.l1(self.fc1(x))
-        return self.l3(self.fc3(a + self.l2(self.fc2(a))))
-
-
 def test_snntorch_residual_recurrent():
     torch.manual_seed(2)
-    net = _SnnRes().eval()
+    net = SnnResidual().eval()
     x = torch.rand(T, B, 10) * 2
     g = convert(net, x[0])
     assert any(e.delay == 1 and e.dst == "l3.recurrent" for e in g.edges)

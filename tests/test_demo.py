@@ -13,16 +13,8 @@ from neurodeploy.cli.main import main
 from neurodeploy.deploy.manifest import verify_manifest
 
 
-def _lava() -> bool:
-    try:
-        import lava.lib.dl.netx  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _lava(), reason="Lava (lava-nc, lava-dl) needs Python 3.10")
 def test_demo_shortened_meets_its_checks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("lava.lib.dl.netx")
     out = tmp_path / "demo"
     code = main(["demo", "-o", str(out), "--epochs", "3", "--lava-samples", "3"])
     printed = capsys.readouterr().out

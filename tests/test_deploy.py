@@ -22,17 +22,6 @@ from neurodeploy.sim import simulate
 N = 6
 
 
-def _lava() -> bool:
-    try:
-        import lava.lib.dl.netx  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_lava = pytest.mark.skipif(not _lava(), reason="Lava (lava-nc, lava-dl) needs Python 3.10")
-
-
 def _dataset(g: Graph) -> Dataset:
     """The graph's own test inputs as a Dataset (spike data [N, T, ...] or static [N, ...])."""
     x = graph_input(g, 7, B=N)  # [T, N, ...]
@@ -59,10 +48,10 @@ def _check_run(g: Graph, bundle: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     return res
 
 
-@needs_lava
 def test_netx_bundle_runs_and_reproduces_the_simulator(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("lava.lib.dl.netx")
     g = mlp_graph()  # lif1 has a bias exponent netx cannot store: its stock loader rounds it
     b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N, model_name="mlp")
     assert b.info["network"] == "netx" and (b.path / "model.net").is_file()
@@ -80,9 +69,9 @@ def test_netx_bundle_runs_and_reproduces_the_simulator(tmp_path: Path,
     assert len(err) == 1 and "inputs.npz: SHA-256 differs" in err[0]
 
 
-@needs_lava
 def test_process_network_bundle_when_netx_cannot_express_the_model(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("lava.lib.dl.netx")
     g = conv_graph()  # sum pooling: netx has no pool layer
     b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N)
     assert b.info["network"] == "lava-processes" and not (b.path / "model.net").exists()

@@ -12,6 +12,7 @@ nn = torch.nn
 
 from neurodeploy.converters import convert  # noqa: E402
 from neurodeploy.converters.nir import from_nir, to_nir, write_nir  # noqa: E402
+from snntorch_nets import SnnResidual  # noqa: E402
 
 from neurodeploy.ir import graph_diff  # noqa: E402
 from neurodeploy.sim import simulate  # noqa: E402
@@ -25,23 +26,7 @@ def _nets():
                          snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="zero"),
                          nn.AvgPool2d(2), nn.Flatten(), nn.Linear(48, 5),
                          snn.RLeaky(beta=0.8, linear_features=5, init_hidden=True))
-    return [(mlp, (10,)), (conv, (1, 8, 8)), (_Residual(), (10,))]
-
-
-class _Residual(nn.Module):
-    """A residual addition of spike trains and a recurrent output layer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1, self.l1 = nn.Linear(10, 20), snn.Leaky(beta=0.8, init_hidden=True)
-        self.fc2 = nn.Linear(20, 20)
-        self.l2 = snn.Leaky(beta=0.7, init_hidden=True, reset_mechanism="zero")
-        self.fc3 = nn.Linear(20, 6)
-        self.l3 = snn.RLeaky(beta=0.9, linear_features=6, init_hidden=True, output=True)
-
-    def forward(self, x):
-        a = self.l1(self.fc1(x))
-        return self.l3(self.fc3(a + self.l2(self.fc2(a))))
+    return [(mlp, (10,)), (conv, (1, 8, 8)), (SnnResidual(), (10,))]
 
 
 @pytest.mark.parametrize("i", [0, 1, 2], ids=["mlp", "conv-pool-recurrent", "residual"])

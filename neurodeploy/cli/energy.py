@@ -34,7 +34,7 @@ def energy_cmd(
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.ir import load_graph
-    from neurodeploy.mapping import estimate_timing, map_graph
+    from neurodeploy.mapping import chip_estimates
     from neurodeploy.report import energy_html, energy_table, ratio_lines, report_dict
     from neurodeploy.sim import run_dataset
 
@@ -50,11 +50,7 @@ def energy_cmd(
             "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6)}
     report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta,
                              spike_data=ds.encoding == "spikes")
-    chips = {}
-    for p in profiles:
-        if p.is_chip:
-            m = map_graph(graph, p)
-            chips[p.name] = (m, estimate_timing(m, report.layers, res.T, p))
+    chips = chip_estimates(graph, report.layers, res.T, profiles)
     if html is not None:
         write_text(html, energy_html(report, chips, title=f"neurodeploy energy: {model.name}"))
     if json_out:

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.atomic import check_writable_dir
+from neurodeploy.atomic import check_writable_dir, umask
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import CubaLIF, Graph, Input, Readout, save_graph, validate
+from neurodeploy.ir import Graph, Readout, save_graph, validate
 from neurodeploy.jsonsafe import to_jsonable
 
 RUN_SCRIPT = Path(__file__).with_name("run_bundle.py")
@@ -57,13 +57,12 @@ class Bundle:
 
 
 def check_quantized(graph: Graph) -> None:
-    """Raise NeurodeployError naming the first node without integer parameters."""
+    """Raise NeurodeployError unless Lava's fixed-point models can run ``graph`` (naming the
+    first node that is not quantized) and its first output is a Readout ``run.py`` decodes."""
+    from neurodeploy.lava.compiler import check_fixed
+
     validate(graph)
-    for node in graph:
-        needs = isinstance(node, (Input, CubaLIF, Readout)) or hasattr(node, "weight")
-        if needs and getattr(node, "quant", None) is None:
-            raise NeurodeployError(f"node '{node.name}' ({node.kind}) is not quantized: deploy "
-                                   "takes a quantized graph; run `neurodeploy quantize` first")
+    check_fixed(graph)
     out = graph.nodes[graph.outputs[0]] if graph.outputs else None
     if not isinstance(out, Readout):
         raise NeurodeployError("deploy needs the graph's first output to be a Readout (the run "
@@ -157,7 +156,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     from neurodeploy.deploy.slurm import DEFAULT_LOIHI_GEN, DEFAULT_PARTITION, slurm_script
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.lava.compiler import input_integers
-    from neurodeploy.mapping import estimate_timing
+    from neurodeploy.mapping import chip_estimates
     from neurodeploy.report import energy_html, report_dict
     from neurodeploy.sim import simulate
     from neurodeploy.sim.dataset import input_encoding, steps_for
@@ -216,11 +215,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
                                  metadata={"model": model_name, "samples": len(ds),
                                            "mode": "fixed"},
                                  spike_data=ds.encoding == "spikes")
-        chips = {}
-        for p in profs:
-            if p.is_chip:
-                m = mapping if p.name == mapping.profile else check_fit(graph, p.name, 10**6)
-                chips[p.name] = (m, estimate_timing(m, report.layers, sim.T, p))
+        chips = chip_estimates(graph, report.layers, sim.T, profs, {mapping.profile: mapping})
         energy = report_dict(report, chips)
         write_text(tmp / "energy.json", json.dumps(to_jsonable(energy), indent=2) + "\n")
         write_text(tmp / "report.html",
@@ -228,7 +223,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
         write_text(tmp / "README.md", _readme(info))
         manifest = write_manifest(tmp, {"model": model_name, "target": target,
                                         "network": info["network"]})
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
             os.replace(out, old / "bundle")
@@ -240,12 +235,6 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Bundle(out, info, mapping, manifest, energy)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 

@@ -18,7 +18,11 @@ into lava-nc processes (``neurodeploy.lava``, simulation only).
 
 The script prints the backend it ran on, writes ``--output`` (JSON: backend, predictions,
 accuracy, agreement with ``expected.json``) and exits 0 when every prediction equals the
-simulator's and every decoded score agrees within 1e-6 relative, 3 otherwise, 1 on an error. It needs numpy and Lava (lava-nc, lava-dl).
+simulator's and every decoded score agrees within 1e-6 relative, 3 otherwise, 1 on an error.
+It needs numpy and Lava (lava-nc, lava-dl) only, so :func:`decode` and
+:func:`apply_exact_integers` restate ``neurodeploy.sim.decode`` and
+``neurodeploy.lava.load_netx`` in numpy; tests/test_deploy.py checks the bundle's results
+against the simulator through both.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from neurodeploy.energy.estimate import LayerOps, layer_energy
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.hardware_profiles import Profile
-from neurodeploy.mapping.mapper import Mapping
+from neurodeploy.ir import Graph
+from neurodeploy.mapping.mapper import Mapping, map_graph
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,18 @@ def estimate_timing(mapping: Mapping, rows: list[LayerOps], T: int,
 
 
 __all__ = ["Timing", "estimate_timing"]
+
+
+def chip_estimates(graph: Graph, rows: list[LayerOps], T: int, profiles: list[Profile],
+                   mappings: dict[str, Mapping] | None = None
+                   ) -> dict[str, tuple[Mapping, Timing]]:
+    """Mapping and timing on every chip profile of ``profiles`` (others are skipped):
+    ``{profile name: (Mapping, Timing)}``, the ``chips`` argument of the energy reports.
+    ``mappings``: already computed mappings by profile name, reused instead of mapping again.
+    """
+    out = {}
+    for p in profiles:
+        if p.is_chip:
+            m = (mappings or {}).get(p.name) or map_graph(graph, p)
+            out[p.name] = (m, estimate_timing(m, rows, T, p))
+    return out
