@@ -12,9 +12,10 @@ Copied into every bundle as ``run.py``. Backends (``--backend``):
 - ``auto`` (default): ``loihi2`` when ``lava.utils.loihi.is_installed()`` says lava-loihi is
   there, else ``sim``.
 
-The network comes from ``model.net`` (lava-dl netx) when the bundle has one; otherwise netx
-cannot express the model exactly and the bundle holds ``model.q.ndg``, which neurodeploy builds
-into lava-nc processes (``neurodeploy.lava``, simulation only).
+The network comes from ``model.net`` (lava-dl netx, with the exact integers of layers netx's
+loader would round applied by :func:`apply_exact_integers`) when the bundle has one; a model
+netx cannot express (pooling, residual adds, recurrence) comes as ``model.q.ndg``, which
+neurodeploy builds into lava-nc processes (``neurodeploy.lava``, simulation only).
 
 The script prints the backend it ran on, writes ``--output`` (JSON: backend, predictions,
 accuracy, agreement with ``expected.json``) and exits 0 when every prediction equals the
