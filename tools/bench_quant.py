@@ -180,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                          indent=2))
     else:
         over = [r for r in rows if not r["ok"]]
-        print(f"{len(rows) - len(over)}/{len(rows)} rows within {args.margin} pp"
+        measured = [r for r in rows if "refused" not in r]
+        refused = len(rows) - len(measured)
+        print(f"{len(measured) - len(over)}/{len(measured)} measured rows within {args.margin} pp"
+              + (f" ({refused} refused by their target, not counted)" if refused else "")
               + (f"; over: {', '.join(r['task'] + '/' + r['method'] + '/' + r['target'] for r in over)}"
                  if over else ""))
     return 0 if all(r["ok"] for r in rows) else 1
