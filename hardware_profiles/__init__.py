@@ -13,8 +13,10 @@ Layout of a profile (units in the key names: ``_pj`` picojoules, ``_ns`` nanosec
   step), ``spike_pj`` (per spike sent); chips also ``hop_pj`` and ``static_power_mw``.
 - ``[variants.<v>]``: overrides of ``[energy]`` selected with ``name:<v>``.
 - ``[memory]`` (optional): SRAM energy per access by buffer size (the memory-aware estimate).
-- chips: ``[resources]`` (cores per chip, neurons per core, synapse memory bytes per core,
-  input/output axons per core, maximum fan-in, weight bits) and ``[time]`` (per-event times).
+- chips: ``[resources]`` (the board: cores per chip and per routing tile, the tile mesh, the
+  largest system; per core: neurons, synapse-memory words and their encoding, input and output
+  axons; maximum fan-in, weight bits; see :mod:`neurodeploy.mapping.tiling`) and ``[time]``
+  (per-event times of the performance model, :mod:`neurodeploy.perf`).
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 ENERGY_KEYS = ("mac_pj", "ac_pj", "neuron_update_pj", "spike_pj")
-CHIP_ENERGY_KEYS = ENERGY_KEYS + ("hop_pj", "static_power_mw")
-RESOURCE_KEYS = ("cores_per_chip", "neurons_per_core", "synapse_memory_bytes",
+CHIP_ENERGY_KEYS = ENERGY_KEYS + ("hop_pj", "chip_hop_pj", "static_power_mw")
+RESOURCE_KEYS = ("cores_per_chip", "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y", "max_chips",
+                 "neurons_per_core", "synmem_words_per_core", "synmem_word_bits",
                  "axons_in_per_core", "axons_out_per_core", "max_fan_in", "weight_bits")
-TIME_KEYS = ("synop_ns", "neuron_update_ns", "spike_ns", "hop_ns", "barrier_ns")
+#: integer resources that may be 0 (per-axon header words)
+RESOURCE_KEYS_ZERO_OK = ("dense_axon_words", "conv_axon_words")
+TIME_KEYS = ("synop_ns", "neuron_update_ns", "spike_ns", "hop_ns", "chip_hop_ns", "barrier_ns",
+             "barrier_ns_per_tile")
 
 
 @dataclass(frozen=True)
@@ -145,10 +151,14 @@ def load_profile(spec: str | Path) -> Profile:
         energy.update(_section(spath, variants, variant, (), False))
         name = f"{name}:{variant}"
     time = _section(spath, data, "time", TIME_KEYS) if chip else {}
-    res = _section(spath, data, "resources", RESOURCE_KEYS, integer=True) if chip else {}
+    res = _section(spath, data, "resources", RESOURCE_KEYS + RESOURCE_KEYS_ZERO_OK,
+                   integer=True) if chip else {}
     if chip and min(res[k] for k in RESOURCE_KEYS) < 1:
         bad = next(k for k in RESOURCE_KEYS if res[k] < 1)
         raise NeurodeployError(f"hardware profile {spath}: key 'resources.{bad}' must be >= 1")
+    if chip and not isinstance(res.get("shared_conv_kernels"), bool):
+        raise NeurodeployError(f"hardware profile {spath}: key 'resources.shared_conv_kernels' "
+                               "must be true or false")
     memory = data.get("memory", {})
     if memory:
         sizes, pjs = memory.get("sram_bytes"), memory.get("sram_pj")

@@ -18,7 +18,8 @@ def test_bundled_profiles_load_with_the_requested_constants():
     l1, l2 = load_profile("loihi1"), load_profile("loihi2")
     assert l1.energy["ac_pj"] == 23.6 and l1.resources["neurons_per_core"] == 1024
     assert l1.resources["cores_per_chip"] == 128 == l2.resources["cores_per_chip"]
-    assert l2.resources["neurons_per_core"] == 8192
+    assert l2.resources["neurons_per_core"] == 3200            # CALIBRATED on PilotNet (CUBA LIF)
+    assert l2.resources["synmem_words_per_core"] == 12000      # Intel's compiler log
 
 
 def test_every_constant_line_carries_a_comment():
@@ -46,7 +47,7 @@ def test_bad_profiles_name_file_and_key(tmp_path):
     with pytest.raises(NeurodeployError, match=r"bad.toml: missing key 'energy.ac_pj'"):
         load_profile(bad)
     text = (_bundled_dir() / "loihi2.toml").read_text()
-    bad.write_text(text.replace("neurons_per_core = 8192", "neurons_per_core = 'many'"))
+    bad.write_text(text.replace("neurons_per_core = 3200", "neurons_per_core = 'many'"))
     with pytest.raises(NeurodeployError, match=r"bad.toml: key 'resources.neurons_per_core'"):
         load_profile(bad)
     bad.write_text("[profile\n")
