@@ -8,7 +8,7 @@ matching CLI verb calls, so the demo is also the Python API's worked example:
 2. ``neurodeploy.converters.export`` — the checkpoint into the IR, ``digits.ndg``.
 3. ``neurodeploy.quantize.quantize`` — Loihi 2 integers calibrated on the training split,
    ``digits.q.ndg``; float and fixed-point accuracy on the whole test split (``run_dataset``).
-4. ``neurodeploy.mapping.map_graph`` — cores on Loihi 2; ``estimate_timing`` — latency.
+4. ``neurodeploy.mapping.map_graph`` — cores on Loihi 2; ``neurodeploy.perf`` — latency.
 5. ``neurodeploy.lava.compare`` — simulator vs Lava fixed_pt, every layer, every step.
 6. ``neurodeploy.energy.estimate_energy`` — 45 nm MAC/AC and Loihi 2 per-op energy from the
    simulated activity; ``report.html`` and ``energy.json``.
@@ -68,9 +68,10 @@ def run_demo(out: str | Path = "demo-output", epochs: int = 8, lava_samples: int
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.ir import save_graph
     from neurodeploy.lava import compare, require_lava
-    from neurodeploy.mapping import chip_estimates, map_graph
+    from neurodeploy.mapping import map_graph
     from neurodeploy.nn.checkpoint import save_checkpoint
     from neurodeploy.nn.training import TrainConfig, train
+    from neurodeploy.perf import chip_estimates, record_activity
     from neurodeploy.quantize import quantize
     from neurodeploy.report import energy_html, report_dict
     from neurodeploy.sim import run_dataset
@@ -128,7 +129,7 @@ def run_demo(out: str | Path = "demo-output", epochs: int = 8, lava_samples: int
                              metadata={"model": "digits.q.ndg", "data": "digits",
                                        "samples": fixed.n_samples, "mode": "fixed",
                                        "accuracy": round(fixed.accuracy, 6)})
-    chips = chip_estimates(qgraph, report.layers, fixed.T, profiles, {"loihi2": mapping})
+    chips = chip_estimates(qgraph, record_activity(qgraph, test), profiles, {"loihi2": mapping})
     timing = chips["loihi2"][1]
     energy_doc = report_dict(report, chips)
     from neurodeploy.jsonsafe import to_jsonable as _clean

@@ -12,7 +12,8 @@ import pytest
 
 from neurodeploy.energy import estimate_energy, load_profile
 from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout
-from neurodeploy.mapping import estimate_timing, map_graph
+from neurodeploy.mapping import map_graph
+from neurodeploy.perf import simulate_perf
 from neurodeploy.report import energy_html, energy_table, map_table
 
 
@@ -29,7 +30,10 @@ def _report():
     profiles = [load_profile("cmos45nm"), load_profile("loihi1")]
     rep = estimate_energy(g, counts, 3, profiles)
     m = map_graph(g, profiles[1])
-    return g, rep, {"loihi1": (m, estimate_timing(m, rep.layers, 3, profiles[1]))}
+    activity = {"in": np.array([[[1, 0, 1, 1]], [[0, 0, 1, 1]], [[0, 0, 0, 1]]], np.float32),
+                "lif1": np.array([[[1, 1, 0]], [[0, 1, 0]], [[0, 0, 0]]], np.float32),
+                "out": np.zeros((3, 1, 2), np.float32)}
+    return g, rep, {"loihi1": (m, simulate_perf(m, activity, profiles[1]))}
 
 
 def test_terminal_tables_show_layers_and_totals():
@@ -50,7 +54,9 @@ def test_html_is_self_contained():
     _, rep, chips = _report()
     html = energy_html(rep, chips, title="tiny <model>")
     assert html.startswith("<!DOCTYPE html>") and "tiny &lt;model&gt;" in html
-    assert html.count("<svg") == 1 + 2 + 1   # firing rate, energy per profile, utilisation
+    # firing rate, energy per profile, chip: use and busy floor plans, step timeline, layers
+    assert html.count("<svg") == 1 + 2 + 4
+    assert "loihi1: 2 cores, 1 chip(s)" in html and "busiest core" in html
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", html)
     assert "<script" not in html
 
@@ -75,7 +81,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
     dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True,
                          text=True, timeout=60)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for word in ("hidden_fc", "out_fc", "Firing rate per layer", "Core utilisation on loihi1",
+    for word in ("hidden_fc", "out_fc", "Firing rate per layer", "loihi1: mapping and performance",
                  "<svg"):
         assert word in dom.stdout
     shot = tmp_path / "shot.png"

@@ -27,6 +27,9 @@ def energy_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     html: Annotated[Path | None, typer.Option(
         "--html", help="Write a self-contained HTML report with plots.")] = None,
+    perf_samples: Annotated[int, typer.Option(
+        "--perf-samples", help="Samples the chip performance model runs on (step by step).")
+    ] = 16,
 ) -> None:
     """Simulate the model on the data, count MACs/ACs per layer, price them per profile."""
     from neurodeploy.atomic import write_text
@@ -34,13 +37,15 @@ def energy_cmd(
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.ir import load_graph
-    from neurodeploy.mapping import chip_estimates
-    from neurodeploy.report import energy_html, energy_table, ratio_lines, report_dict
+    from neurodeploy.perf import chip_estimates, record_activity
+    from neurodeploy.report import chip_lines, energy_html, energy_table, ratio_lines, report_dict
     from neurodeploy.sim import run_dataset
 
     graph = load_graph(existing_file(model, "graph file"))
     if samples is not None and samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
+    if perf_samples < 1:
+        raise NeurodeployError(f"--perf-samples must be >= 1, got {perf_samples}")
     profiles = [load_profile(p) for p in (profile or ["cmos45nm", "loihi2"])]
     ds = load_dataset(data, split="test", limit=samples)
     quantized = any(getattr(n, "quant", None) is not None for n in graph)
@@ -50,7 +55,10 @@ def energy_cmd(
             "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6)}
     report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta,
                              spike_data=ds.encoding == "spikes")
-    chips = chip_estimates(graph, report.layers, res.T, profiles)
+    chips = {}
+    if any(p.is_chip for p in profiles):
+        chips = chip_estimates(graph, record_activity(graph, ds, T=steps, samples=perf_samples),
+                               profiles)
     if html is not None:
         write_text(html, energy_html(report, chips, title=f"neurodeploy energy: {model.name}"))
     if json_out:
@@ -62,9 +70,8 @@ def energy_cmd(
     for line in ratio_lines(report):
         con.print(line)
     for name, (m, t) in chips.items():
-        con.print(f"{name}: {m.n_cores} cores, {m.n_chips} chip(s); {t.step_ns / 1e3:.3f} µs "
-                  f"per step, {t.latency_us:.3f} µs per inference, "
-                  f"{t.throughput_per_s:,.0f} inferences/s (estimate)")
+        for line in chip_lines(name, m, t):
+            con.print(line)
     if html is not None:
         con.print(f"wrote {html}")
 

@@ -156,7 +156,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     from neurodeploy.deploy.slurm import DEFAULT_LOIHI_GEN, DEFAULT_PARTITION, slurm_script
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.lava.compiler import input_integers
-    from neurodeploy.mapping import chip_estimates
+    from neurodeploy.perf import activity_from_records, activity_nodes, chip_estimates
     from neurodeploy.report import energy_html, report_dict
     from neurodeploy.sim import simulate
     from neurodeploy.sim.dataset import input_encoding, steps_for
@@ -180,7 +180,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     x = encode(ds.x, enc, T, seed=seed)                       # [T, N, *shape] float32
     in_node = graph.nodes[graph.inputs[0]]
     x_int = np.ascontiguousarray(np.swapaxes(input_integers(in_node, x), 0, 1))
-    sim = simulate(graph, x, mode="fixed")
+    sim = simulate(graph, x, mode="fixed", record=activity_nodes(graph))
     readout = graph.nodes[graph.outputs[0]]
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
@@ -215,7 +215,8 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
                                  metadata={"model": model_name, "samples": len(ds),
                                            "mode": "fixed"},
                                  spike_data=ds.encoding == "spikes")
-        chips = chip_estimates(graph, report.layers, sim.T, profs, {mapping.profile: mapping})
+        chips = chip_estimates(graph, activity_from_records(graph, sim.records), profs,
+                               {mapping.profile: mapping})
         energy = report_dict(report, chips)
         write_text(tmp / "energy.json", json.dumps(to_jsonable(energy), indent=2) + "\n")
         write_text(tmp / "report.html",

@@ -1,13 +1,10 @@
-"""Terminal tables, JSON and HTML reports (:mod:`neurodeploy.report.energy`)."""
+"""Terminal tables, JSON and HTML reports: energy (:mod:`neurodeploy.report.energy`) and chip
+mapping/performance (:mod:`neurodeploy.report.chip`)."""
 
 from __future__ import annotations
 
-from neurodeploy.report.energy import (
-    energy_html,
-    energy_table,
-    map_table,
-    ratio_lines,
-    report_dict,
-)
+from neurodeploy.report.chip import chip_dict, chip_html, chip_lines, map_table
+from neurodeploy.report.energy import energy_html, energy_table, ratio_lines, report_dict
 
-__all__ = ["energy_html", "energy_table", "map_table", "ratio_lines", "report_dict"]
+__all__ = ["chip_dict", "chip_html", "chip_lines", "energy_html", "energy_table", "map_table",
+           "ratio_lines", "report_dict"]

@@ -1,7 +1,8 @@
 """Energy and mapping reports: the terminal table (rich), the JSON document, the HTML page.
 
 The HTML page is one self-contained file (inline CSS and SVG, no scripts, no network): per
-layer firing rate, energy per layer per profile, and core utilisation per chip profile.
+layer firing rate, energy per layer per profile, and per chip profile the floor plans and step
+timeline of :mod:`neurodeploy.report.chip`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from typing import Any
 
 from neurodeploy.energy.estimate import EnergyReport
 from neurodeploy.mapping.mapper import Mapping
-from neurodeploy.mapping.timing import Timing
+from neurodeploy.perf.model import PerfResult
+from neurodeploy.report.chip import chip_dict, chip_html
 from neurodeploy.report.svg import bar_chart
+
+Chips = dict[str, tuple[Mapping, PerfResult]]
 
 
 def _num(v: float) -> str:
@@ -29,18 +33,12 @@ def _pj(v: float) -> str:
     return f"{v:,.2f} pJ"
 
 
-def report_dict(report: EnergyReport, chips: dict[str, tuple[Mapping, Timing]] | None = None
-                ) -> dict[str, Any]:
+def report_dict(report: EnergyReport, chips: Chips | None = None) -> dict[str, Any]:
     """The ``energy --json`` document: :meth:`EnergyReport.to_dict` plus, per chip profile,
-    cores, chips, utilisation, latency and energy per inference under ``chips``."""
+    cores, chips, utilisation and the performance model's figures under ``chips``."""
     doc = report.to_dict()
     if chips:
-        doc["chips"] = {
-            name: {"cores": m.n_cores, "chips": m.n_chips,
-                   "utilisation": {k: round(v, 6) for k, v in m.utilisation().items()},
-                   "timing": t.to_dict()}
-            for name, (m, t) in chips.items()
-        }
+        doc["chips"] = {name: chip_dict(m, t) for name, (m, t) in chips.items()}
     return doc
 
 
@@ -83,22 +81,6 @@ def ratio_lines(report: EnergyReport) -> list[str]:
     return lines
 
 
-def map_table(mapping: Mapping) -> Any:
-    """A rich Table of a mapping: per layer neurons, cores, synapse memory, fan-in/out."""
-    from rich.table import Table
-
-    table = Table(title=f"mapping on {mapping.profile}: {mapping.n_cores} cores, "
-                        f"{mapping.n_chips} chip(s)")
-    for col in ("layer", "synapses", "neurons", "cores", "neurons/core", "synapse bytes",
-                "fan-in", "fan-out", "input axons/core"):
-        table.add_column(col, justify="left" if col in ("layer", "synapses") else "right")
-    for m in mapping.layers:
-        table.add_row(m.name, ", ".join(m.synapses), f"{m.neurons:,}", str(m.cores),
-                      f"{m.neurons_per_core:,}", f"{m.synapse_bytes:,}", f"{m.fan_in:,}",
-                      f"{m.fan_out:,}", f"{m.axons_in:,}")
-    return table
-
-
 _CSS = """
 body { font-family: sans-serif; margin: 24px; color: #222; }
 table { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
@@ -109,7 +91,7 @@ tr.total td { font-weight: bold; }
 """
 
 
-def energy_html(report: EnergyReport, chips: dict[str, tuple[Mapping, Timing]] | None = None,
+def energy_html(report: EnergyReport, chips: Chips | None = None,
                 title: str = "neurodeploy energy report") -> str:
     """A self-contained HTML page (tables + inline SVG plots)."""
     names = [r.name for r in report.layers]
@@ -153,23 +135,9 @@ def energy_html(report: EnergyReport, chips: dict[str, tuple[Mapping, Timing]] |
                                {"SNN": [s for s, _ in report.energy[p.name]],
                                 "ANN": [a for _, a in report.energy[p.name]]}, unit="pJ"))
     for name, (m, t) in (chips or {}).items():
-        util = m.utilisation()
-        parts.append(f"<h2>Core utilisation on {escape(name)}</h2>")
-        parts.append(f"<p>{m.n_cores} cores on {m.n_chips} chip(s); mean use of the used cores: "
-                     f"neurons {util['neurons']:.1%}, synapse memory "
-                     f"{util['synapse_memory']:.1%}, input axons {util['axons_in']:.1%}. "
-                     f"Time per step {t.step_ns / 1e3:.3f} µs, latency {t.latency_us:.3f} µs "
-                     f"per inference, {t.throughput_per_s:,.0f} inferences/s (estimate).</p>")
-        lim = m.limits
-        labels = [f"{c.layer}#{c.core}" for c in m.cores][:64]
-        parts.append(bar_chart(
-            f"{name}: per-core use (fraction of a core)", labels,
-            {"neurons": [c.neurons / lim["neurons_per_core"] for c in m.cores][:64],
-             "synapse memory": [c.synapse_bytes / lim["synapse_memory_bytes"]
-                                for c in m.cores][:64],
-             "input axons": [c.axons_in / lim["axons_in_per_core"] for c in m.cores][:64]}))
+        parts.append(chip_html(name, m, t))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["energy_html", "energy_table", "map_table", "ratio_lines", "report_dict"]
+__all__ = ["energy_html", "energy_table", "ratio_lines", "report_dict"]

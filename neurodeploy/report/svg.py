@@ -52,3 +52,70 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[floa
                        f'{_fmt(v)}{(" " + escape(unit)) if unit else ""}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _heat(v: float) -> str:
+    """White (0) to dark red (1) for a value clipped to [0, 1]."""
+    v = min(max(v, 0.0), 1.0)
+    g = int(round(245 - 200 * v))
+    return f"rgb({int(round(250 - 90 * v))},{g},{g})"
+
+
+def floor_plan(title: str, cells: Sequence[tuple[int, int, float, str]], nx: int, ny: int,
+               cell: int = 44) -> str:
+    """A chip floor plan as an ``<svg>`` heat map: ``cells`` are ``(x, y, value 0..1, label)``
+    (several cells on one position are drawn side by side, e.g. the cores of a routing tile);
+    ``nx`` × ``ny`` positions."""
+    per_pos: dict[tuple[int, int], list[tuple[float, str]]] = {}
+    for x, y, v, label in cells:
+        per_pos.setdefault((x, y), []).append((v, label))
+    top = 28
+    width, height = nx * cell + 8, ny * cell + top + 24
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+           f'<text x="4" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
+    for ix in range(nx):
+        for iy in range(ny):
+            out.append(f'<rect x="{4 + ix * cell}" y="{top + iy * cell}" width="{cell - 2}" '
+                       f'height="{cell - 2}" fill="none" stroke="#ccc"/>')
+    for (x, y), items in per_pos.items():
+        k = len(items)
+        w = (cell - 4) / k
+        for i, (v, label) in enumerate(items):
+            out.append(f'<rect x="{5 + x * cell + i * w:.2f}" y="{top + 1 + y * cell}" '
+                       f'width="{max(w - 1, 1):.2f}" height="{cell - 4}" fill="{_heat(v)}" '
+                       f'stroke="#888" stroke-width="0.5"><title>{escape(label)}: '
+                       f'{_fmt(v)}</title></rect>')
+    out.append(f'<text x="4" y="{height - 6}" font-size="10">white = idle, dark red = the '
+               'busiest (1.0); hover a core for its value</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def line_chart(title: str, values: Sequence[float], unit: str = "", xlabel: str = "step",
+               width: int = 720, height: int = 220) -> str:
+    """A single-series line chart (x = index) as an ``<svg>`` element."""
+    left, top, bottom = 60, 28, 28
+    plot_w, plot_h = width - left - 16, height - top - bottom
+    vmax = max(list(values) + [0.0]) or 1.0
+    n = max(len(values) - 1, 1)
+    pts = " ".join(f"{left + i / n * plot_w:.2f},{top + plot_h - v / vmax * plot_h:.2f}"
+                   for i, v in enumerate(values))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+           f'<text x="4" y="16" font-size="14" font-weight="bold">{escape(title)}</text>',
+           f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+           'stroke="#888"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
+           f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">'
+           f'{_fmt(vmax)} {escape(unit)}</text>',
+           f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end">0</text>',
+           f'<text x="{left + plot_w}" y="{height - 8}" font-size="10" text-anchor="end">'
+           f'{escape(xlabel)} {len(values) - 1}</text>',
+           f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" points="{pts}"/>']
+    for i, v in enumerate(values):
+        out.append(f'<circle cx="{left + i / n * plot_w:.2f}" '
+                   f'cy="{top + plot_h - v / vmax * plot_h:.2f}" r="2.5" fill="{PALETTE[0]}">'
+                   f'<title>{escape(xlabel)} {i}: {_fmt(v)} {escape(unit)}</title></circle>')
+    out.append("</svg>")
+    return "\n".join(out)
