@@ -365,12 +365,27 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
     return net
 
 
-def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
+def has_input_neuron(net: Any) -> bool:
+    """Whether the netx ``Network``'s first layer is an Input block with a neuron (its data go
+    into that neuron, not through ``net.inp``, which netx leaves unconnected inside)."""
+    from lava.lib.dl.netx.blocks.process import Input as InputBlock
+
+    return isinstance(net.layers[0], InputBlock)
+
+
+def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[str, np.ndarray]]:
     """Run a netx ``Network`` (loaded with ``reset_interval = T + len(net.layers)``,
-    ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` in Lava fixed_pt,
-    samples back to back; per netx layer its neuron's ``s``/``u``/``v`` ``[T, B, *shape]`` in
-    IR layout, re-aligned by the netx offset (layer ``i`` shows IR step ``t`` at Lava step
-    ``t + i + 1``). Conv layers come back from Lava's (W, H, C) as (C, H, W).
+    ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` (IR layout) in Lava
+    fixed_pt, samples back to back; per netx layer its neuron's ``s``/``u``/``v``
+    ``[T, B, *shape]`` in IR layout, re-aligned by the netx offset (``net.layers[i]`` shows IR
+    step ``t`` at Lava step ``t + i + 1``). Conv layers come back from Lava's (W, H, C) as
+    (C, H, W).
+
+    Without an input neuron the data go through ``net.inp`` in step ``t``. With an Input block
+    that has a neuron, ``drive`` says how: ``current`` — a source into the block's
+    ``neuron.a_in`` in step ``t + 1`` (its current, as the IR's input-neuron edge); ``bias`` —
+    each sample's frame ``xi[0, b]`` as the block's ``neuron.bias_mant``, as lava-dl drives
+    PilotNet LIF (``xi`` must be constant over T). Both are exact for ``iDecay = 4096``.
     """
     import tempfile
 
@@ -380,13 +395,26 @@ def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
 
     from neurodeploy.lava.recorder import make_recorder
 
+    if drive not in ("current", "bias"):
+        raise NeurodeployError(f"unknown netx input drive '{drive}' (current or bias)")
+    xi = np.asarray(xi, np.int64)
     T, B = xi.shape[:2]
     n = T + len(net.layers)
-    data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)  # netx input is (W, H, C)
-    for b in range(B):
-        data[..., b * n:b * n + T] = np.asarray(xi[:, b]).T  # [T, C, H, W] → (W, H, C, T)
-    src = RingBuffer(data=data)
-    src.s_out.connect(net.inp)
+    in_neuron = has_input_neuron(net)
+    by_bias = in_neuron and drive == "bias"
+    if by_bias and np.any(xi != xi[:1]):
+        raise NeurodeployError("the bias drive of a netx input neuron holds one frame per "
+                               "sample: the input must not change over time")
+    frames = [np.asarray(xi[0, b]).T for b in range(B)]  # (C, H, W) → netx's (W, H, C)
+    if by_bias:
+        net.in_layer.neuron.bias_mant.init = frames[0]
+    else:
+        start = 1 if in_neuron else 0  # the input neuron's IR step 0 is Lava step 1
+        data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)
+        for b in range(B):
+            data[..., b * n + start:b * n + start + T] = np.asarray(xi[:, b]).T
+        src = RingBuffer(data=data)
+        src.s_out.connect(net.in_layer.neuron.a_in if in_neuron else net.inp)
     neurons = [layer.neuron for layer in net.layers]
     with tempfile.TemporaryDirectory() as d:
         rec, model, paths = make_recorder([p.s_out for p in neurons],
@@ -394,7 +422,13 @@ def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
                                           Path(d), B * n)
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
         try:
-            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
+            if by_bias:  # one frame per sample, switched between samples with the run paused
+                for b in range(B):
+                    if b:
+                        net.in_layer.neuron.bias_mant.set(frames[b])
+                    net.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+            else:
+                net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
         finally:
             net.stop()
         arrays = [np.load(p) for p in paths]
