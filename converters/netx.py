@@ -389,7 +389,7 @@ def _neuron_field(nc: Any, key: str, i: str, kind: str, fail: Any) -> int:
     v = np.asarray(nc[key][()])
     if v.size != 1 or not np.issubdtype(v.dtype, np.number) or not np.isfinite(v).all() \
             or float(v.reshape(-1)[0]) != int(v.reshape(-1)[0]):
-        raise fail(i, kind, f"neuron/{key} must be one integer, got {v.reshape(-1)[:4]!r}")
+        raise fail(i, kind, f"neuron/{key} must be one integer, got {v.reshape(-1)[:4].tolist()}")
     return int(v.reshape(-1)[0])
 
 

@@ -17,7 +17,22 @@ import numpy as np
 import pytest
 from neurodeploy.converters.netx import from_netx
 
-from neurodeploy.ir import CubaLIF, Readout, validate
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import (
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    InputQ,
+    NeuronQ,
+    Readout,
+    WeightQ,
+    graph_diff,
+    validate,
+)
+from neurodeploy.lava.compiler import input_integers
 from neurodeploy.sim import simulate
 
 DATA = Path(os.environ.get("NEURODEPLOY_REFERENCE_DATA",
@@ -110,3 +125,158 @@ def test_pilotnet_lif_equals_lava_dl_netx_with_the_frame_as_bias() -> None:
     # spikes reach the dense layers within these steps (the comparison is not vacuous)
     assert sim.records["layer7.neuron"]["s"].sum() > 0
     assert np.any(sim.records[g.outputs[0]]["v"].numpy())
+
+
+# ------------------------------------------------------------------ netx export and round trip
+
+
+def input_neuron_graph(seed: int = 4) -> Graph:
+    """Signed 8-bit data (2, 4, 5) → input LIF fed without a synapse (du 1000: its current
+    persists; a per-neuron bias netx cannot store) → conv 2×2 → LIF → flatten → dense → netx's
+    non-decaying integrator as the readout (du −1, dv 4096)."""
+    rng = np.random.default_rng(seed)
+    g = Graph(metadata={"T": 6, "source": "test"})
+    g.add(Input("in", shape=(2, 4, 5), encoding="direct",
+                quant=InputQ(scale=1 / 100, bits=8, signed=True)))
+    g.add(CubaLIF("lif0", shape=(2, 4, 5), quant=NeuronQ(
+        du=1000, dv=300, vth=60, bias_mant=rng.integers(-30, 60, (2, 4, 5)).astype(np.int32),
+        bias_exp=3, scale=1 / 64)), "in")
+    w = (rng.integers(-60, 60, (3, 2, 2, 2)) * 2).astype(np.int32)
+    g.add(Conv2d("conv", weight=w.astype(np.float32), quant=WeightQ(weight=w)), "lif0")
+    g.add(CubaLIF("lif1", shape=(3, 3, 4), quant=NeuronQ(du=4095, dv=500, vth=120,
+                                                         scale=1 / 64)), "conv")
+    g.add(Flatten("flat"), "lif1")
+    w = (rng.integers(-100, 100, (6, 36)) * 2).astype(np.int32)
+    g.add(Dense("fc", weight=w.astype(np.float32), quant=WeightQ(weight=w)), "flat")
+    g.add(Readout("out", shape=(6,), du=0.0, dv=1.0,
+                  quant=NeuronQ(du=-1, dv=4096, vth=0, scale=1 / 64)), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g
+
+
+def signed_frames(g: Graph, T: int, B: int, seed: int = 5) -> np.ndarray:
+    """Steady frames ``[T, B, *shape]`` spanning the input's signed range (some clipped)."""
+    node = g[g.inputs[0]]
+    img = np.random.default_rng(seed).uniform(-1.5, 1.5, (B,) + node.shape).astype(np.float32)
+    return np.ascontiguousarray(np.broadcast_to(img, (T, B) + node.shape))
+
+
+def test_round_trip_through_netx_is_the_identity(tmp_path: Path) -> None:
+    """IR → .net → IR: the input neuron comes back as netx's input block with a neuron, the
+    du = −1 / dv = 4096 integrator as iDecay 0 / vDecay 4096."""
+    import h5py
+
+    from neurodeploy.lava.netx import export_netx
+
+    _need(PILOTNET, BOOTSTRAP)
+    for src in (PILOTNET, BOOTSTRAP):
+        g = from_netx(src)
+        ex = export_netx(g, tmp_path / "rt.net")
+        assert ex.layers[0].synapse is None and ex.layers[0].neuron == "layer0.neuron"
+        assert ex.approximated == [] and ex.patched == []
+        h = from_netx(tmp_path / "rt.net")
+        assert h.metadata.pop("file") == "rt.net"
+        h.metadata["file"] = g.metadata["file"]
+        assert graph_diff(g, h) is None, src
+    with h5py.File(tmp_path / "rt.net", "r") as f:  # bootstrap MNIST, as written
+        assert "neuron" in f["layer/0"] and f["layer/0/neuron/iDecay"][()] == 4096
+        assert float(f["layer/0/bias"][()]) == 64  # the input transform netx ignores, kept
+        out = f["layer/3/neuron"]
+        assert (out["iDecay"][()], out["vDecay"][()], out["vThMant"][()]) == (0, 4096, 2**17)
+    # a generated graph: its InputQ comes back from the file's attributes, the rest as written
+    g = input_neuron_graph()
+    g["lif0"].quant.bias_mant = np.zeros((), np.int32)
+    export_netx(g, tmp_path / "gen.net")
+    h = from_netx(tmp_path / "gen.net")
+    q = h["in"].quant
+    assert (q.scale, q.bits, q.signed) == (1 / 100, 8, True)
+    assert [n.kind for n in h] == [n.kind for n in g]
+    x = signed_frames(g, 6, 3)
+    ra, rb = (simulate(k, x, mode="fixed", record=True) for k in (g, h))
+    for na, nb in zip(_neurons(g), _neurons(h), strict=True):
+        for var in "suv":
+            np.testing.assert_array_equal(rb.records[nb][var].numpy(),
+                                          ra.records[na][var].numpy(), err_msg=f"{na}.{var}")
+
+
+def test_input_neuron_bias_needs_the_patch(tmp_path: Path) -> None:
+    from neurodeploy.lava.netx import export_netx
+
+    g = input_neuron_graph()
+    with pytest.raises(NeurodeployError, match=r"node 'lif0' \(cuba_lif\): netx gives its input "
+                       r"block's neuron no bias"):
+        export_netx(g, tmp_path / "a.net", exact=False)
+    assert not (tmp_path / "a.net").exists()
+    ex = export_netx(g, tmp_path / "b.net", patch=True)
+    assert ex.patched == ["lif0"] and ex.input_message_bits == 8
+
+
+@pytest.mark.lava
+def test_exported_input_neuron_graph_runs_exactly_in_netx(tmp_path: Path) -> None:
+    """Our export with an input block (patched bias, du = 1000 so the data are its current)
+    loaded by load_netx and driven through the block's a_in: every layer, every step."""
+    pytest.importorskip("lava.lib.dl.netx")
+    from neurodeploy.lava.netx import export_netx, load_netx, run_network
+
+    g = input_neuron_graph()
+    T, B = 6, 3
+    ex = export_netx(g, tmp_path / "m.net", patch=True)
+    x = signed_frames(g, T, B)
+    net = load_netx(ex.path, reset_interval=T + len(ex.layers), reset_offset=1)
+    lava = run_network(net, input_integers(g["in"], x), drive="current")
+    sim = simulate(g, x, mode="fixed", record=True)
+    assert [layer.neuron for layer in ex.layers] == _neurons(g)
+    for name, rec in zip(_neurons(g), lava, strict=True):
+        for var in "suv":
+            np.testing.assert_array_equal(rec[var], sim.records[name][var].numpy(),
+                                          err_msg=f"{name}.{var}")
+    assert all(sim.records[n]["s"].sum() > 0 for n in ("lif0", "lif1"))
+    assert np.any(sim.records["in"]["y"].numpy() < 0)  # negative data reached the neuron
+
+
+@pytest.mark.lava
+def test_bootstrap_mnist_equals_lava_dl_netx() -> None:
+    """The original file, driven as lava-dl does (each frame the input neuron's bias), on
+    generated frames, two samples back to back; and our netx export of the imported graph,
+    loaded by a stock netx Network and driven through the input neuron's a_in."""
+    _need(BOOTSTRAP)
+    pytest.importorskip("lava.lib.dl.netx")
+    import tempfile
+
+    from lava.lib.dl.netx.hdf5 import Network
+
+    from neurodeploy.lava.netx import export_netx, run_network
+
+    T, B = 6, 2
+    g = from_netx(BOOTSTRAP)
+    x = np.broadcast_to(np.random.default_rng(7).integers(0, 128, (B, 784)),
+                        (T, B, 784)).astype(np.float32)
+    sim = simulate(g, x, mode="fixed", record=True)
+    names = _neurons(g)
+    with tempfile.TemporaryDirectory() as d:
+        path = export_netx(g, Path(d) / "b.net").path
+        for src, drive in ((BOOTSTRAP, "bias"), (path, "current")):
+            net = Network(net_config=str(src), reset_interval=T + len(names), reset_offset=1)
+            lava = run_network(net, x.astype(np.int64), drive=drive)
+            for name, rec in zip(names, lava, strict=True):
+                vars_ = ("s", "v") if (name, drive) == ("layer0.neuron", "bias") else "suv"
+                for var in vars_:
+                    np.testing.assert_array_equal(rec[var], sim.records[name][var].numpy(),
+                                                  err_msg=f"{src.name} {name}.{var}")
+    assert all(sim.records[n]["s"].sum() > 0 for n in names[:-1])
+    assert len({tuple(v) for v in sim.decoded.numpy()}) == B
+
+
+@pytest.mark.lava
+def test_deploy_bundle_with_an_input_neuron_reproduces_the_simulator(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle's run.py drives netx's input block through its neuron's a_in."""
+    pytest.importorskip("lava.lib.dl.netx")
+    from test_deploy import _check_run, _dataset
+
+    from neurodeploy.deploy.bundle import build_bundle
+
+    g = input_neuron_graph()
+    b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=6)
+    assert b.info["network"] == "netx" and b.info["netx_patched"] == ["lif0"]
+    _check_run(g, b.path, monkeypatch)

@@ -4,7 +4,15 @@ Layout that ``lava.lib.dl.netx.hdf5.Network(net_config=path)`` reads (lava-dl 0.
 lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
 
 - ``layer/0``: ``type = input``, ``shape`` (C, H, W) or (n,) — no neuron, so netx feeds the
-  network's input port straight into the first synapse.
+  network's input port straight into the first synapse. A graph whose input feeds a CubaLIF
+  without a synapse (an imported netx input block, PilotNet LIF) writes that layer here as
+  netx's Input block with a ``neuron`` (and the ``weight``/``bias`` input transform kept in
+  ``metadata["netx_input_transform"]``, which netx reads and never applies); the file's
+  ``input_scale``/``input_bits``/``input_signed`` attributes keep the Input's InputQ. netx
+  leaves that block's InPort unconnected: its data go into ``in_layer.neuron.a_in`` (or, for
+  ``iDecay = 4096``, equivalently into ``bias_mant``; :func:`run_network`). netx gives the
+  block's LIF bias 0 whatever the file says, so a nonzero bias on the input neuron is exact
+  only through ``patch``.
 - ``layer/<i>``: ``type`` = ``dense`` | ``conv`` | ``flatten``; ``shape`` (the layer's output,
   (C, H, W) order — netx reverses it to Lava's (W, H, C)); ``weight`` (dense ``[out, in]``; conv
   PyTorch ``[C_out, C_in/g, kH, kW]``, netx flips and transposes it as our compiler does);
@@ -42,10 +50,11 @@ loader, and it has no residual ``add`` or recurrent connection we could use with
 meaning; such graphs are refused naming the node — run them with the process network of
 :mod:`neurodeploy.lava.compiler` instead.
 
-Timing in Lava: netx layer ``i`` (0-based, after the input) sees IR step ``t`` in Lava step
-``t + i + 1`` (one step per synapse, as our compiler's schedule); a netx layer runs its bias from
-step 0, so loading with ``reset_interval = T + depth, reset_offset = 1`` (``LIFReset``, layer ``i``
-resets at time step ``i + 2``, right before its IR step 0) reproduces the IR exactly (tested).
+Timing in Lava: ``net.layers[i]`` (0-based; the input block is ``i = 0`` when it has a neuron)
+sees IR step ``t`` in Lava step ``t + i + 1`` (one step per synapse, as our compiler's schedule;
+data into an input neuron enter in step ``t + 1``); a netx layer runs its bias from step 0, so
+loading with ``reset_interval = T + depth, reset_offset = 1`` (``LIFReset``, layer ``i`` resets
+at time step ``i + 2``, right before its IR step 0) reproduces the IR exactly (tested).
 """
 
 from __future__ import annotations
@@ -79,9 +88,10 @@ NETX_BIAS_EXP = 6
 
 @dataclass
 class NetxLayer:
-    """One netx layer: its synapse node, its neuron node, and a Flatten before it."""
+    """One netx layer: its synapse node (None: the input block's neuron, fed by the graph's
+    input without a synapse), its neuron node, and a Flatten before it."""
 
-    synapse: str
+    synapse: str | None
     neuron: str
     flatten_before: bool = False
 
@@ -119,6 +129,15 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
         raise NeurodeployError("netx export needs exactly one input node")
     layers: list[NetxLayer] = []
     cur = graph.inputs[0]
+    outs = graph.out_edges(cur)
+    if len(outs) == 1 and isinstance(graph.nodes[outs[0].dst], (CubaLIF, Readout)):
+        first = outs[0].dst  # the input feeds a neuron layer directly: netx's Input block
+        if isinstance(graph.nodes[first], Readout) or len(graph.in_edges(first)) != 1:
+            raise NeurodeployError(f"node '{first}': a neuron layer fed by the input becomes "
+                                   "netx's input block, which must be a CubaLIF with that one "
+                                   "input")
+        layers.append(NetxLayer(None, first))
+        cur = first
     flatten = False
     while True:
         outs = graph.out_edges(cur)
@@ -150,7 +169,7 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
         layers.append(NetxLayer(nxt, neuron, flatten))
         flatten = False
         cur = neuron
-    if not layers:
+    if not any(layer.synapse for layer in layers):
         raise NeurodeployError("netx export: the graph has no synapse-neuron layer")
     for layer in layers[:-1]:
         if isinstance(graph.nodes[layer.neuron], Readout):
@@ -236,6 +255,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     if not isinstance(inp, Input) or inp.quant is None:
         raise NeurodeployError(f"node '{inp.name}' ({inp.kind}): the netx input must be a "
                                "quantized input node")
+    in_neuron = layers[0].synapse is None
     msg_bits = 0 if inp.quant.bits == 1 else int(inp.quant.bits)
     approx: list[str] = []
     patched: list[str] | None = [] if patch else None
@@ -244,16 +264,48 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     def string(group: h5py.Group, key: str, value: str) -> None:
         group.create_dataset(key, (1,), "S10", [value.encode("ascii")])
 
+    def neuron(g: h5py.Group, neu: CubaLIF | Readout) -> None:
+        q = neu.quant
+        vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
+        g.create_dataset("neuron/type", data="CUBA")
+        g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
+        g.create_dataset("neuron/vDecay", data=int(q.dv))
+        g.create_dataset("neuron/vThMant", data=vth)
+        g.create_dataset("neuron/refDelay", data=1)
+        g.create_dataset("neuron/gradedSpike", data=False)
+
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["generator"] = "neurodeploy"
             f.attrs["input_message_bits"] = msg_bits
+            if graph.metadata.get("T") is not None:
+                f.create_dataset("simulation/Ts", data=1)
+                f.create_dataset("simulation/tSample", data=int(graph.metadata["T"]))
             layer_group = f.create_group("layer")
             g0 = layer_group.create_group("0")
             string(g0, "type", "input")
             g0.create_dataset("shape", data=np.array(shapes[inp.name]))
+            if in_neuron:
+                neu0 = graph.nodes[layers[0].neuron]
+                f.attrs["input_scale"] = float(inp.quant.scale)
+                f.attrs["input_bits"] = int(inp.quant.bits)
+                f.attrs["input_signed"] = bool(inp.quant.signed)
+                for key, value in (graph.metadata.get("netx_input_transform") or {}).items():
+                    if key in ("weight", "bias"):
+                        g0.create_dataset(key, data=np.float32(value))
+                if np.any(np.asarray(neu0.quant.bias_mant) != 0):
+                    if patched is None:
+                        raise NeurodeployError(
+                            f"node '{neu0.name}' (cuba_lif): netx gives its input block's neuron "
+                            "no bias; export with patch=True and load with "
+                            "neurodeploy.lava.netx.load_netx")
+                    patched.append(neu0.name)
+                    _write_patch(g0.create_group("neurodeploy"), None, neu0, shapes[neu0.name])
+                neuron(g0, neu0)
             i = 1
             for layer in layers:
+                if layer.synapse is None:
+                    continue
                 if layer.flatten_before:
                     gf = layer_group.create_group(str(i))
                     string(gf, "type", "flatten")
@@ -279,14 +331,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                     g.create_dataset("bias", data=_lava_layout(bias, shape))
                 if patch:
                     _write_patch(g.create_group("neurodeploy"), syn, neu, shape)
-                q = neu.quant
-                vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
-                g.create_dataset("neuron/type", data="CUBA")
-                g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
-                g.create_dataset("neuron/vDecay", data=int(q.dv))
-                g.create_dataset("neuron/vThMant", data=vth)
-                g.create_dataset("neuron/refDelay", data=1)
-                g.create_dataset("neuron/gradedSpike", data=False)
+                neuron(g, neu)
                 i += 1
     return NetxExport(path, layers, msg_bits, sorted(set(approx)),
                       sorted(set(patched or [])))
@@ -301,11 +346,13 @@ def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(full)
 
 
-def _write_patch(g: Any, syn: Dense | Conv2d, neu: CubaLIF | Readout,
+def _write_patch(g: Any, syn: Dense | Conv2d | None, neu: CubaLIF | Readout,
                  shape: tuple[int, ...]) -> None:
-    """The exact integers of one layer, as our process-network compiler gives them to Lava."""
-    wq, nq = syn.quant, neu.quant
+    """The exact integers of one layer, as our process-network compiler gives them to Lava
+    (``syn`` None: the input block, a neuron only)."""
+    nq = neu.quant
     if isinstance(syn, Dense):  # Lava's fixed Conv has no exponent (check_fixed: it is 0)
+        wq = syn.quant
         g.create_dataset("weight", data=np.asarray(wq.weight, np.int64))
         g.create_dataset("weight_exp", data=int(wq.weight_exp))
         g.create_dataset("num_weight_bits", data=int(wq.num_weight_bits))
@@ -337,16 +384,19 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
         order = sorted(groups, key=int)
         kinds = [groups[k]["type"][0].decode() if groups[k]["type"].shape else
                  groups[k]["type"][()].decode() for k in order]
+        # netx makes a block of every dense/conv layer and of an input layer with a neuron
         blocks = [k for k, kind in zip(order, kinds, strict=True)
-                  if kind not in ("input", "flatten")]
+                  if kind not in ("input", "flatten") or (kind == "input"
+                                                          and "neuron" in groups[k])]
         patches = []
         for k in blocks:
             grp = groups[k].get("neurodeploy")
             patches.append(None if grp is None else {n: grp[n][()] for n in grp})
     net = Network(net_config=str(path), input_message_bits=input_message_bits, **kwargs)
     if len(net.layers) != len(patches):
-        raise NeurodeployError(f"netx file '{path}': {len(patches)} dense/conv layers but the "
-                               f"netx Network has {len(net.layers)}")
+        raise NeurodeployError(f"netx file '{path}': {len(patches)} blocks (dense/conv layers, "
+                               f"an input with a neuron) but the netx Network has "
+                               f"{len(net.layers)}")
     for k, blk, patch in zip(blocks, net.layers, patches, strict=True):
         if patch is None:
             continue
