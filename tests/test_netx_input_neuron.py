@@ -280,3 +280,23 @@ def test_deploy_bundle_with_an_input_neuron_reproduces_the_simulator(
     b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=6)
     assert b.info["network"] == "netx" and b.info["netx_patched"] == ["lif0"]
     _check_run(g, b.path, monkeypatch)
+
+
+@pytest.mark.lava
+def test_cli_export_and_compare_pilotnet_lif_on_the_frame(tmp_path: Path, capsys) -> None:
+    """``neurodeploy export`` of PilotNet LIF, then ``compare`` (our Lava process network vs the
+    simulator) with lava-dl's frame as a ``.npz`` dataset (x ``[1, C, H, W]``: image.npy is
+    (W, H, C))."""
+    import json
+
+    _need(PILOTNET, IMAGE)
+    pytest.importorskip("lava")
+    from neurodeploy.cli.main import main
+
+    assert main(["export", str(PILOTNET), "-o", str(tmp_path / "p.ndg")]) == 0
+    np.savez(tmp_path / "frame.npz", x=frame_input(1)[0], y=np.zeros(1, np.int64))
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "p.ndg"), "--data", str(tmp_path / "frame.npz"),
+                 "--samples", "1", "--T", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["identical"] is True and out["T"] == 3 and len(out["layers"]) == 10

@@ -434,8 +434,9 @@ def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[s
     Without an input neuron the data go through ``net.inp`` in step ``t``. With an Input block
     that has a neuron, ``drive`` says how: ``current`` — a source into the block's
     ``neuron.a_in`` in step ``t + 1`` (its current, as the IR's input-neuron edge); ``bias`` —
-    each sample's frame ``xi[0, b]`` as the block's ``neuron.bias_mant``, as lava-dl drives
-    PilotNet LIF (``xi`` must be constant over T). Both are exact for ``iDecay = 4096``.
+    each sample's frame ``xi[0, b]`` as the block's ``neuron.bias_mant`` (replacing any bias),
+    as lava-dl drives PilotNet LIF (``xi`` must be constant over T). The two give the same
+    spikes and voltages for ``iDecay = 4096``; the block's ``u`` is 0 under the bias drive.
     """
     import tempfile
 
