@@ -10,6 +10,24 @@ is what netx runs in Lava, spike for spike:
   ``input_message_bits`` attribute our exporter writes or the ``input_bits`` argument);
   ``flatten`` → Flatten before the next layer (netx flattens Lava's (W, H, C) as (C, H, W) in C
   order, which is the IR's order); ``dense`` → Dense + neuron; ``conv`` → Conv2d + neuron.
+- **Input block with a neuron** (``type = input`` with ``neuron``, PilotNet LIF, bootstrap
+  MNIST) → an Input ``in`` (``encoding="direct"``, integer data: ``InputQ(scale=1, bits=13,
+  signed=True)``, Loihi's bias-mantissa range) feeding the neuron layer ``layer0.neuron``
+  (CubaLIF, shape = the input's) directly, without a synapse. The data are the frame. Why this
+  is exact: netx builds the block as a LIF (``du = iDecay − 1``, ``dv = vDecay``, ``vth =
+  vThMant``, ``bias_exp = 6``, bias 0) whose InPort is connected to nothing; lava-dl drives it
+  by setting its ``bias_mant`` to the frame (its PilotNet LIF test) or through
+  ``in_layer.neuron.a_in``. Fed as data, Lava's LIF computes ``u = decay_u(u) + (x << 6)``,
+  ``v = decay_v(v) + u``; with ``iDecay = 4096`` the current keeps ``4096 − (du + 1) = 0``, so
+  ``u = x << 6`` every step and ``v = decay_v(v) + (x << 6)``: the very integers of ``u = 0``,
+  ``v = decay_v(v) + (bias_mant << 6)`` with ``bias_mant = x`` (tested bit for bit against
+  netx with the frame as bias). With ``iDecay < 4096`` the current persists and the data are
+  netx's ``a_in`` drive (slayer's: its input block feeds the neuron's current), which differs
+  from a bias drive. netx reads the block's scalar ``weight``/``bias`` (slayer's input transform
+  ``weight·x + bias``) with ``int(...)`` into ``Input.transform`` and never applies them, so
+  they are *not* the neuron's bias: they are kept in ``metadata["netx_input_transform"]``
+  (written back on export). Our exporter's ``input_scale``/``input_bits``/``input_signed``
+  attributes, when present, give the InputQ instead.
 - Integers exactly as netx reads them (``NetDict`` casts ``weight``/``bias`` with
   ``astype(int)``, truncating floats toward zero).
 - **Dense weights**: netx's ``optimize_weight_bits`` gives ``w' = w << k``, ``weight_exp = −k``
@@ -21,26 +39,37 @@ is what netx runs in Lava, spike for spike:
   ``stride``/``padding``/``dilation`` are stored (H, W) (netx reverses them to Lava's (x, y)).
 - **Neuron** ``type = CUBA`` (or ``LOIHI``), mapped as netx does: ``du = iDecay − 1``,
   ``dv = vDecay``, ``vth = vThMant``, ``bias_mant = bias``, ``bias_exp = 6`` (NeuronQ; a bias
-  mantissa beyond 13 bits is halved into the exponent while exact). A conv bias is per channel
-  ``[C]`` or per neuron in Lava's (W, H, C) order (transposed to (C, H, W)). ``refDelay`` is
-  ignored as netx ignores it (Lava's fixed-point LIF has no refractory period).
+  mantissa beyond 13 bits is halved into the exponent while exact). ``iDecay`` and ``vDecay``
+  lie in [0, 4096]: ``iDecay = 0`` gives ``du = −1``, a current that never decays (Lava keeps
+  ``4096 − (du + 1) = 4096``/4096), ``vDecay = 4096`` a voltage without memory (``v = u +
+  bias``). A conv bias is per channel ``[C]`` or per neuron in Lava's (W, H, C) order
+  (transposed to (C, H, W)). ``refDelay`` is ignored as netx ignores it (Lava's fixed-point LIF
+  has no refractory period). A ``dense`` layer without ``neuron`` gets netx's default
+  non-leaky integrator: ``iDecay 0``, ``vDecay 4096``, ``vThMant 1 << 17``.
 - The **last** layer with ``vThMant ≥ 2**17`` can never spike (``vth << 6 ≥ 2**23`` exceeds the
   24-bit voltage) — the netx idiom for an output integrator, and what our exporter writes for a
-  Readout — and becomes a Readout (``decoding="mean"``) whose ``v`` is read every step.
+  Readout — and becomes a Readout (``decoding="mean"``) whose ``v`` is read every step. A last
+  layer with a smaller threshold stays a CubaLIF even when it is meant as an output (PilotNet
+  LIF: ``vThMant = 2**17 − 1`` fires once v exceeds ``2**23 − 64``): read its ``v`` from the
+  simulator's records.
 - **Float equivalents**, with one float unit of ``v`` = 64 integer units (``NeuronQ.scale =
   1/64``; the ``a_in << 6`` of Lava's LIF): ``W = w_eff·2**weight_exp``,
   ``du = iDecay/4096``, ``dv = vDecay/4096``, ``vth = vThMant``,
   ``bias = (bias_mant << bias_exp)/64``; the float simulation approximates the fixed-point one
   (Lava truncates each decay to an integer).
+- ``simulation/tSample``, when present, becomes ``metadata["T"]``.
 
-Refused, with one line naming the file and layer: layer types netx does not implement or the IR
-has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
-``dense_comp``, complex weights), synaptic ``delay``, an input layer with a neuron, neuron types
-other than CUBA (``SDNN``, ``RF``, ...), graded output spikes, decays outside the IR's 12-bit
-ranges (e.g. ``iDecay = 0``), a hidden layer that can never spike, shapes that do not chain.
+Refused, with one line naming the file, layer and field: layer types netx does not implement or
+the IR has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
+``dense_comp``, complex weights), synaptic ``delay``, neuron types other than CUBA (``SDNN``,
+``RF``, ...), graded output spikes, a neuron field that is missing or not one integer,
+``iDecay``/``vDecay`` outside [0, 4096], ``vThMant ≤ 0``, a hidden layer that can never spike,
+an input block's ``weight``/``bias`` that is not one number (netx's ``int(...)`` fails), shapes
+that do not chain.
 
-Time: the IR is delay-free; netx layer ``i`` (0-based after the input) shows IR step ``t`` at
-Lava step ``t + i + 1`` (see :mod:`neurodeploy.lava.netx`).
+Time: the IR is delay-free; netx's ``net.layers[i]`` (the input block, when it has a neuron,
+is ``i = 0``) shows IR step ``t`` at Lava step ``t + i + 1`` when loaded with ``reset_offset =
+1``, data entering the input block's neuron at step ``t + 1`` (see :mod:`neurodeploy.lava.netx`).
 """
 
 from __future__ import annotations
@@ -71,6 +100,13 @@ BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)
 BIAS_EXP_MAX = 7
 VTH_MAX = 2**17 - 1
 NEVER_SPIKES = 2**17  # vth << 6 = 2**23 > the largest voltage 2**23 − 1
+DECAY_UNITY = 4096
+#: netx's neuron for a dense layer without one (hdf5.py ``create_dense``: ``1 << 18 - 1`` is
+#: ``1 << 17``): (iDecay, vDecay, vThMant) — a non-leaky, never-firing integrator
+NETX_DEFAULT_NEURON = (0, DECAY_UNITY, 1 << 17)
+#: message bits of the data into an input block's neuron: Loihi's 13-bit signed bias mantissa,
+#: the range netx's frame-as-bias drive has
+INPUT_NEURON_BITS = 13
 REFUSED_TYPES = {
     "pool": "pooling (netx: not implemented)",
     "average": "averaging (netx: not implemented)",
@@ -160,7 +196,8 @@ def from_netx(path: str | Path, input_bits: int | None = None) -> Graph:
     """Read the netx file ``path`` into a quantized Graph (mapping in the module docstring).
 
     ``input_bits``: message bits of the input (0 = binary spikes), as ``Network``'s
-    ``input_message_bits``; default: the file's ``input_message_bits`` attribute, else 0.
+    ``input_message_bits``; default: the file's ``input_message_bits`` attribute, else 0. Not
+    used when the input block has a neuron (its data are integers, see the module docstring).
     Raises NeurodeployError naming the file and layer for what the IR cannot express.
     """
     import h5py
@@ -201,12 +238,17 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
     first = layers[keys[0]]
     first_type = _string(first, "type")
     g = Graph(metadata={"source": "netx", "file": path.name})
+    if "simulation" in f and "tSample" in f["simulation"]:
+        g.metadata["T"] = int(_scalar(f["simulation"], "tSample"))
     bits = 1 if input_bits == 0 else input_bits
+    input_neuron = first_type == "input" and "neuron" in first
     if first_type == "input":
-        if "neuron" in first:
-            raise fail(keys[0], "input", "an input layer with a neuron (netx Input block) is "
-                       "not supported")
+        if "shape" not in first:
+            raise fail(keys[0], "input", "no 'shape'")
         in_shape = tuple(int(s) for s in np.asarray(first["shape"][()]).reshape(-1))
+        if not in_shape or min(in_shape) < 1:
+            raise fail(keys[0], "input", f"shape {in_shape} must be non-empty with positive "
+                       "sizes")
         body = keys[1:]
     elif first_type == "dense" and "weight" in first:
         # slayer networks usually start with a dense block: netx sizes the input from it
@@ -216,9 +258,26 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
     else:
         raise fail(keys[0], first_type, "without an 'input' layer only a dense first layer "
                    "gives the input shape (netx would need input_shape)")
-    g.add(Input("in", shape=in_shape, encoding="spikes", quant=InputQ(scale=1.0, bits=bits)))
-    cur, shape = "in", in_shape
     synapse_layers = [k for k in body if _string(layers[k], "type") in ("dense", "conv")]
+    if input_neuron:
+        # the frame is data into the input block's neuron (module docstring)
+        attrs = f.attrs
+        g.add(Input("in", shape=in_shape, encoding="direct",
+                    quant=InputQ(scale=float(attrs.get("input_scale", 1.0)),
+                                 bits=int(attrs.get("input_bits", INPUT_NEURON_BITS)),
+                                 signed=bool(attrs.get("input_signed", True)))))
+        transform = _input_transform(first, keys[0], fail)
+        if transform:
+            g.metadata["netx_input_transform"] = transform
+        neuron = _neuron(first, keys[0], "input", in_shape, last=not synapse_layers,
+                         fail=fail, bias=False)
+        g.add(neuron, "in")
+        cur = neuron.name
+    else:
+        g.add(Input("in", shape=in_shape, encoding="spikes",
+                    quant=InputQ(scale=1.0, bits=bits)))
+        cur = "in"
+    shape = in_shape
     flatten_next = False
     for i in body:
         layer = layers[i]
@@ -280,12 +339,26 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
         neuron = _neuron(layer, i, kind, out_shape, last=i == synapse_layers[-1], fail=fail)
         g.add(neuron, name)
         cur, shape = neuron.name, out_shape
-    if cur == "in":
+    if not synapse_layers:
         raise NeurodeployError(f"{path}: no dense or conv layer to import")
     if flatten_next:
         raise NeurodeployError(f"{path}: the network ends with a 'flatten' layer")
     g.inputs, g.outputs = ["in"], [cur]
     return g
+
+
+def _input_transform(layer: Any, i: str, fail: Any) -> dict[str, int]:
+    """The input block's ``weight``/``bias`` as netx reads them (``int(...)``: one number each;
+    netx stores them in ``Input.transform`` and applies neither)."""
+    out = {}
+    for key in ("weight", "bias"):
+        if key in layer:
+            v = np.asarray(layer[key][()])
+            if v.size != 1 or not np.issubdtype(v.dtype, np.number):
+                raise fail(i, "input", f"'{key}' of shape {tuple(v.shape)}: netx reads an input "
+                           f"block's {key} as one number (slayer's input transform)")
+            out[key] = int(v.reshape(-1)[0])
+    return out
 
 
 def _bias(layer: Any, i: str, kind: str, shape: tuple[int, ...], fail: Any) -> np.ndarray:
@@ -308,13 +381,32 @@ def _bias(layer: Any, i: str, kind: str, shape: tuple[int, ...], fail: Any) -> n
                f"neuron in (W, H, C) order {whc}")
 
 
-def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
-            fail: Any) -> CubaLIF | Readout:
-    """The layer's CUBA neuron as a quantized CubaLIF (or Readout), netx's mapping."""
+def _neuron_field(nc: Any, key: str, i: str, kind: str, fail: Any) -> int:
+    """One integer neuron field ``neuron/<key>``; refused naming the field when missing or not
+    one integer."""
+    if key not in nc:
+        raise fail(i, kind, f"neuron has no '{key}'")
+    v = np.asarray(nc[key][()])
+    if v.size != 1 or not np.issubdtype(v.dtype, np.number) or not np.isfinite(v).all() \
+            or float(v.reshape(-1)[0]) != int(v.reshape(-1)[0]):
+        raise fail(i, kind, f"neuron/{key} must be one integer, got {v.reshape(-1)[:4].tolist()}")
+    return int(v.reshape(-1)[0])
+
+
+def _neuron_config(layer: Any, i: str, kind: str, fail: Any) -> tuple[int, int, int, bool]:
+    """``(iDecay, vDecay, vThMant, default)`` of the layer's CUBA neuron, checked; a dense
+    layer without ``neuron`` gets netx's default non-leaky integrator (``default = True``)."""
+    import h5py
+
     if "neuron" not in layer:
-        raise fail(i, kind, "no neuron (netx would add a non-decaying integrator with vDecay "
-                   "4096, outside the IR's 12-bit decay)")
+        if kind != "dense":
+            raise fail(i, kind, "no 'neuron' (netx reads one for this layer type)")
+        return NETX_DEFAULT_NEURON + (True,)
     nc = layer["neuron"]
+    if not isinstance(nc, h5py.Group):
+        raise fail(i, kind, "'neuron' is not a group")
+    if "type" not in nc:
+        raise fail(i, kind, "neuron has no 'type'")
     ntype = _string(nc, "type")
     if ntype not in ("CUBA", "LOIHI"):
         raise fail(i, kind, f"neuron type '{ntype}' is not supported (CUBA only)")
@@ -322,14 +414,24 @@ def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
         raise fail(i, kind, "graded output spikes (gradedSpike) are not supported")
     if "messageBits" in nc and int(_scalar(nc, "messageBits")) != 0:
         raise fail(i, kind, "graded output spikes (messageBits > 0) are not supported")
-    i_decay, v_decay, vth = (int(_scalar(nc, k)) for k in ("iDecay", "vDecay", "vThMant"))
-    du, dv = i_decay - 1, v_decay
-    if not 0 <= du <= 4095:
-        raise fail(i, kind, f"iDecay {i_decay} gives du = {du}, outside the IR's 12-bit "
-                   "range [0, 4095] (iDecay must lie in [1, 4096])")
-    if not 0 <= dv <= 4095:
-        raise fail(i, kind, f"vDecay {v_decay} outside the IR's 12-bit range [0, 4095]")
-    mant = _bias(layer, i, kind, shape, fail)
+    i_decay, v_decay, vth = (_neuron_field(nc, k, i, kind, fail)
+                             for k in ("iDecay", "vDecay", "vThMant"))
+    if not 0 <= i_decay <= DECAY_UNITY:
+        raise fail(i, kind, f"neuron/iDecay {i_decay} outside [0, {DECAY_UNITY}] (Lava's du = "
+                   f"iDecay - 1 = {i_decay - 1} must lie in [-1, {DECAY_UNITY - 1}])")
+    if not 0 <= v_decay <= DECAY_UNITY:
+        raise fail(i, kind, f"neuron/vDecay {v_decay} outside [0, {DECAY_UNITY}]")
+    if vth <= 0:
+        raise fail(i, kind, f"neuron/vThMant {vth} must be positive")
+    return i_decay, v_decay, vth, False
+
+
+def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
+            fail: Any, bias: bool = True) -> CubaLIF | Readout:
+    """The layer's CUBA neuron as a quantized CubaLIF (or Readout), netx's mapping; ``bias``:
+    whether the layer's ``bias`` is the neuron's (not for an input block)."""
+    i_decay, v_decay, vth, default = _neuron_config(layer, i, kind, fail)
+    mant = _bias(layer, i, kind, shape, fail) if bias else np.zeros((), np.int64)
     exp = NETX_BIAS_EXP
     while mant.size and (mant.min() < BIAS_MANT_RANGE[0] or mant.max() > BIAS_MANT_RANGE[1]):
         if exp >= BIAS_EXP_MAX or np.any(mant % 2):
@@ -337,17 +439,17 @@ def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
         mant, exp = mant >> 1, exp + 1
     bias_f = ((mant << exp) / 64.0).astype(np.float32)
     name = f"layer{i}.neuron"
-    f_params = {"du": np.float32(i_decay / 4096), "dv": np.float32(v_decay / 4096),
+    f_params = {"du": np.float32(i_decay / DECAY_UNITY), "dv": np.float32(v_decay / DECAY_UNITY),
                 "bias": bias_f}
+    du, dv = i_decay - 1, v_decay
     if vth >= NEVER_SPIKES:
         if not last:
-            raise fail(i, kind, f"vThMant {vth} can never be reached (v is 24-bit), so this "
-                       "hidden layer never spikes")
+            raise fail(i, kind, ("no neuron: netx's default integrator" if default else
+                                 f"vThMant {vth}") + " can never be reached (v is 24-bit), so "
+                       "this hidden layer never spikes")
         q = NeuronQ(du=du, dv=dv, vth=0, bias_mant=mant.astype(np.int32), bias_exp=exp,
                     scale=1 / 64)
         return Readout(name, shape=shape, decoding="mean", quant=q, **f_params)
-    if vth <= 0:
-        raise fail(i, kind, f"vThMant {vth} must be positive")
     q = NeuronQ(du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int32), bias_exp=exp,
                 scale=1 / 64)
     return CubaLIF(name, shape=shape, vth=np.float32(vth), reset="zero", quant=q, **f_params)

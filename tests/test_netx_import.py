@@ -153,8 +153,8 @@ def _dense(n_out: int, n_in: int, **neuron) -> dict:
     ([{"type": "input", "shape": np.array([2, 4, 4])},
       {"type": "pool", "shape": np.array([2, 2, 2])}],
      "layer 1 \\(pool\\): pooling"),
-    ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, iDecay=0)],
-     "layer 1 \\(dense\\): iDecay 0 gives du = -1"),
+    ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, iDecay=4097)],
+     "layer 1 \\(dense\\): neuron/iDecay 4097 outside \\[0, 4096\\]"),
     ([{"type": "input", "shape": np.array([4])}, _dense(3, 5)],
      "layer 1 \\(dense\\): weight \\(3, 5\\) does not take"),
     ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, vThMant=2**17), _dense(2, 3)],
@@ -165,6 +165,34 @@ def _dense(n_out: int, n_in: int, **neuron) -> dict:
 def test_refusals_name_the_file_and_layer(layers, match, tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.net", layers)
     with pytest.raises(NeurodeployError, match=f"bad.net: {match}") as err:
+        from_netx(path)
+    assert "\n" not in str(err.value)
+
+
+def _input_block(**neuron) -> dict:
+    cuba = {k: v for k, v in _cuba(**neuron).items() if v is not None}
+    return {"type": "input", "shape": np.array([4]), "neuron": cuba}
+
+
+@pytest.mark.parametrize("block, match", [
+    (_input_block(iDecay=None), "neuron has no 'iDecay'"),
+    (_input_block(vThMant=0), "neuron/vThMant 0 must be positive"),
+    (_input_block(vThMant=-5), "neuron/vThMant -5 must be positive"),
+    (_input_block(iDecay=4097), "neuron/iDecay 4097 outside \\[0, 4096\\]"),
+    (_input_block(iDecay=-1), "neuron/iDecay -1 outside \\[0, 4096\\]"),
+    (_input_block(vDecay=5000), "neuron/vDecay 5000 outside \\[0, 4096\\]"),
+    (_input_block(iDecay=1.5), "neuron/iDecay must be one integer"),
+    (_input_block(iDecay=np.array([4096, 4096])), "neuron/iDecay must be one integer"),
+    (_input_block(type="SDNN"), "neuron type 'SDNN' is not supported"),
+    ({**_input_block(), "bias": np.ones(4)}, "'bias' of shape \\(4,\\): netx reads an input "
+     "block's bias as one number"),
+    (_input_block(vThMant=2**17), "vThMant 131072 can never be reached"),
+    ({"type": "input", "neuron": _cuba()}, "no 'shape'"),
+])
+def test_malformed_input_neuron_is_refused(block, match, tmp_path: Path) -> None:
+    """An input block's neuron is checked like any layer's: one line, file, layer 0, field."""
+    path = _write(tmp_path / "bad.net", [block, _dense(3, 4)])
+    with pytest.raises(NeurodeployError, match=f"bad.net: layer 0 \\(input\\): {match}") as err:
         from_netx(path)
     assert "\n" not in str(err.value)
 

@@ -79,7 +79,7 @@ def apply_exact_integers(net, path: Path) -> None:  # noqa: ANN001 - a netx Netw
         for k in sorted(layers, key=int):
             kind = layers[k]["type"]
             kind = (kind[0] if kind.shape else kind[()]).decode()
-            if kind not in ("input", "flatten"):
+            if kind != "flatten" and (kind != "input" or "neuron" in layers[k]):  # netx blocks
                 grp = layers[k].get("neurodeploy")
                 patches.append(None if grp is None else {n: grp[n][()] for n in grp})
     if len(patches) != len(net.layers):
@@ -102,6 +102,8 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
 
     netx layer ``i`` sees step ``t`` at Lava step ``t + i + 1``; every sample gets
     ``T + depth`` steps and netx resets its neurons at the start of each (``reset_offset=1``).
+    An input block with a neuron (netx leaves its InPort unconnected) takes the data into the
+    neuron's ``a_in``, in step ``t + 1``.
     """
     from lava.lib.dl.netx.hdf5 import Network
     from lava.magma.core.run_conditions import RunSteps
@@ -114,9 +116,12 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
                   input_message_bits=int(info["input_message_bits"]),
                   reset_interval=n, reset_offset=1)
     apply_exact_integers(net, HERE / "model.net")
+    in_neuron = type(net.layers[0]).__name__ == "Input"
+    target = net.in_layer.neuron.a_in if in_neuron else net.inp
+    start = int(in_neuron)
     data = np.zeros(tuple(x_int.shape[2:][::-1]) + (N * n,), np.int64)  # netx takes (W, H, C)
     for b in range(N):
-        data[..., b * n:b * n + T] = x_int[b].T
+        data[..., b * n + start:b * n + start + T] = x_int[b].T
     src = RingBuffer(data=data)
     v_var = net.layers[-1].neuron.v
     if backend == "loihi2":  # pragma: no cover - needs Intel's lava-loihi and a Loihi 2 board
@@ -130,7 +135,7 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
         adapter = eio.spike.PyToNxAdapter(shape=net.inp.shape,
                                           num_message_bits=int(info["input_message_bits"]))
         src.s_out.connect(adapter.inp)
-        adapter.out.connect(net.inp)
+        adapter.out.connect(target)
         probe = StateProbe(v_var)
         try:
             net.run(condition=RunSteps(num_steps=N * n), run_cfg=Loihi2HwCfg(callback_fxs=[probe]))
@@ -141,7 +146,7 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.monitor.process import Monitor
 
-        src.s_out.connect(net.inp)
+        src.s_out.connect(target)
         mon = Monitor()
         mon.probe(v_var, N * n)
         try:

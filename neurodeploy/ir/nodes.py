@@ -86,7 +86,9 @@ class NeuronQ:
     """Integer CUBA parameters in Lava's ``PyLifModelBitAcc`` formats (lava/proc/lif/models.py).
 
     - ``du``, ``dv``: 12-bit decays in ``[0, 4095]``; current keeps ``4096 − (du + 1)`` / 4096
-      per step, voltage keeps ``4096 − dv`` / 4096.
+      per step, voltage keeps ``4096 − dv`` / 4096. Also ``du = −1`` (a current that never
+      decays) and ``dv = 4096`` (no voltage memory: ``v = u + bias``), as netx's default
+      integrator (``iDecay = 0``, ``vDecay = 4096``) runs them in Lava.
     - ``vth``: threshold mantissa; the effective threshold is ``vth << 6``.
     - ``bias_mant``: per-neuron 13-bit signed mantissa (int32 array, scalar or node shape);
       the effective bias is ``bias_mant << bias_exp``.

@@ -72,9 +72,9 @@ def _check_neuron(node: CubaLIF | Readout, shape: Shape) -> None:
     if q is not None:
         if not isinstance(q, NeuronQ):
             _fail(node, f"quantized parameters must be NeuronQ, got {type(q).__name__}")
-        for f in ("du", "dv"):
-            if not 0 <= getattr(q, f) <= DECAY_MAX:
-                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [0, {DECAY_MAX}]")
+        for f, lo, hi in (("du", -1, DECAY_MAX), ("dv", 0, DECAY_MAX + 1)):
+            if not lo <= getattr(q, f) <= hi:
+                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [{lo}, {hi}]")
         if not 0 <= q.vth <= VTH_MAX:
             _fail(node, f"quantized threshold {q.vth} outside [0, {VTH_MAX}]")
         bm = np.asarray(q.bias_mant)

@@ -4,7 +4,15 @@ Layout that ``lava.lib.dl.netx.hdf5.Network(net_config=path)`` reads (lava-dl 0.
 lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
 
 - ``layer/0``: ``type = input``, ``shape`` (C, H, W) or (n,) — no neuron, so netx feeds the
-  network's input port straight into the first synapse.
+  network's input port straight into the first synapse. A graph whose input feeds a CubaLIF
+  without a synapse (an imported netx input block, PilotNet LIF) writes that layer here as
+  netx's Input block with a ``neuron`` (and the ``weight``/``bias`` input transform kept in
+  ``metadata["netx_input_transform"]``, which netx reads and never applies); the file's
+  ``input_scale``/``input_bits``/``input_signed`` attributes keep the Input's InputQ. netx
+  leaves that block's InPort unconnected: its data go into ``in_layer.neuron.a_in`` (or, for
+  ``iDecay = 4096``, equivalently into ``bias_mant``; :func:`run_network`). netx gives the
+  block's LIF bias 0 whatever the file says, so a nonzero bias on the input neuron is exact
+  only through ``patch``.
 - ``layer/<i>``: ``type`` = ``dense`` | ``conv`` | ``flatten``; ``shape`` (the layer's output,
   (C, H, W) order — netx reverses it to Lava's (W, H, C)); ``weight`` (dense ``[out, in]``; conv
   PyTorch ``[C_out, C_in/g, kH, kW]``, netx flips and transposes it as our compiler does);
@@ -42,10 +50,11 @@ loader, and it has no residual ``add`` or recurrent connection we could use with
 meaning; such graphs are refused naming the node — run them with the process network of
 :mod:`neurodeploy.lava.compiler` instead.
 
-Timing in Lava: netx layer ``i`` (0-based, after the input) sees IR step ``t`` in Lava step
-``t + i + 1`` (one step per synapse, as our compiler's schedule); a netx layer runs its bias from
-step 0, so loading with ``reset_interval = T + depth, reset_offset = 1`` (``LIFReset``, layer ``i``
-resets at time step ``i + 2``, right before its IR step 0) reproduces the IR exactly (tested).
+Timing in Lava: ``net.layers[i]`` (0-based; the input block is ``i = 0`` when it has a neuron)
+sees IR step ``t`` in Lava step ``t + i + 1`` (one step per synapse, as our compiler's schedule;
+data into an input neuron enter in step ``t + 1``); a netx layer runs its bias from step 0, so
+loading with ``reset_interval = T + depth, reset_offset = 1`` (``LIFReset``, layer ``i`` resets
+at time step ``i + 2``, right before its IR step 0) reproduces the IR exactly (tested).
 """
 
 from __future__ import annotations
@@ -79,9 +88,10 @@ NETX_BIAS_EXP = 6
 
 @dataclass
 class NetxLayer:
-    """One netx layer: its synapse node, its neuron node, and a Flatten before it."""
+    """One netx layer: its synapse node (None: the input block's neuron, fed by the graph's
+    input without a synapse), its neuron node, and a Flatten before it."""
 
-    synapse: str
+    synapse: str | None
     neuron: str
     flatten_before: bool = False
 
@@ -119,6 +129,15 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
         raise NeurodeployError("netx export needs exactly one input node")
     layers: list[NetxLayer] = []
     cur = graph.inputs[0]
+    outs = graph.out_edges(cur)
+    if len(outs) == 1 and isinstance(graph.nodes[outs[0].dst], (CubaLIF, Readout)):
+        first = outs[0].dst  # the input feeds a neuron layer directly: netx's Input block
+        if isinstance(graph.nodes[first], Readout) or len(graph.in_edges(first)) != 1:
+            raise NeurodeployError(f"node '{first}': a neuron layer fed by the input becomes "
+                                   "netx's input block, which must be a CubaLIF with that one "
+                                   "input")
+        layers.append(NetxLayer(None, first))
+        cur = first
     flatten = False
     while True:
         outs = graph.out_edges(cur)
@@ -150,7 +169,7 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
         layers.append(NetxLayer(nxt, neuron, flatten))
         flatten = False
         cur = neuron
-    if not layers:
+    if not any(layer.synapse for layer in layers):
         raise NeurodeployError("netx export: the graph has no synapse-neuron layer")
     for layer in layers[:-1]:
         if isinstance(graph.nodes[layer.neuron], Readout):
@@ -236,6 +255,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     if not isinstance(inp, Input) or inp.quant is None:
         raise NeurodeployError(f"node '{inp.name}' ({inp.kind}): the netx input must be a "
                                "quantized input node")
+    in_neuron = layers[0].synapse is None
     msg_bits = 0 if inp.quant.bits == 1 else int(inp.quant.bits)
     approx: list[str] = []
     patched: list[str] | None = [] if patch else None
@@ -244,16 +264,48 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     def string(group: h5py.Group, key: str, value: str) -> None:
         group.create_dataset(key, (1,), "S10", [value.encode("ascii")])
 
+    def neuron(g: h5py.Group, neu: CubaLIF | Readout) -> None:
+        q = neu.quant
+        vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
+        g.create_dataset("neuron/type", data="CUBA")
+        g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
+        g.create_dataset("neuron/vDecay", data=int(q.dv))
+        g.create_dataset("neuron/vThMant", data=vth)
+        g.create_dataset("neuron/refDelay", data=1)
+        g.create_dataset("neuron/gradedSpike", data=False)
+
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["generator"] = "neurodeploy"
             f.attrs["input_message_bits"] = msg_bits
+            if graph.metadata.get("T") is not None:
+                f.create_dataset("simulation/Ts", data=1)
+                f.create_dataset("simulation/tSample", data=int(graph.metadata["T"]))
             layer_group = f.create_group("layer")
             g0 = layer_group.create_group("0")
             string(g0, "type", "input")
             g0.create_dataset("shape", data=np.array(shapes[inp.name]))
+            if in_neuron:
+                neu0 = graph.nodes[layers[0].neuron]
+                f.attrs["input_scale"] = float(inp.quant.scale)
+                f.attrs["input_bits"] = int(inp.quant.bits)
+                f.attrs["input_signed"] = bool(inp.quant.signed)
+                for key, value in (graph.metadata.get("netx_input_transform") or {}).items():
+                    if key in ("weight", "bias"):
+                        g0.create_dataset(key, data=np.float32(value))
+                if np.any(np.asarray(neu0.quant.bias_mant) != 0):
+                    if patched is None:
+                        raise NeurodeployError(
+                            f"node '{neu0.name}' (cuba_lif): netx gives its input block's neuron "
+                            "no bias; export with patch=True and load with "
+                            "neurodeploy.lava.netx.load_netx")
+                    patched.append(neu0.name)
+                    _write_patch(g0.create_group("neurodeploy"), None, neu0, shapes[neu0.name])
+                neuron(g0, neu0)
             i = 1
             for layer in layers:
+                if layer.synapse is None:
+                    continue
                 if layer.flatten_before:
                     gf = layer_group.create_group(str(i))
                     string(gf, "type", "flatten")
@@ -279,14 +331,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                     g.create_dataset("bias", data=_lava_layout(bias, shape))
                 if patch:
                     _write_patch(g.create_group("neurodeploy"), syn, neu, shape)
-                q = neu.quant
-                vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
-                g.create_dataset("neuron/type", data="CUBA")
-                g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
-                g.create_dataset("neuron/vDecay", data=int(q.dv))
-                g.create_dataset("neuron/vThMant", data=vth)
-                g.create_dataset("neuron/refDelay", data=1)
-                g.create_dataset("neuron/gradedSpike", data=False)
+                neuron(g, neu)
                 i += 1
     return NetxExport(path, layers, msg_bits, sorted(set(approx)),
                       sorted(set(patched or [])))
@@ -301,11 +346,13 @@ def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(full)
 
 
-def _write_patch(g: Any, syn: Dense | Conv2d, neu: CubaLIF | Readout,
+def _write_patch(g: Any, syn: Dense | Conv2d | None, neu: CubaLIF | Readout,
                  shape: tuple[int, ...]) -> None:
-    """The exact integers of one layer, as our process-network compiler gives them to Lava."""
-    wq, nq = syn.quant, neu.quant
+    """The exact integers of one layer, as our process-network compiler gives them to Lava
+    (``syn`` None: the input block, a neuron only)."""
+    nq = neu.quant
     if isinstance(syn, Dense):  # Lava's fixed Conv has no exponent (check_fixed: it is 0)
+        wq = syn.quant
         g.create_dataset("weight", data=np.asarray(wq.weight, np.int64))
         g.create_dataset("weight_exp", data=int(wq.weight_exp))
         g.create_dataset("num_weight_bits", data=int(wq.num_weight_bits))
@@ -337,16 +384,19 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
         order = sorted(groups, key=int)
         kinds = [groups[k]["type"][0].decode() if groups[k]["type"].shape else
                  groups[k]["type"][()].decode() for k in order]
+        # netx makes a block of every dense/conv layer and of an input layer with a neuron
         blocks = [k for k, kind in zip(order, kinds, strict=True)
-                  if kind not in ("input", "flatten")]
+                  if kind not in ("input", "flatten") or (kind == "input"
+                                                          and "neuron" in groups[k])]
         patches = []
         for k in blocks:
             grp = groups[k].get("neurodeploy")
             patches.append(None if grp is None else {n: grp[n][()] for n in grp})
     net = Network(net_config=str(path), input_message_bits=input_message_bits, **kwargs)
     if len(net.layers) != len(patches):
-        raise NeurodeployError(f"netx file '{path}': {len(patches)} dense/conv layers but the "
-                               f"netx Network has {len(net.layers)}")
+        raise NeurodeployError(f"netx file '{path}': {len(patches)} blocks (dense/conv layers, "
+                               f"an input with a neuron) but the netx Network has "
+                               f"{len(net.layers)}")
     for k, blk, patch in zip(blocks, net.layers, patches, strict=True):
         if patch is None:
             continue
@@ -365,12 +415,28 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
     return net
 
 
-def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
+def has_input_neuron(net: Any) -> bool:
+    """Whether the netx ``Network``'s first layer is an Input block with a neuron (its data go
+    into that neuron, not through ``net.inp``, which netx leaves unconnected inside)."""
+    from lava.lib.dl.netx.blocks.process import Input as InputBlock
+
+    return isinstance(net.layers[0], InputBlock)
+
+
+def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[str, np.ndarray]]:
     """Run a netx ``Network`` (loaded with ``reset_interval = T + len(net.layers)``,
-    ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` in Lava fixed_pt,
-    samples back to back; per netx layer its neuron's ``s``/``u``/``v`` ``[T, B, *shape]`` in
-    IR layout, re-aligned by the netx offset (layer ``i`` shows IR step ``t`` at Lava step
-    ``t + i + 1``). Conv layers come back from Lava's (W, H, C) as (C, H, W).
+    ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` (IR layout) in Lava
+    fixed_pt, samples back to back; per netx layer its neuron's ``s``/``u``/``v``
+    ``[T, B, *shape]`` in IR layout, re-aligned by the netx offset (``net.layers[i]`` shows IR
+    step ``t`` at Lava step ``t + i + 1``). Conv layers come back from Lava's (W, H, C) as
+    (C, H, W).
+
+    Without an input neuron the data go through ``net.inp`` in step ``t``. With an Input block
+    that has a neuron, ``drive`` says how: ``current`` — a source into the block's
+    ``neuron.a_in`` in step ``t + 1`` (its current, as the IR's input-neuron edge); ``bias`` —
+    each sample's frame ``xi[0, b]`` as the block's ``neuron.bias_mant`` (replacing any bias),
+    as lava-dl drives PilotNet LIF (``xi`` must be constant over T). The two give the same
+    spikes and voltages for ``iDecay = 4096``; the block's ``u`` is 0 under the bias drive.
     """
     import tempfile
 
@@ -380,13 +446,26 @@ def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
 
     from neurodeploy.lava.recorder import make_recorder
 
+    if drive not in ("current", "bias"):
+        raise NeurodeployError(f"unknown netx input drive '{drive}' (current or bias)")
+    xi = np.asarray(xi, np.int64)
     T, B = xi.shape[:2]
     n = T + len(net.layers)
-    data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)  # netx input is (W, H, C)
-    for b in range(B):
-        data[..., b * n:b * n + T] = np.asarray(xi[:, b]).T  # [T, C, H, W] → (W, H, C, T)
-    src = RingBuffer(data=data)
-    src.s_out.connect(net.inp)
+    in_neuron = has_input_neuron(net)
+    by_bias = in_neuron and drive == "bias"
+    if by_bias and np.any(xi != xi[:1]):
+        raise NeurodeployError("the bias drive of a netx input neuron holds one frame per "
+                               "sample: the input must not change over time")
+    frames = [np.asarray(xi[0, b]).T for b in range(B)]  # (C, H, W) → netx's (W, H, C)
+    if by_bias:
+        net.in_layer.neuron.bias_mant.init = frames[0]
+    else:
+        start = 1 if in_neuron else 0  # the input neuron's IR step 0 is Lava step 1
+        data = np.zeros(xi.shape[2:][::-1] + (B * n,), np.int64)
+        for b in range(B):
+            data[..., b * n + start:b * n + start + T] = np.asarray(xi[:, b]).T
+        src = RingBuffer(data=data)
+        src.s_out.connect(net.in_layer.neuron.a_in if in_neuron else net.inp)
     neurons = [layer.neuron for layer in net.layers]
     with tempfile.TemporaryDirectory() as d:
         rec, model, paths = make_recorder([p.s_out for p in neurons],
@@ -394,7 +473,13 @@ def run_network(net: Any, xi: np.ndarray) -> list[dict[str, np.ndarray]]:
                                           Path(d), B * n)
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
         try:
-            net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
+            if by_bias:  # one frame per sample, switched between samples with the run paused
+                for b in range(B):
+                    if b:
+                        net.in_layer.neuron.bias_mant.set(frames[b])
+                    net.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+            else:
+                net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
         finally:
             net.stop()
         arrays = [np.load(p) for p in paths]

@@ -78,9 +78,11 @@ def quantize_weights(w_gain: np.ndarray, exp: int) -> tuple[np.ndarray, int]:
 
 def decay_q(d: float, current: bool) -> int:
     """12-bit decay: the current keeps ``(4096 − (du + 1)) / 4096`` per step, the voltage
-    ``(4096 − dv) / 4096``; so ``du_q = round(4096·du) − 1``, ``dv_q = round(4096·dv)``."""
+    ``(4096 − dv) / 4096``; so ``du_q = round(4096·du) − 1`` in [−1, 4095] (``du = 0``: −1, a
+    current that never decays, as netx's ``iDecay = 0``), ``dv_q = round(4096·dv)`` in
+    [0, 4095]."""
     q = int(round(4096 * float(d))) - (1 if current else 0)
-    return int(min(max(q, 0), DECAY_MAX))
+    return int(min(max(q, -1 if current else 0), DECAY_MAX))
 
 
 def bias_q(bias_eff: np.ndarray, where: str) -> tuple[np.ndarray, int]:

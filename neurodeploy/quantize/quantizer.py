@@ -324,8 +324,6 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                                        f"at scale {lam_n:g}, outside Loihi's [1, {fmt.VTH_MAX}]")
         else:
             vth_q = fmt.VTH_MAX  # never reached: the readout's v stays below half the range
-        if du == 0:
-            rep.notes.append("du = 0 has no 12-bit form: the current decays by 1/4096 per step")
         if dv > 4095.5 / 4096:
             rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
         node.quant = NeuronQ(du=fmt.decay_q(du, True), dv=fmt.decay_q(dv, False), vth=vth_q,
