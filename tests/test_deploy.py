@@ -90,17 +90,17 @@ def _wide_graph(n_in: int) -> Graph:
 
 def test_model_that_does_not_fit_is_refused_before_writing(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
-    save_graph(_wide_graph(5000), tmp_path / "wide.ndg")
+    save_graph(_wide_graph(9000), tmp_path / "wide.ndg")
     out = tmp_path / "bundle"
     assert main(["deploy", str(tmp_path / "wide.ndg"), "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: layer 'out' (fed by fc): fan-in 5000 per neuron exceeds loihi2's "
-                   "limit of 4096 (resource: fan-in / input axons per neuron)"]
+    assert err == ["error: layer 'out' (fed by fc): fan-in 9000 per neuron exceeds loihi2's "
+                   "limit of 8192 (resource: fan-in / input axons per neuron)"]
     assert not out.exists()
     # more cores than the target's chips hold: a 2-core chip, 64 neurons per core
     toml = Path(__file__).parents[1] / "hardware_profiles" / "loihi2.toml"
     text = toml.read_text().replace("cores_per_chip = 128", "cores_per_chip = 2")
-    text = text.replace("neurons_per_core = 8192", "neurons_per_core = 4")
+    text = text.replace("neurons_per_core = 3200", "neurons_per_core = 4")
     small = tmp_path / "tiny.toml"
     small.write_text(text.replace('name = "loihi2"', 'name = "tiny"'))
     with pytest.raises(NeurodeployError) as exc:
