@@ -243,7 +243,8 @@ def map_graph(graph: Graph, profile: Profile) -> Mapping:
             axons_in=max((c.axons_in for c in mine), default=0),
             axons_out=max((c.axons_out for c in mine), default=0),
             neurons_per_core=max((c.neurons for c in mine), default=0), core_ids=tuple(ids)))
-    keys = ("cores_per_chip", "neurons_per_core", "synmem_words_per_core", "axons_in_per_core",
+    keys = ("cores_per_chip", "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y",
+            "neurons_per_core", "synmem_words_per_core", "axons_in_per_core",
             "axons_out_per_core", "max_fan_in", "weight_bits", "max_chips")
     return Mapping(profile=profile.name, layers=maps, cores=cores, cores_per_chip=per_chip,
                    limits={k: int(profile.resources[k]) for k in keys}, graph_layers=layers)

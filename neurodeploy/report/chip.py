@@ -68,9 +68,9 @@ def chip_lines(name: str, mapping: Mapping, perf: PerfResult | None = None) -> l
 
 
 def _positions(mapping: Mapping) -> tuple[int, int]:
-    nx = max((c.x for c in mapping.cores), default=0) + 1
-    ny = max((c.y for c in mapping.cores), default=0) + 1
-    return nx, ny
+    """The board's mesh of routing tiles: every chip used, whole."""
+    lim = mapping.limits
+    return max(mapping.n_chips, 1) * lim["mesh_tiles_x"], lim["mesh_tiles_y"]
 
 
 def chip_html(name: str, mapping: Mapping, perf: PerfResult | None = None) -> str:

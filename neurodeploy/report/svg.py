@@ -70,7 +70,7 @@ def floor_plan(title: str, cells: Sequence[tuple[int, int, float, str]], nx: int
     for x, y, v, label in cells:
         per_pos.setdefault((x, y), []).append((v, label))
     top = 28
-    width, height = nx * cell + 8, ny * cell + top + 24
+    width, height = max(nx * cell + 8, 8 * len(title), 330), ny * cell + top + 24
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f'<text x="4" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
@@ -86,8 +86,8 @@ def floor_plan(title: str, cells: Sequence[tuple[int, int, float, str]], nx: int
                        f'width="{max(w - 1, 1):.2f}" height="{cell - 4}" fill="{_heat(v)}" '
                        f'stroke="#888" stroke-width="0.5"><title>{escape(label)}: '
                        f'{_fmt(v)}</title></rect>')
-    out.append(f'<text x="4" y="{height - 6}" font-size="10">white = idle, dark red = the '
-               'busiest (1.0); hover a core for its value</text>')
+    out.append(f'<text x="4" y="{height - 6}" font-size="10">one square per routing tile, its '
+               'cores side by side; white = idle, dark red = 1.0</text>')
     out.append("</svg>")
     return "\n".join(out)
 
