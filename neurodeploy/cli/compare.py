@@ -48,7 +48,9 @@ def compare_cmd(
     else:
         from neurodeploy.distributed.cluster import open_cluster
         from neurodeploy.distributed.compare import compare as compare_on
+        from neurodeploy.distributed.compare import require_fixed
 
+        require_fixed(mode)
         with open_cluster(spec) as cluster:
             result = compare_on(cluster, graph, ds, samples=samples, T=steps,
                                 progress=not json_out, mode=mode)

@@ -70,6 +70,22 @@ def _quiet_logs(level: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _keep_start_method() -> Iterator[None]:
+    """Starting a ``spawn`` process (the local workers) makes Python fix this process's default
+    multiprocessing start method (``spawn.get_preparation_data`` calls ``get_start_method()``);
+    Lava's first import then fails setting its own (see
+    :func:`neurodeploy.distributed.worker.allow_lava_import`). Leave it unset as found."""
+    import multiprocessing
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    try:
+        yield
+    finally:
+        if before is None:
+            multiprocessing.set_start_method(None, force=True)
+
+
+@contextlib.contextmanager
 def open_cluster(spec: ClusterSpec, timeout: float | None = None,
                  log_level: int = logging.CRITICAL) -> Iterator[Cluster]:
     """Start (``workers``, ``slurm``) or connect to (``scheduler``) the cluster of ``spec``;
@@ -86,7 +102,8 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
         from dask.utils import parse_timedelta
 
         timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
-    with _quiet_logs(log_level), dask.config.set({"distributed.worker.daemon": False}):
+    with _quiet_logs(log_level), _keep_start_method(), \
+            dask.config.set({"distributed.worker.daemon": False}):
         cluster: Any = None
         try:
             if spec.scheduler is not None:
@@ -110,9 +127,12 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
                 else:
                     from distributed import LocalCluster
 
+                    # no dashboard; its HTTP server on a free loopback port, not 8787
                     cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           silence_logs=log_level)
+                                           processes=True, host="127.0.0.1",
+                                           dashboard_address=None, silence_logs=log_level,
+                                           scheduler_kwargs={"dashboard_address":
+                                                             "127.0.0.1:0"})
                 client = Client(cluster, set_as_default=False)
                 n = int(spec.expected_workers() or 1)
         except NeurodeployError:

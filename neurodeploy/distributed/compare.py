@@ -60,6 +60,14 @@ def merge_comparisons(parts: Sequence[tuple[int, dict]]) -> dict:
             "T": results[0]["T"], "layers": layers, "first_divergence": first_div}
 
 
+def require_fixed(mode: str) -> None:
+    """Only fixed-mode comparisons shard exactly (see :func:`merge_comparisons`)."""
+    if mode != "fixed":
+        raise NeurodeployError(f"compare --mode {mode} runs in one process (its tolerance is "
+                               "relative to each layer's largest value over all samples, which "
+                               "a shard cannot know); drop --workers/--scheduler/--slurm")
+
+
 def _compare_shard(graph: Graph, ds: Any, lava_graph: Graph | None) -> dict:
     from neurodeploy.lava import compare as lava_compare
 
@@ -82,10 +90,7 @@ def compare(cluster: Cluster, graph: Graph, ds: Any, samples: int = 20, T: int |
     from neurodeploy.distributed.worker import run_with_lava
     from neurodeploy.sim.dataset import input_encoding, steps_for
 
-    if mode != "fixed":
-        raise NeurodeployError(f"compare --mode {mode} runs in one process (its tolerance is "
-                               "relative to each layer's largest value over all samples, which "
-                               "a shard cannot know); drop --workers/--scheduler/--slurm")
+    require_fixed(mode)
     if samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
     n = min(samples, len(ds))

@@ -15,11 +15,8 @@ from neurodeploy.progress import track
 def _why(exc: BaseException) -> str:
     from distributed.scheduler import KilledWorker
 
-    if isinstance(exc, KilledWorker):
-        import dask
-
-        tries = int(dask.config.get("distributed.scheduler.allowed-failures")) + 1
-        return f"the worker running it died ({tries} tries)"
+    if isinstance(exc, KilledWorker):  # after distributed.scheduler.allowed-failures retries
+        return "every worker that ran it died (out of memory? killed?)"
     msg = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
