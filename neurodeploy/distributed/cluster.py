@@ -105,14 +105,11 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
     with _quiet_logs(log_level), _keep_start_method(), \
             dask.config.set({"distributed.worker.daemon": False}):
         cluster: Any = None
+        client: Any = None
         try:
             if spec.scheduler is not None:
                 client = _connect(spec.scheduler, timeout)
-                try:
-                    n = _worker_threads(client, spec.scheduler, timeout)
-                except BaseException:
-                    client.close()
-                    raise
+                n = _worker_threads(client, spec.scheduler, timeout)
             else:
                 from distributed import Client
 
@@ -135,13 +132,16 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
                                                              "127.0.0.1:0"})
                 client = Client(cluster, set_as_default=False)
                 n = int(spec.expected_workers() or 1)
-        except NeurodeployError:
+                if spec.slurm is not None:
+                    # as long as the queue takes: data is sent to workers once they exist
+                    client.wait_for_workers(1)
+        except BaseException as exc:  # Ctrl-C too: no SLURM job or worker left behind
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()
-            raise
-        except Exception as exc:
-            if cluster is not None:
-                cluster.close()
+            if isinstance(exc, NeurodeployError) or not isinstance(exc, Exception):
+                raise
             raise NeurodeployError(f"cannot start {spec.describe()}: {type(exc).__name__}: "
                                    f"{' '.join(str(exc).split())}") from None
         try:

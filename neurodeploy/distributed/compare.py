@@ -68,10 +68,22 @@ def require_fixed(mode: str) -> None:
                                "a shard cannot know); drop --workers/--scheduler/--slurm")
 
 
-def _compare_shard(graph: Graph, ds: Any, lava_graph: Graph | None) -> dict:
+def _compare_shard(graph: Graph, ds: Any, lo: int, hi: int, T: int | None,
+                   lava_graph: Graph | None) -> dict:
+    """``compare`` on samples ``lo:hi`` of ``ds`` (the samples ``compare`` would take), with
+    the inputs ``compare`` would give them: all samples encoded at once (seed 0, so that rate
+    encoding draws the same spikes), then sliced and passed on as spike data."""
+    from neurodeploy.data import Dataset, encode
     from neurodeploy.lava import compare as lava_compare
+    from neurodeploy.sim.dataset import input_encoding, steps_for
 
-    return lava_compare(graph, ds, samples=len(ds), T=ds.T, lava_graph=lava_graph, mode="fixed")
+    enc = input_encoding(graph, ds.encoding)
+    steps = steps_for(graph, ds.encoding, ds.T, T)
+    x = encode(ds.x, enc, steps, seed=0)[:, lo:hi]  # [T, hi - lo, ...]
+    part = Dataset(np.ascontiguousarray(np.swapaxes(x, 0, 1)), np.asarray(ds.y)[lo:hi],
+                   ds.name, "spikes", ds.n_classes, int(x.shape[0]))
+    return lava_compare(graph, part, samples=hi - lo, T=part.T, lava_graph=lava_graph,
+                        mode="fixed")
 
 
 def compare(cluster: Cluster, graph: Graph, ds: Any, samples: int = 20, T: int | None = None,
@@ -80,15 +92,13 @@ def compare(cluster: Cluster, graph: Graph, ds: Any, samples: int = 20, T: int |
     """:func:`neurodeploy.lava.compare` (fixed mode) on ``cluster``'s workers, one shard of
     consecutive samples per worker; the same result as in one process.
 
-    The inputs are encoded here exactly as ``compare`` encodes them (the first ``samples``
-    samples at once, seed 0) and each shard gets its slice as spike data ``[n, T, ...]``, so
-    rate-encoded inputs do not depend on the sharding.
+    The first ``samples`` samples go to every worker once (``scatter``); each shard encodes them
+    as ``compare`` does and keeps its slice, so rate-encoded inputs do not depend on the
+    sharding. This process does no simulation (it imports neither torch nor Lava).
     """
-    from neurodeploy.data import Dataset, encode
     from neurodeploy.distributed.execute import run_shards
     from neurodeploy.distributed.shards import split
     from neurodeploy.distributed.worker import run_with_lava
-    from neurodeploy.sim.dataset import input_encoding, steps_for
 
     require_fixed(mode)
     if samples < 1:
@@ -96,15 +106,10 @@ def compare(cluster: Cluster, graph: Graph, ds: Any, samples: int = 20, T: int |
     n = min(samples, len(ds))
     if n == 0:
         raise NeurodeployError(f"dataset '{ds.name}' has no samples")
-    enc = input_encoding(graph, ds.encoding)
-    steps = steps_for(graph, ds.encoding, ds.T, T)
-    x = encode(ds.x[:n], enc, steps, seed=0)  # [T, n, ...] as compare encodes it
-    y = np.asarray(ds.y)
+    data = cluster.client.scatter(ds.subset(slice(0, n)), broadcast=True, hash=False)
     ranges = split(n, cluster.workers)
-    shards = [{"ds": Dataset(np.ascontiguousarray(np.swapaxes(x[:, r.start:r.stop], 0, 1)),
-                             y[r.start:r.stop], ds.name, "spikes", ds.n_classes, int(x.shape[0]))}
-              for r in ranges]
+    shards = [{"ds": data, "lo": r.start, "hi": r.stop} for r in ranges]
     labels = [f"samples {r.start}-{r.stop - 1}" for r in ranges]
-    fn = partial(run_with_lava, _compare_shard, graph=graph, lava_graph=lava_graph)
+    fn = partial(run_with_lava, _compare_shard, graph=graph, T=T, lava_graph=lava_graph)
     results = run_shards(cluster, fn, shards, labels, "comparing with Lava", progress)
     return merge_comparisons([(r.start, res) for r, res in zip(ranges, results, strict=True)])
