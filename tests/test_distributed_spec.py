@@ -134,3 +134,21 @@ def test_bad_cluster_options_are_one_line_before_any_work(tmp_path, capsys) -> N
     err = capsys.readouterr().err
     assert err.startswith("error: compare --mode float runs in one process") and \
         err.count("\n") == 1
+
+
+def test_slurm_without_sbatch_is_one_line(tmp_path, capsys) -> None:
+    pytest.importorskip("dask_jobqueue")
+    import shutil
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has SLURM")
+    g = Graph(metadata={"T": 4})
+    g.add(Input("in", shape=(64,)))
+    g.add(Dense("fc", weight=np.ones((10, 64), np.float32)), "in")
+    g.add(Readout("out", shape=(10,)), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    save_graph(g, tmp_path / "m.ndg")
+    assert main(["simulate", str(tmp_path / "m.ndg"), "--data", "digits", "--slurm",
+                 "partition=cpu,cores=2"]) == 1
+    assert capsys.readouterr().err == ("error: --slurm: 'sbatch' is not on PATH (run on a SLURM "
+                                       "login node, or use --workers / --scheduler)\n")

@@ -114,9 +114,10 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
                 from distributed import Client
 
                 if spec.slurm is not None:
-                    from neurodeploy.distributed.slurm import slurm_cluster
+                    from neurodeploy.distributed.slurm import check_submission, slurm_cluster
 
                     cluster = slurm_cluster(spec.slurm)
+                    check_submission(cluster)
                     if spec.workers is not None:
                         cluster.scale(n=spec.workers)
                     else:

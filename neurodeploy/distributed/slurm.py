@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from typing import Any
 
 from neurodeploy.distributed.spec import SlurmSpec
@@ -40,3 +44,26 @@ def slurm_cluster(spec: SlurmSpec) -> Any:
         raise NeurodeployError(f"--slurm needs dask-jobqueue ({exc}); install it with "
                                "pip install 'neurodeploy[dist]'") from None
     return SLURMCluster(**slurm_kwargs(spec))
+
+
+def check_submission(cluster: Any) -> None:
+    """Ask SLURM whether it would take the worker job (``sbatch --test-only``, nothing is
+    submitted), so that a missing ``sbatch``, a wrong partition or account is one error here:
+    dask-jobqueue submits jobs in the background, where a refusal is only a log line while the
+    command waits for workers that never come."""
+    submit = cluster.job_cls.submit_command
+    if shutil.which(submit) is None:
+        raise NeurodeployError(f"--slurm: '{submit}' is not on PATH (run on a SLURM login "
+                               "node, or use --workers / --scheduler)")
+    fd, path = tempfile.mkstemp(prefix="neurodeploy-job-", suffix=".sh")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(cluster.job_script())
+        proc = subprocess.run([submit, "--test-only", path], capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        os.unlink(path)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        why = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise NeurodeployError(f"--slurm: SLURM refuses the worker job: {why}")
