@@ -20,7 +20,9 @@ The default everywhere is in-process; nothing here imports Dask until a cluster 
 
 Results are byte-identical to the single-process run: each shard runs the single-process code
 on its slice (same batches, same encoding seeds) and the merge replays the single-process
-accumulation in sample order.
+accumulation in sample order. (Fixed point always; float mode equals a run with one thread per
+process, as the workers have: MKL's float32 sums depend on the thread count, in one process
+too.) ``quantize``'s calibration is not distributed (it lives inside the quantizer).
 """
 
 from __future__ import annotations
