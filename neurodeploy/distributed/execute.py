@@ -12,13 +12,26 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.progress import track
 
 
-def _why(exc: BaseException) -> str:
+def _killed(exc: BaseException) -> bool:
     from distributed.scheduler import KilledWorker
 
-    if isinstance(exc, KilledWorker):  # after distributed.scheduler.allowed-failures retries
-        return "every worker that ran it died (out of memory? killed?)"
-    msg = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return isinstance(exc, KilledWorker)
+
+
+def _failure(what: str, failed: list[tuple[int, str, BaseException]], total: int) -> str:
+    """One line naming the failed shards: the first that raised, else every shard whose
+    workers died (a task queued on a dying worker counts as having run there)."""
+    raised = [f for f in failed if not _killed(f[2])]
+    if raised:
+        i, label, exc = raised[0]
+        msg = " ".join(str(exc).split())
+        why = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        return f"{what}: shard {i + 1}/{total} ({label}) failed: {why}; no results reported"
+    names = [f"{i + 1}/{total} ({label})" for i, label, _ in failed]
+    which = (f"shard {names[0]} failed: every worker that ran it died" if len(names) == 1 else
+             f"shards {', '.join(names[:-1])} and {names[-1]} failed: every worker that ran "
+             "them died")
+    return f"{what}: {which} (out of memory? killed?); no results reported"
 
 
 def run_shards(cluster: Cluster, fn: Callable[..., Any], shards: Sequence[dict[str, Any]],
@@ -27,9 +40,9 @@ def run_shards(cluster: Cluster, fn: Callable[..., Any], shards: Sequence[dict[s
 
     A shard whose worker dies is run again on another worker (Dask's
     ``distributed.scheduler.allowed-failures`` times); if it still fails, or raises, the whole
-    run fails with a NeurodeployError naming the shard (``labels[i]``), and the other shards
-    are cancelled: results come back for every shard or not at all. A NeurodeployError raised
-    in a shard (bad input) comes back unchanged.
+    run fails with a NeurodeployError naming the shard (``labels[i]``): results come back for
+    every shard or not at all. A NeurodeployError raised in a shard (bad input) comes back
+    unchanged.
     """
     from distributed import as_completed
 
@@ -39,18 +52,19 @@ def run_shards(cluster: Cluster, fn: Callable[..., Any], shards: Sequence[dict[s
                for i, kw in enumerate(shards)]
     try:
         done = as_completed(futures, loop=client.loop)
-        for _ in track(done, f"{what} on {cluster.description}", total=len(futures),
-                       enabled=progress):
-            pass
-        results = []
+        for fut in track(done, f"{what} on {cluster.description}", total=len(futures),
+                         enabled=progress):
+            if fut.status == "error":
+                break  # fail fast: the others are cancelled below
+        failed = []
         for i, fut in enumerate(futures):
-            try:
-                results.append(fut.result())
-            except NeurodeployError:
-                raise
-            except Exception as exc:
-                raise NeurodeployError(f"{what}: shard {i + 1}/{len(futures)} ({labels[i]}) "
-                                       f"failed: {_why(exc)}; no results reported") from None
-        return results
+            if fut.status == "error":
+                exc = fut.exception()
+                if isinstance(exc, NeurodeployError):
+                    raise exc
+                failed.append((i, labels[i], exc))
+        if failed:
+            raise NeurodeployError(_failure(what, failed, len(futures)))
+        return [fut.result() for fut in futures]
     finally:
         client.cancel(futures)
