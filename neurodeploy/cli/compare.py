@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from neurodeploy.cli.common import console, emit_json, existing_file
+from neurodeploy.cli.distopts import Scheduler, Slurm, Workers
 
 
 def compare_cmd(
@@ -26,17 +27,33 @@ def compare_cmd(
                                       "fixed_pt, exact) or float (float simulator vs Lava "
                                       "floating_pt, 1e-5 relative).")] = "fixed",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    slurm: Slurm = None,
 ) -> None:
     """Run the simulator and Lava on the same inputs and check that every neuron layer's spikes
     s, currents u and voltages v agree at every step (fixed: identical; float: spikes
-    identical, u and v within 1e-5 relative)."""
+    identical, u and v within 1e-5 relative). With --workers/--scheduler/--slurm (fixed mode)
+    the samples are shared among Dask workers; the result is the same as in one process."""
     from neurodeploy.data import load_dataset
+    from neurodeploy.distributed import cluster_spec
     from neurodeploy.ir import load_graph
     from neurodeploy.lava import compare
 
+    spec = cluster_spec(workers, scheduler, slurm)
     graph = load_graph(existing_file(model, "graph file"))
     ds = load_dataset(data, split="test", limit=samples)
-    result = compare(graph, ds, samples=samples, T=steps, progress=not json_out, mode=mode)
+    if spec is None:
+        result = compare(graph, ds, samples=samples, T=steps, progress=not json_out, mode=mode)
+    else:
+        from neurodeploy.distributed.cluster import open_cluster
+        from neurodeploy.distributed.compare import compare as compare_on
+        from neurodeploy.distributed.compare import require_fixed
+
+        require_fixed(mode)
+        with open_cluster(spec) as cluster:
+            result = compare_on(cluster, graph, ds, samples=samples, T=steps,
+                                progress=not json_out, mode=mode)
     if json_out:
         emit_json({"model": str(model), "data": data, **result})
         return

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from neurodeploy.cli.common import console, emit_json, existing_file
+from neurodeploy.cli.distopts import Scheduler, Slurm, Workers
 
 
 def energy_cmd(
@@ -30,17 +31,24 @@ def energy_cmd(
     perf_samples: Annotated[int, typer.Option(
         "--perf-samples", help="Samples the chip performance model runs on (step by step).")
     ] = 16,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    slurm: Slurm = None,
 ) -> None:
-    """Simulate the model on the data, count MACs/ACs per layer, price them per profile."""
+    """Simulate the model on the data, count MACs/ACs per layer, price them per profile.
+    With --workers/--scheduler/--slurm the simulation's batches run on Dask workers (the same
+    counts as in one process)."""
     from neurodeploy.atomic import write_text
     from neurodeploy.data import load_dataset
+    from neurodeploy.distributed import cluster_spec
+    from neurodeploy.distributed.simulate import dataset_result
     from neurodeploy.energy import estimate_energy, load_profile
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.ir import load_graph
     from neurodeploy.perf import chip_estimates, record_activity
     from neurodeploy.report import chip_lines, energy_html, energy_table, ratio_lines, report_dict
-    from neurodeploy.sim import run_dataset
 
+    spec = cluster_spec(workers, scheduler, slurm)
     graph = load_graph(existing_file(model, "graph file"))
     if samples is not None and samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
@@ -49,8 +57,8 @@ def energy_cmd(
     profiles = [load_profile(p) for p in (profile or ["cmos45nm", "loihi2"])]
     ds = load_dataset(data, split="test", limit=samples)
     quantized = any(getattr(n, "quant", None) is not None for n in graph)
-    res = run_dataset(graph, ds, mode="fixed" if quantized else "float", T=steps,
-                      progress=not json_out)
+    res = dataset_result(spec, graph, ds, mode="fixed" if quantized else "float", T=steps,
+                         progress=not json_out)
     meta = {"model": model.name, "data": str(data), "samples": int(res.n_samples),
             "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6)}
     report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta,

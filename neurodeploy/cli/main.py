@@ -19,7 +19,7 @@ from neurodeploy.errors import NeurodeployError
 #: verb modules under neurodeploy.cli, in the order ``--help`` lists them
 VERBS = (
     "inspect", "train", "export", "quantize", "simulate", "compare", "map", "energy",
-    "deploy", "demo",
+    "sweep", "deploy", "demo",
 )
 
 

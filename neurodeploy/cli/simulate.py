@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from neurodeploy.cli.common import console, emit_json, existing_file
+from neurodeploy.cli.distopts import Scheduler, Slurm, Workers
 from neurodeploy.errors import NeurodeployError
 
 
-def _lava_dataset(graph, ds, steps: int | None, batch_size: int, progress: bool,
-                  mode: str = "fixed"):
-    """Accuracy and firing rates through ``neurodeploy.lava.simulate_lava``."""
+def _lava_batches(graph, ds, T: int | None, batch_size: int, mode: str = "fixed",
+                  progress: bool = False, first_batch: int = 0) -> list[tuple]:
+    """Per batch of ``ds``: (predictions, firing rates, samples) through
+    ``neurodeploy.lava.simulate_lava``, batch ``i`` encoded with seed ``first_batch + i``."""
     import numpy as np
 
     try:
@@ -23,20 +25,45 @@ def _lava_dataset(graph, ds, steps: int | None, batch_size: int, progress: bool,
                                "or install the full stack (tools/env.sh)") from None
     from neurodeploy.data import encode
     from neurodeploy.progress import track
-    from neurodeploy.sim.dataset import input_encoding, steps_for
+    from neurodeploy.sim.dataset import batch_starts, input_encoding, steps_for
 
     enc = input_encoding(graph, ds.encoding)
-    T = steps_for(graph, ds.encoding, ds.T, steps)
-    preds, rates, n = [], {}, len(ds)
-    starts = range(0, n, batch_size)
+    steps = steps_for(graph, ds.encoding, ds.T, T)
+    starts = batch_starts(ds, batch_size)
+    parts = []
     for i, lo in enumerate(track(starts, "simulating (lava)", total=len(starts),
                                  enabled=progress)):
         xb = ds.x[lo:lo + batch_size]
-        res = simulate_lava(graph, encode(xb, enc, T, seed=i), record=False, mode=mode)
-        preds.append(np.asarray(res.predictions))
-        for k, r in res.firing_rates.items():
-            rates[k] = rates.get(k, 0.0) + r * len(xb) / n
-    predictions = np.concatenate(preds)
+        res = simulate_lava(graph, encode(xb, enc, steps, seed=first_batch + i), record=False,
+                            mode=mode)
+        parts.append((np.asarray(res.predictions), res.firing_rates, len(xb)))
+    return parts
+
+
+def _lava_dataset(spec, graph, ds, steps: int | None, batch_size: int, progress: bool,
+                  mode: str = "fixed"):
+    """Accuracy, predictions and firing rates through Lava, here or on the cluster ``spec``."""
+    import numpy as np
+
+    if spec is None:
+        parts = _lava_batches(graph, ds, steps, batch_size, mode, progress)
+    else:
+        from functools import partial
+
+        from neurodeploy.distributed.cluster import open_cluster
+        from neurodeploy.distributed.simulate import map_batches
+        from neurodeploy.distributed.worker import run_with_lava
+
+        fn = partial(run_with_lava, _lava_batches, graph=graph, T=steps, batch_size=batch_size,
+                     mode=mode)
+        with open_cluster(spec) as cluster:
+            parts = map_batches(cluster, fn, ds, batch_size, "simulating (lava)", progress)
+    rates: dict[str, float] = {}
+    n = len(ds)
+    for _, batch_rates, b in parts:
+        for k, r in batch_rates.items():
+            rates[k] = rates.get(k, 0.0) + r * b / n
+    predictions = np.concatenate([p for p, _, _ in parts])
     return float(np.mean(predictions == ds.y)), predictions, rates
 
 
@@ -51,24 +78,32 @@ def simulate_cmd(
     steps: Annotated[int | None, typer.Option("--T", help="Time steps (default: the graph's T).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per batch.")] = 256,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    slurm: Slurm = None,
 ) -> None:
-    """Simulate a graph on a dataset; print accuracy and per-layer firing rates."""
+    """Simulate a graph on a dataset; print accuracy and per-layer firing rates.
+
+    With --workers/--scheduler/--slurm the batches (--batch-size) are shared among Dask workers;
+    the result is identical to the run in one process with the same --batch-size."""
     from neurodeploy.data import load_dataset
+    from neurodeploy.distributed import cluster_spec
+    from neurodeploy.distributed.simulate import dataset_result
     from neurodeploy.ir import load_graph
-    from neurodeploy.sim import run_dataset
 
     if backend not in ("sim", "lava"):
         raise NeurodeployError(f"unknown backend '{backend}' (choose sim or lava)")
     if mode not in ("float", "fixed"):
         raise NeurodeployError(f"unknown mode '{mode}' (choose float or fixed)")
+    spec = cluster_spec(workers, scheduler, slurm)
     graph = load_graph(existing_file(model, "graph file"))
     ds = load_dataset(data, split="test", limit=samples)
     if backend == "lava":  # fixed → Lava fixed_pt, float → Lava floating_pt
-        accuracy, predictions, rates = _lava_dataset(graph, ds, steps, batch_size, not json_out,
-                                                     mode)
+        accuracy, predictions, rates = _lava_dataset(spec, graph, ds, steps, batch_size,
+                                                     not json_out, mode)
     else:
-        res = run_dataset(graph, ds, mode=mode, T=steps, batch_size=batch_size, device=device,
-                          progress=not json_out)
+        res = dataset_result(spec, graph, ds, mode=mode, T=steps, batch_size=batch_size,
+                             device=device, progress=not json_out)
         accuracy, predictions, rates = res.accuracy, res.predictions, res.firing_rates
     layers = [{"name": k, "firing_rate": v} for k, v in rates.items()]
     if json_out:

@@ -1,7 +1,9 @@
-"""Tiny inline-SVG bar charts (no plotting library, no network access to view)."""
+"""Tiny inline-SVG bar charts and scatter plots (no plotting library, no network access to
+view)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -117,5 +119,79 @@ def line_chart(title: str, values: Sequence[float], unit: str = "", xlabel: str 
         out.append(f'<circle cx="{left + i / n * plot_w:.2f}" '
                    f'cy="{top + plot_h - v / vmax * plot_h:.2f}" r="2.5" fill="{PALETTE[0]}">'
                    f'<title>{escape(xlabel)} {i}: {_fmt(v)} {escape(unit)}</title></circle>')
+
+
+def _axis(lo: float, hi: float, log: bool) -> tuple[float, float]:
+    """Axis range (in log10 units for a log axis) with a little margin."""
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    if hi <= lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def scatter_chart(title: str, series: dict[str, Sequence[tuple[float, float, str, bool]]],
+                  x_label: str, y_label: str, log_x: bool = False, width: int = 520,
+                  height: int = 340, ring: str = "") -> str:
+    """A scatter plot as an ``<svg>`` element: one colour per series, each point
+    ``(x, y, label, ringed)``; ringed points (e.g. a Pareto front) get a black ring and the
+    legend names ``ring``. ``log_x`` draws x on a log scale (x values must be > 0)."""
+    pts = [p for s in series.values() for p in s]
+    left, right, top, bottom = 64, 16, 46, 44
+    pw, ph = width - left - right, height - top - bottom
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+           f'<text x="4" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
+    x = left
+    for i, name in enumerate(series):
+        color = PALETTE[i % len(PALETTE)]
+        out.append(f'<circle cx="{x + 5}" cy="29" r="5" fill="{color}"/>')
+        out.append(f'<text x="{x + 14}" y="33" font-size="11">{escape(name)}</text>')
+        x += 24 + 7 * len(name)
+    if ring:
+        out.append(f'<circle cx="{x + 5}" cy="29" r="7" fill="none" stroke="#000" '
+                   'stroke-width="2"/>')
+        out.append(f'<text x="{x + 16}" y="33" font-size="11">{escape(ring)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
+               'stroke="#999"/>')
+    if pts:
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        x0, x1 = _axis(min(xs), max(xs), log_x)
+        y0, y1 = _axis(min(ys), max(ys), False)
+
+        def sx(v: float) -> float:
+            v = math.log10(v) if log_x else v
+            return left + (v - x0) / (x1 - x0) * pw
+
+        def sy(v: float) -> float:
+            return top + ph - (v - y0) / (y1 - y0) * ph
+
+        for k in range(5):
+            fx = x0 + (x1 - x0) * k / 4
+            vx = 10 ** fx if log_x else fx
+            fy = y0 + (y1 - y0) * k / 4
+            gx, gy = left + pw * k / 4, top + ph - ph * k / 4
+            out.append(f'<text x="{gx:.1f}" y="{top + ph + 14}" font-size="10" '
+                       f'text-anchor="middle">{_fmt(vx)}</text>')
+            out.append(f'<text x="{left - 4}" y="{gy + 3:.1f}" font-size="10" '
+                       f'text-anchor="end">{_fmt(fy)}</text>')
+        for i, (name, s) in enumerate(series.items()):
+            color = PALETTE[i % len(PALETTE)]
+            for px, py, label, ringed in s:
+                cx, cy = sx(px), sy(py)
+                tip = f"{name} {label}: {_fmt(px)}, {_fmt(py)}"
+                out.append(f'<circle cx="{cx:.2f}" cy="{cy:.2f}" r="5" fill="{color}">'
+                           f'<title>{escape(tip)}</title></circle>')
+                if ringed:
+                    out.append(f'<circle class="front" cx="{cx:.2f}" cy="{cy:.2f}" r="8" '
+                               'fill="none" stroke="#000" stroke-width="2"/>')
+                out.append(f'<text x="{cx + 9:.2f}" y="{cy - 6:.2f}" font-size="9">'
+                           f'{escape(label)}</text>')
+    out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 8}" font-size="11" '
+               f'text-anchor="middle">{escape(x_label)}{" (log)" if log_x else ""}</text>')
+    out.append(f'<text x="12" y="{top + ph / 2:.1f}" font-size="11" text-anchor="middle" '
+               f'transform="rotate(-90 12 {top + ph / 2:.1f})">{escape(y_label)}</text>')
     out.append("</svg>")
     return "\n".join(out)

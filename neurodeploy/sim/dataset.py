@@ -57,6 +57,83 @@ def steps_for(graph: Graph, ds_encoding: str, ds_T: int | None, T: int | None) -
                            "and the data is static; pass T")
 
 
+@dataclass(eq=False)
+class BatchPart:
+    """One batch's share of a :class:`DatasetResult`, before :func:`merge_batches` adds the
+    batches up (in batch order, so the result does not depend on where each batch ran)."""
+
+    n: int
+    T: int
+    predictions: np.ndarray  # [n] int64
+    decoded: np.ndarray  # [n, classes] float
+    counts: dict[str, np.ndarray]  # per node: the batch's summed counts (mean over B × n)
+    saturations: dict[str, int]
+    records: dict[str, dict[str, torch.Tensor]]
+
+
+def batch_starts(ds, batch_size: int) -> range:
+    """Offsets of the batches of ``batch_size`` samples ``run_dataset`` cuts ``ds`` into."""
+    if len(ds) == 0:
+        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
+    if batch_size < 1:
+        raise NeurodeployError(f"batch size must be >= 1, got {batch_size}")
+    return range(0, len(ds), batch_size)
+
+
+def run_batches(graph: Graph, ds, mode: str = "float", T: int | None = None,
+                batch_size: int = 256, device: str = "cpu", seed: int = 0,
+                record: bool | Sequence[str] = False, progress: bool = False,
+                first_batch: int = 0) -> list[BatchPart]:
+    """Simulate ``ds`` batch by batch (see :func:`run_dataset`); batch ``i`` of ``ds`` is
+    encoded with seed ``seed + first_batch + i``, so a slice of a dataset starting at batch
+    ``first_batch`` gives exactly the parts the whole dataset gives for those batches."""
+    from neurodeploy.data import encode
+
+    starts = batch_starts(ds, batch_size)
+    enc = input_encoding(graph, ds.encoding)
+    steps = steps_for(graph, ds.encoding, ds.T, T)
+    parts = []
+    for i, lo in enumerate(track(starts, f"simulating ({mode})", total=len(starts),
+                                 enabled=progress)):
+        xb = ds.x[lo:lo + batch_size]
+        x = encode(xb, enc, steps, seed=seed + first_batch + i)
+        res = simulate(graph, x, mode=mode, record=record, device=device)
+        b = len(xb)
+        parts.append(BatchPart(b, res.T, res.predictions, res.decoded.cpu().numpy(),
+                               {k: c * b for k, c in res.counts.items()},
+                               dict(res.saturations), res.records))
+    return parts
+
+
+def merge_batches(graph: Graph, parts: Sequence[BatchPart], y: np.ndarray) -> DatasetResult:
+    """Add up the batches of a dataset (``y``: its ``[N]`` labels) into a DatasetResult."""
+    n = sum(p.n for p in parts)
+    if n != len(y) or n == 0:
+        raise NeurodeployError(f"the batches hold {n} samples, the dataset {len(y)}")
+    counts: dict[str, np.ndarray] = {}
+    sats: dict[str, int] = {}
+    recs: dict[str, dict[str, list[torch.Tensor]]] = {}
+    for part in parts:
+        for k, c in part.counts.items():
+            counts[k] = counts.get(k, 0) + c
+        for k, s in part.saturations.items():
+            sats[k] = sats.get(k, 0) + s
+        for k, r in part.records.items():
+            for var, val in r.items():
+                recs.setdefault(k, {}).setdefault(var, []).append(val)
+    t_used = parts[-1].T
+    predictions = np.concatenate([p.predictions for p in parts])
+    counts = {k: c / n for k, c in counts.items()}
+    rates = {}
+    for name, node in graph.nodes.items():
+        if name in counts and node.kind in ("cuba_lif", "input"):
+            rates[name] = float(counts[name].sum() / (t_used * max(counts[name].size, 1)))
+    accuracy = float(np.mean(predictions == np.asarray(y)))
+    records = {k: {var: torch.cat(v, dim=1) for var, v in r.items()} for k, r in recs.items()}
+    return DatasetResult(accuracy, predictions, rates, counts, n, t_used, sats,
+                         np.concatenate([p.decoded for p in parts]), records)
+
+
 def run_dataset(graph: Graph, ds, mode: str = "float", T: int | None = None,
                 batch_size: int = 256, device: str = "cpu", seed: int = 0,
                 record: bool | Sequence[str] = False, progress: bool = False) -> DatasetResult:
@@ -64,45 +141,8 @@ def run_dataset(graph: Graph, ds, mode: str = "float", T: int | None = None,
 
     Batches of ``batch_size`` are encoded with ``neurodeploy.data.encode`` (rate encoding
     seeded with ``seed + batch index``). ``progress`` shows a bar over batches on a terminal.
+    :func:`run_batches` + :func:`merge_batches`; ``neurodeploy.distributed`` runs the batches
+    on Dask workers and merges them the same way.
     """
-    from neurodeploy.data import encode
-
-    n = len(ds)
-    if n == 0:
-        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
-    if batch_size < 1:
-        raise NeurodeployError(f"batch size must be >= 1, got {batch_size}")
-    enc = input_encoding(graph, ds.encoding)
-    steps = steps_for(graph, ds.encoding, ds.T, T)
-    preds, decoded = [], []
-    counts: dict[str, np.ndarray] = {}
-    sats: dict[str, int] = {}
-    recs: dict[str, dict[str, list[torch.Tensor]]] = {}
-    t_used = 0
-    starts = range(0, n, batch_size)
-    for i, lo in enumerate(track(starts, f"simulating ({mode})", total=len(starts),
-                                 enabled=progress)):
-        xb = ds.x[lo:lo + batch_size]
-        x = encode(xb, enc, steps, seed=seed + i)
-        res = simulate(graph, x, mode=mode, record=record, device=device)
-        t_used = res.T
-        b = len(xb)
-        preds.append(res.predictions)
-        decoded.append(res.decoded.cpu().numpy())
-        for k, c in res.counts.items():
-            counts[k] = counts.get(k, 0) + c * b
-        for k, s in res.saturations.items():
-            sats[k] = sats.get(k, 0) + s
-        for k, r in res.records.items():
-            for var, val in r.items():
-                recs.setdefault(k, {}).setdefault(var, []).append(val)
-    predictions = np.concatenate(preds)
-    counts = {k: c / n for k, c in counts.items()}
-    rates = {}
-    for name, node in graph.nodes.items():
-        if name in counts and node.kind in ("cuba_lif", "input"):
-            rates[name] = float(counts[name].sum() / (t_used * max(counts[name].size, 1)))
-    accuracy = float(np.mean(predictions == np.asarray(ds.y)))
-    records = {k: {var: torch.cat(v, dim=1) for var, v in r.items()} for k, r in recs.items()}
-    return DatasetResult(accuracy, predictions, rates, counts, n, t_used, sats,
-                         np.concatenate(decoded), records)
+    return merge_batches(graph, run_batches(graph, ds, mode, T, batch_size, device, seed, record,
+                                            progress), ds.y)

@@ -1,0 +1,103 @@
+"""``neurodeploy sweep``: the Pareto front on a hand-made table; a 2 targets × 3 T sweep on
+two Dask workers writes the table and the plots, identical to the sweep in one process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from neurodeploy.cli.main import main
+from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout, save_graph
+from neurodeploy.sweep import COLUMNS, pareto_front
+
+
+def test_pareto_front_on_a_hand_made_table() -> None:
+    rows = [
+        {"name": "A", "accuracy": 0.95, "energy_pj": 100.0, "latency_us": 10.0},  # front
+        {"name": "B", "accuracy": 0.90, "energy_pj": 50.0, "latency_us": 10.0},   # front
+        {"name": "C", "accuracy": 0.90, "energy_pj": 60.0, "latency_us": 10.0},   # B beats it
+        {"name": "D", "accuracy": 0.80, "energy_pj": 40.0, "latency_us": 30.0},   # front: energy
+        {"name": "E", "accuracy": 0.80, "energy_pj": 80.0, "latency_us": 5.0},    # front: latency
+        {"name": "F", "accuracy": 0.95, "energy_pj": 100.0, "latency_us": 10.0},  # ties A: front
+        {"name": "G", "accuracy": 0.85, "energy_pj": 45.0, "latency_us": None},   # no latency
+        {"name": "H", "accuracy": 0.70, "energy_pj": 200.0, "latency_us": 50.0},  # beaten by all
+    ]
+    assert [r["name"] for r, f in zip(rows, pareto_front(rows), strict=True) if f] == \
+        ["A", "B", "D", "E", "F", "G"]
+    # without latency G competes on accuracy and energy only: D (less accurate) stays,
+    # E and C fall to B, and the tie A/F stays
+    two = pareto_front(rows, minimize=("energy_pj",))
+    assert [r["name"] for r, f in zip(rows, two, strict=True) if f] == ["A", "B", "D", "F", "G"]
+    assert pareto_front([]) == []
+    assert pareto_front([{"accuracy": None, "energy_pj": None, "latency_us": None}]) == [True]
+
+
+def _model(path) -> None:
+    rng = np.random.default_rng(7)
+    g = Graph(metadata={"T": 6, "source": "test"})
+    g.add(Input("in", shape=(64,), encoding="rate"))  # binary spikes: Loihi 1 and 2
+    g.add(Dense("fc1", weight=rng.normal(0, 0.4, (24, 64)).astype(np.float32)), "in")
+    g.add(CubaLIF("lif1", shape=(24,), du=0.5, dv=0.1, vth=1.0), "fc1")
+    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, 24)).astype(np.float32)), "lif1")
+    g.add(Readout("out", shape=(10,)), "fc2")
+    g.inputs, g.outputs = ["in"], ["out"]
+    save_graph(g, path)
+
+
+def test_sweep_two_targets_three_T_on_two_workers(tmp_path, capsys) -> None:
+    pytest.importorskip("distributed")
+    model = tmp_path / "m.ndg"
+    _model(model)
+    args = ["sweep", str(model), "--data", "digits", "--target", "loihi1", "--target",
+            "loihi2", "--T", "3", "--T", "4", "--T", "6", "--samples", "48",
+            "--calib-samples", "16", "--json"]
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers: MKL's float sums depend on the thread count
+    try:
+        assert main([*args, "-o", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    one = capsys.readouterr().out
+    assert main([*args, "-o", str(tmp_path / "two"), "--workers", "2"]) == 0
+    assert capsys.readouterr().out == one
+    for name in ("sweep.json", "sweep.csv", "sweep.html"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    doc = json.loads((tmp_path / "two" / "sweep.json").read_text())
+    rows = doc["rows"]
+    assert [(r["target"], r["T"], r["profile"]) for r in rows] == [
+        (t, T, t) for t in ("loihi1", "loihi2") for T in (3, 4, 6)]
+    assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
+    for r in rows:
+        assert 0 <= r["accuracy"] <= 1 and r["energy_pj"] > 0 and r["latency_us"] > 0
+        assert r["cores"] >= 2
+    # more steps cost more energy and time on the same target
+    for t in ("loihi1", "loihi2"):
+        mine = [r for r in rows if r["target"] == t]
+        assert [r["latency_us"] for r in mine] == sorted(r["latency_us"] for r in mine)
+    assert [r["pareto"] for r in rows] == pareto_front(rows)
+    table = list(csv.reader(io.StringIO((tmp_path / "two" / "sweep.csv").read_text())))
+    assert tuple(table[0]) == COLUMNS and len(table) == 7
+    html = (tmp_path / "two" / "sweep.html").read_text()
+    assert html.count("<svg") == 3
+    front = sum(r["pareto"] for r in rows)
+    assert front >= 1 and html.count('class="front"') == 3 * front
+
+
+def test_sweep_bad_input_is_one_line(tmp_path, capsys) -> None:
+    model = tmp_path / "m.ndg"
+    _model(model)
+    for extra, msg in [(["--target", "loihi3"], "error: unknown target 'loihi3'"),
+                       (["--T", "0"], "error: --T must be >= 1, got 0"),
+                       (["--T", "4", "--T", "4"], "error: --T 4 given twice"),
+                       (["--profile", "tpu"], "error: ")]:
+        assert main(["sweep", str(model), "--data", "digits", "-o", str(tmp_path / "o"),
+                     *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(msg) and err.count("\n") == 1, err
+    assert not (tmp_path / "o" / "sweep.json").exists()
