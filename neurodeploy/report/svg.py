@@ -119,6 +119,8 @@ def line_chart(title: str, values: Sequence[float], unit: str = "", xlabel: str 
         out.append(f'<circle cx="{left + i / n * plot_w:.2f}" '
                    f'cy="{top + plot_h - v / vmax * plot_h:.2f}" r="2.5" fill="{PALETTE[0]}">'
                    f'<title>{escape(xlabel)} {i}: {_fmt(v)} {escape(unit)}</title></circle>')
+    out.append("</svg>")
+    return "\n".join(out)
 
 
 def _axis(lo: float, hi: float, log: bool) -> tuple[float, float]:
