@@ -262,3 +262,33 @@ def test_missing_output_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["deploy", str(tmp_path / "m.q.ndg"), "-o", str(tmp_path / "b"),
                  "--backend", "fpga"]) == 2
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.lava
+def test_pilotnet_lif_deploys_on_one_loihi2_chip_and_its_run_reproduces_v(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """lava-dl's PilotNet LIF, whose output layer is a CubaLIF (vThMant 2**17 − 1): `deploy`
+    maps it onto one Loihi 2 chip and the bundle's run.py (netx, T = 3 to keep Lava short)
+    reproduces the output layer's spike counts and voltage on lava-dl's frame."""
+    from test_netx_input_neuron import IMAGE, PILOTNET, _need, frame_input
+
+    _need(PILOTNET, IMAGE)
+    pytest.importorskip("lava.lib.dl.netx")
+    assert main(["export", str(PILOTNET), "-o", str(tmp_path / "p.ndg")]) == 0
+    np.savez(tmp_path / "frame.npz", x=frame_input(1)[0], y=np.zeros(1, np.int64))
+    bundle = tmp_path / "bundle"
+    capsys.readouterr()
+    assert main(["deploy", str(tmp_path / "p.ndg"), "--target", "loihi2", "-o", str(bundle),
+                 "--data", str(tmp_path / "frame.npz"), "--samples", "1", "--T", "3",
+                 "--run", "--backend", "sim", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["network"] == "netx" and doc["chips"] == 1
+    assert json.loads((bundle / "mapping.json").read_text())["chips"] == 1
+    info = json.loads((bundle / "bundle.json").read_text())
+    assert info["T"] == 3 and info["output"]["node"] == "layer10.neuron"
+    assert info["output"]["kind"] == "cuba_lif"
+    assert doc["run"]["identical"] is True and doc["run"]["v_equal"] is True
+    expected = json.loads((bundle / "expected.json").read_text())
+    results = json.loads((bundle / "results.json").read_text())
+    assert np.shape(expected["v"]) == (1, 3, 1) and np.any(expected["v"])  # v moves
+    assert results["v"] == expected["v"] and results["spike_counts"] == [[0]]
