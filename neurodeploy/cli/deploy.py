@@ -23,6 +23,8 @@ def deploy_cmd(
                              "the task the model was trained on.")] = None,
     samples: Annotated[int, typer.Option(
         "--samples", "-n", help="Test inputs shipped in the bundle.")] = 20,
+    steps: Annotated[int | None, typer.Option(
+        "--T", help="Time steps per inference (default: the graph's T).")] = None,
     chips: Annotated[int, typer.Option(
         "--chips", help="Chips the target system has; a model needing more is refused.")] = 1,
     partition: Annotated[str | None, typer.Option(
@@ -72,13 +74,14 @@ def deploy_cmd(
     ds = load_dataset(spec, split="test")
     bundle = build_bundle(graph, ds, output, target=target, samples=samples, max_chips=chips,
                           partition=partition, loihi_gen=loihi_gen,
-                          model_name=model.name.split(".")[0], force=force)
+                          model_name=model.name.split(".")[0], force=force, T=steps)
     doc = {"bundle": str(bundle.path), "network": bundle.info["network"],
            "netx_refusal": bundle.info["netx_refusal"], "cores": bundle.mapping.n_cores,
            "chips": bundle.mapping.n_chips, "files": sorted(bundle.manifest["files"])}
     result = run_bundle(bundle.path, backend=backend) if run else None
     if result is not None:
-        doc["run"] = {k: v for k, v in result.items() if k not in ("stdout", "predictions", "scores")}
+        doc["run"] = {k: v for k, v in result.items()
+                      if k not in ("stdout", "predictions", "scores", "spike_counts", "v")}
     if json_out:
         emit_json(doc)
     else:
@@ -89,12 +92,15 @@ def deploy_cmd(
         if bundle.info["netx_refusal"]:
             con.print(f"  no model.net: {bundle.info['netx_refusal']}")
         if result is not None:
+            spiking = ("" if "v_equal" not in result else
+                       f"; spike counts {'equal' if result['spike_counts_equal'] else 'differ'}, "
+                       f"output v {'equal' if result['v_equal'] else 'differs'} at every step")
             con.print(f"  run.py: {result['run_config']}; {result['agree_with_simulator']}/"
-                      f"{result['samples']} predictions equal the simulator's")
+                      f"{result['samples']} predictions equal the simulator's{spiking}; "
+                      f"{result['seconds']:.1f} s")
     if result is not None and not result["identical"]:
-        raise NeurodeployError(f"{bundle.path / 'run.py'}: predictions differ from the "
-                               f"simulator's on {result['samples'] - result['agree_with_simulator']}"
-                               f" of {result['samples']} samples (see results.json)")
+        raise NeurodeployError(f"{bundle.path / 'run.py'}: outputs differ from the simulator's: "
+                               f"{'; '.join(result['differences'])} (see results.json)")
 
 
 def _verify(bundle: Path, json_out: bool) -> None:

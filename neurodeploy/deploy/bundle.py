@@ -7,10 +7,13 @@ Bundle contents (every file listed with its SHA-256 in ``manifest.json``):
 ``model.net``      lava-dl netx network, when netx expresses the graph exactly (else absent,
                    and ``bundle.json`` says why: ``run.py`` then builds neurodeploy's lava-nc
                    process network from ``model.q.ndg``, CPU simulation only)
-``bundle.json``    target, T, network form, input encoding (scale, bits), readout decoding
+``bundle.json``    target, T, network form, input encoding (scale, bits), the output layer
+                   (``output``: a readout and its decoding, or a spiking layer decoded by spike
+                   counts)
 ``inputs.npz``     ``x`` (data), ``x_int`` ``[N, T, *shape]`` int64 (messages into the first
                    synapse), ``y`` labels
-``expected.json``  the fixed-point simulator's predictions on those inputs
+``expected.json``  the fixed-point simulator's predictions and scores on those inputs; for a
+                   spiking output layer also its spike counts and its voltage ``v`` every step
 ``run.py``         runs the bundle (Loihi2HwCfg when lava-loihi is installed, else
                    Loihi2SimCfg fixed_pt) and checks its predictions against expected.json
 ``run_inrc.sbatch``  SLURM job for Intel's INRC Loihi 2 systems
@@ -31,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,8 @@ import numpy as np
 
 from neurodeploy.atomic import check_writable_dir, umask
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Graph, Readout, save_graph, validate
+from neurodeploy.ir import Graph, save_graph, validate
+from neurodeploy.ir.nodes import Node
 from neurodeploy.jsonsafe import to_jsonable
 
 RUN_SCRIPT = Path(__file__).with_name("run_bundle.py")
@@ -56,17 +61,23 @@ class Bundle:
     energy: dict[str, Any] = field(default_factory=dict)
 
 
+#: output layer kinds ``run.py`` reads: a readout's voltage, a spiking layer's spikes and voltage
+OUTPUT_KINDS = ("readout", "cuba_lif")
+
+
 def check_quantized(graph: Graph) -> None:
     """Raise NeurodeployError unless Lava's fixed-point models can run ``graph`` (naming the
-    first node that is not quantized) and its first output is a Readout ``run.py`` decodes."""
+    first node that is not quantized) and ``run.py`` can read its first output: a Readout (its
+    voltage, decoded) or a CubaLIF (its spike counts, and its voltage)."""
     from neurodeploy.lava.compiler import check_fixed
 
     validate(graph)
     check_fixed(graph)
     out = graph.nodes[graph.outputs[0]] if graph.outputs else None
-    if not isinstance(out, Readout):
+    if out is None or out.kind not in OUTPUT_KINDS:
         raise NeurodeployError("deploy needs the graph's first output to be a Readout (the run "
-                               f"script decodes its voltage); it is {out.kind if out else 'none'}")
+                               "script decodes its voltage) or a CubaLIF (its spike counts); it "
+                               f"is {out.kind if out else 'none'}")
 
 
 def check_fit(graph: Graph, target: str, max_chips: int) -> Any:
@@ -85,9 +96,37 @@ def check_fit(graph: Graph, target: str, max_chips: int) -> Any:
     return mapping
 
 
-def _readout_info(node: Readout) -> dict[str, Any]:
-    return {"node": node.name, "decoding": node.decoding, "scale": float(node.quant.scale),
+def is_spiking(node: Node) -> bool:
+    """Whether output ``node`` is a spiking layer (decoded by its spike counts over T)."""
+    return node.kind == "cuba_lif"
+
+
+def _output_info(node: Node) -> dict[str, Any]:
+    """``bundle.json``'s ``output``: the layer ``run.py`` reads and how it decodes it
+    (``scale``: the float value of one unit of the layer's integer ``v``)."""
+    info = {"node": node.name, "kind": node.kind, "scale": float(node.quant.scale)}
+    if is_spiking(node):
+        return {**info, "decoding": "spike_count"}
+    return {**info, "decoding": node.decoding,
             "weights": None if node.weights is None else np.asarray(node.weights).tolist()}
+
+
+def _expected(sim: Any, node: Node, y: np.ndarray) -> dict[str, Any]:
+    """``expected.json``: the simulator's predictions and decoded scores (``[N, n]``); for a
+    spiking output also its spike counts ``[N, n]`` and voltage ``v`` ``[N, T, n]`` (Lava's
+    integers, neurons flattened in the IR's (C, H, W) order), which ``run.py`` compares
+    exactly."""
+    out = {"predictions": sim.predictions.tolist(),
+           "scores": sim.decoded.cpu().numpy().astype(np.float64).tolist(),
+           "accuracy": float(np.mean(sim.predictions == y)),
+           "source": "neurodeploy.sim fixed-point simulator"}
+    if is_spiking(node):
+        rec = sim.records[node.name]
+        s, v = (rec[k].cpu().numpy().astype(np.int64) for k in ("s", "v"))  # [T, N, *shape]
+        T, N = v.shape[:2]
+        out["spike_counts"] = (s != 0).sum(0).reshape(N, -1).tolist()
+        out["v"] = np.swapaxes(v.reshape(T, N, -1), 0, 1).tolist()
+    return out
 
 
 def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
@@ -107,6 +146,23 @@ def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
         return {}, str(exc)
     return {"netx_depth": len(ex.layers), "input_message_bits": int(ex.input_message_bits),
             "netx_patched": list(ex.patched)}, None
+
+
+def _output_text(out: dict[str, Any]) -> str:
+    """The README's text on what the output layer is and how ``run.py`` checks it."""
+    if out["kind"] == "readout":
+        return f"outputs: the readout's voltage decoded by\n'{out['decoding']}' (see `bundle.json`).\n"
+    return "outputs: the spiking layer's spikes and voltage (below).\n\n" + textwrap.fill(
+        f"Output layer `{out['node']}` is a spiking CUBA LIF layer. `run.py` records its spikes "
+        "(netx: the network's `out` port into a ring-buffer sink) and its voltage `v` every "
+        "step; predictions are the argmax of its spike counts over the T steps. The spike "
+        "counts and every step's `v` (Lava's fixed-point integers; one unit is "
+        f"{out['scale']:.6g} in float) must equal the simulator's in `expected.json` "
+        "(`spike_counts` `[N, n]`, `v` `[N, T, n]`, neurons in (C, H, W) order) exactly. A "
+        "regression network reads its answer from `v`, not from spike counts: PilotNet LIF's "
+        "steering angle is its output neuron's voltage (lava-dl's PilotNet LIF tutorial reads "
+        "that neuron's `v`), so read `v` in `results.json`, and ignore `accuracy`, for such a "
+        "model.", width=92) + "\n"
 
 
 def _readme(info: dict[str, Any]) -> str:
@@ -129,26 +185,25 @@ Network: {net}.
     sbatch run_inrc.sbatch             # on an INRC VM: a Loihi 2 system through SLURM
 
 `run.py` prints the backend it ran on and writes `results.json`; it exits 0 when its
-predictions equal the simulator's (`expected.json`), 3 when they differ.
+outputs equal the simulator's (`expected.json`), 3 when they differ.
 `neurodeploy deploy --verify DIR` checks every file against `manifest.json` (SHA-256).
 Inputs: `inputs.npz` `x_int` are the integer messages into the first synapse
 (input scale {info['input']['scale']:.6g}, {info['input']['bits']} bits, encoding
-'{info['input']['encoding']}'); outputs: the readout's voltage decoded by
-'{info['readout']['decoding']}' (see `bundle.json`).
-"""
+'{info['input']['encoding']}'); {_output_text(info['output'])}"""
 
 
 def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: str = "loihi2",
                  samples: int = 20, max_chips: int = 1, partition: str | None = None,
                  loihi_gen: str | None = None, model_name: str = "model",
                  force: bool = False, profiles: tuple[str, ...] = ("cmos45nm", "loihi2"),
-                 seed: int = 0) -> Bundle:
+                 seed: int = 0, T: int | None = None) -> Bundle:
     """Write the bundle of quantized ``graph`` for ``target`` into directory ``output``.
 
     ``ds``: a ``neurodeploy.data.Dataset``; its first ``samples`` items become the bundle's
     inputs, their fixed-point simulation its expected predictions and its activity the energy
-    estimate. ``max_chips``: refuse a mapping onto more chips. An existing non-empty ``output``
-    is refused unless ``force``; it is replaced only once the new bundle is complete.
+    estimate. ``max_chips``: refuse a mapping onto more chips. ``T``: steps per inference
+    (default the graph's ``metadata["T"]``, else the spike data's). An existing non-empty
+    ``output`` is refused unless ``force``; it is replaced only once the new bundle is complete.
     """
     from neurodeploy.atomic import write_text
     from neurodeploy.data import encode
@@ -176,12 +231,13 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
 
     ds = ds.subset(slice(0, samples))
     enc = input_encoding(graph, ds.encoding)
-    T = steps_for(graph, ds.encoding, ds.T, None)
+    T = steps_for(graph, ds.encoding, ds.T, T)
     x = encode(ds.x, enc, T, seed=seed)                       # [T, N, *shape] float32
     in_node = graph.nodes[graph.inputs[0]]
     x_int = np.ascontiguousarray(np.swapaxes(input_integers(in_node, x), 0, 1))
-    sim = simulate(graph, x, mode="fixed", record=activity_nodes(graph))
-    readout = graph.nodes[graph.outputs[0]]
+    out_node = graph.nodes[graph.outputs[0]]
+    sim = simulate(graph, x, mode="fixed",
+                   record=sorted(set(activity_nodes(graph)) | {out_node.name}))
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
     try:
@@ -194,16 +250,12 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
             "input": {"node": in_node.name, "encoding": enc, "scale": float(in_node.quant.scale),
                       "bits": int(in_node.quant.bits), "signed": bool(in_node.quant.signed),
                       "seed": seed},
-            "readout": _readout_info(readout),
+            "output": _output_info(out_node),
             "cores": mapping.n_cores, "chips": mapping.n_chips,
         }
         write_text(tmp / "bundle.json", json.dumps(info, indent=2) + "\n")
         np.savez_compressed(tmp / "inputs.npz", x=ds.x, x_int=x_int, y=ds.y)
-        expected = {"predictions": sim.predictions.tolist(),
-                    "scores": sim.decoded.cpu().numpy().astype(np.float64).tolist(),
-                    "accuracy": float(np.mean(sim.predictions == ds.y)),
-                    "source": "neurodeploy.sim fixed-point simulator"}
-        write_text(tmp / "expected.json", json.dumps(expected) + "\n")
+        write_text(tmp / "expected.json", json.dumps(_expected(sim, out_node, ds.y)) + "\n")
         shutil.copyfile(RUN_SCRIPT, tmp / "run.py")
         os.chmod(tmp / "run.py", 0o755)
         write_text(tmp / "run_inrc.sbatch",

@@ -5,8 +5,9 @@ Copied into every bundle as ``run.py``. Backends (``--backend``):
 
 - ``loihi2``: Intel's Loihi 2 through ``Loihi2HwCfg``; needs Intel's closed ``lava-loihi``
   extension (INRC systems) and a ``model.net`` in the bundle. Inputs enter through
-  ``embedded_io`` adapters and the readout's voltage is read with lava-loihi's ``StateProbe``,
-  as Intel's Loihi 2 netx tutorials do. neurodeploy's authors had no Loihi 2 access: this branch
+  ``embedded_io`` adapters, the output layer's voltage is read with lava-loihi's ``StateProbe``
+  and a spiking output layer's spikes leave through an ``NxToPyAdapter`` into a ring-buffer
+  sink, as Intel's Loihi 2 netx tutorials do. neurodeploy's authors had no Loihi 2 access: this branch
   follows the tutorials and has not been run on a chip.
 - ``sim``: Lava's bit-accurate CPU simulation, ``Loihi2SimCfg(select_tag="fixed_pt")``.
 - ``auto`` (default): ``loihi2`` when ``lava.utils.loihi.is_installed()`` says lava-loihi is
@@ -17,9 +18,17 @@ loader would round applied by :func:`apply_exact_integers`) when the bundle has 
 netx cannot express (pooling, residual adds, recurrence) comes as ``model.q.ndg``, which
 neurodeploy builds into lava-nc processes (``neurodeploy.lava``, simulation only).
 
+``bundle.json`` ``output`` says what the graph's output layer is. A ``readout`` (non-firing
+integrator): its voltage is decoded by the graph's rule into scores. A ``cuba_lif`` (spiking
+output layer): its spikes are recorded (netx: the network's ``out`` port into a ring-buffer
+sink) and counted over the T steps, the scores the predictions are the argmax of, and its
+voltage ``v`` is recorded every step as well (a regression network such as PilotNet LIF is read
+from ``v``, not from spike counts); both are compared with ``expected.json`` exactly.
+
 The script prints the backend it ran on, writes ``--output`` (JSON: backend, predictions,
 accuracy, agreement with ``expected.json``) and exits 0 when every prediction equals the
-simulator's and every decoded score agrees within 1e-6 relative, 3 otherwise, 1 on an error.
+simulator's and every decoded score agrees within 1e-6 relative (a spiking output: every spike
+count and every step's ``v`` equal the simulator's), 3 otherwise, 1 on an error.
 It needs numpy and Lava (lava-nc, lava-dl) only, so :func:`decode` and
 :func:`apply_exact_integers` restate ``neurodeploy.sim.decode`` and
 ``neurodeploy.lava.load_netx`` in numpy; tests/test_deploy.py checks the bundle's results
@@ -97,16 +106,34 @@ def apply_exact_integers(net, path: Path) -> None:  # noqa: ANN001 - a netx Netw
         block.neuron.bias_exp.init = np.full(shape, int(patch["bias_exp"]), np.int64)
 
 
-def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespace) -> np.ndarray:
-    """Run ``model.net`` on ``x_int`` ``[N, T, *shape]``; the readout's v ``[N, T, n]``.
+def is_spiking(output: dict) -> bool:
+    """Whether ``bundle.json``'s ``output`` is a spiking layer (decoded by spike counts)."""
+    return output["kind"] == "cuba_lif"
+
+
+def per_sample(a: np.ndarray, N: int, n: int) -> np.ndarray:
+    """Lava's per-step values ``[N·n, *shape]`` (a 3-D layer in Lava's (W, H, C) order) →
+    ``[N, n, neurons]``, neurons flattened in the IR's (C, H, W) order."""
+    if a.ndim == 4:
+        a = a.transpose(0, 3, 2, 1)
+    return a.reshape(N, n, -1)
+
+
+def run_netx(info: dict, x_int: np.ndarray, backend: str,
+             args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Run ``model.net`` on ``x_int`` ``[N, T, *shape]``: ``{"v": [N, T, n]}``, the output
+    layer's voltage, and for a spiking output layer also ``"s"`` ``[N, T, n]``, its spikes (the
+    network's ``out`` port into a ring-buffer sink).
 
     netx layer ``i`` sees step ``t`` at Lava step ``t + i + 1``; every sample gets
     ``T + depth`` steps and netx resets its neurons at the start of each (``reset_offset=1``).
     An input block with a neuron (netx leaves its InPort unconnected) takes the data into the
-    neuron's ``a_in``, in step ``t + 1``.
+    neuron's ``a_in``, in step ``t + 1``. The sink records the spikes a neuron sends in the
+    step it sends them, as the voltage is read: both come from Lava step ``t + depth``.
     """
     from lava.lib.dl.netx.hdf5 import Network
     from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer
 
     N, T = x_int.shape[:2]
@@ -124,6 +151,8 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
         data[..., b * n + start:b * n + start + T] = x_int[b].T
     src = RingBuffer(data=data)
     v_var = net.layers[-1].neuron.v
+    sink = Sink(shape=net.out.shape, buffer=N * n) if is_spiking(info["output"]) else None
+    s = None
     if backend == "loihi2":  # pragma: no cover - needs Intel's lava-loihi and a Loihi 2 board
         from lava.magma.core.run_configs import Loihi2HwCfg
         from lava.proc import embedded_io as eio
@@ -136,9 +165,15 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
                                           num_message_bits=int(info["input_message_bits"]))
         src.s_out.connect(adapter.inp)
         adapter.out.connect(target)
+        if sink is not None:
+            out_adapter = eio.spike.NxToPyAdapter(shape=net.out.shape, num_message_bits=0)
+            net.out.connect(out_adapter.inp)
+            out_adapter.out.connect(sink.a_in)
         probe = StateProbe(v_var)
         try:
             net.run(condition=RunSteps(num_steps=N * n), run_cfg=Loihi2HwCfg(callback_fxs=[probe]))
+            if sink is not None:
+                s = sink.data.get()
         finally:
             net.stop()
         v = np.asarray(probe.time_series).reshape(-1, N * n).T
@@ -147,20 +182,28 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str, args: argparse.Namespa
         from lava.proc.monitor.process import Monitor
 
         src.s_out.connect(target)
+        if sink is not None:
+            net.out.connect(sink.a_in)
         mon = Monitor()
         mon.probe(v_var, N * n)
         try:
             net.run(condition=RunSteps(num_steps=N * n),
                     run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
             v = np.asarray(mon.get_data()[v_var.process.name][v_var.name])
+            if sink is not None:
+                s = sink.data.get()
         finally:
             net.stop()
-    v = v.reshape(N, n, -1)
-    return v[:, depth:depth + T]
+    rec = {"v": v}
+    if s is not None:
+        rec["s"] = np.moveaxis(np.asarray(s), -1, 0)  # the sink keeps time last
+    return {k: per_sample(np.asarray(a).astype(np.int64), N, n)[:, depth:depth + T]
+            for k, a in rec.items()}
 
 
-def run_processes(x_int: np.ndarray) -> np.ndarray:
-    """Run ``model.q.ndg`` as neurodeploy's lava-nc process network (CPU simulation)."""
+def run_processes(x_int: np.ndarray, spiking: bool) -> dict[str, np.ndarray]:
+    """Run ``model.q.ndg`` as neurodeploy's lava-nc process network (CPU simulation): the
+    output layer's ``v`` (and, when ``spiking``, ``s``) ``[N, T, n]``, as :func:`run_netx`."""
     try:
         from neurodeploy.ir import load_graph
         from neurodeploy.lava.run import simulate_lava
@@ -172,8 +215,57 @@ def run_processes(x_int: np.ndarray) -> np.ndarray:
     # the integers are the messages; scale back so that simulate_lava re-derives them exactly
     x = np.swapaxes(x_int, 0, 1).astype(np.float32) * np.float32(node.quant.scale)
     res = simulate_lava(graph, x, record=[graph.outputs[0]])
-    v = res.records[graph.outputs[0]]["v"].numpy()  # [T, N, n]
-    return np.swapaxes(v.reshape(v.shape[0], v.shape[1], -1), 0, 1)
+    rec = res.records[graph.outputs[0]]
+    out = {}
+    for k in ("v", "s") if spiking else ("v",):
+        a = rec[k].numpy().astype(np.int64)  # [T, N, *shape]
+        out[k] = np.swapaxes(a.reshape(a.shape[0], a.shape[1], -1), 0, 1)
+    return out
+
+
+def check(rec: dict[str, np.ndarray], output: dict, expected: dict,
+          y: np.ndarray) -> dict:
+    """Predictions and scores of a run's output records (:func:`run_netx`) and how they agree
+    with ``expected.json``: ``identical``, and ``differences`` (one phrase per disagreement).
+
+    A readout: its voltage decoded by the graph's rule; scores agree within 1e-6 relative
+    (integers times the readout's scale: float32 in the simulator, float64 here). A spiking
+    layer: scores are its spike counts over the T steps, and counts and every step's ``v``
+    must equal the simulator's exactly."""
+    n = len(y)
+    want = np.asarray(expected["predictions"][:n])
+    differences = []
+    res: dict = {}
+    if is_spiking(output):
+        counts = (rec["s"] != 0).sum(1).astype(np.int64)  # [N, neurons]
+        scores = counts
+        ref_counts = np.asarray(expected["spike_counts"][:n], np.int64)
+        ref_v = np.asarray(expected["v"][:n], np.int64)
+        counts_equal = counts.shape == ref_counts.shape and bool(np.all(counts == ref_counts))
+        v_equal = rec["v"].shape == ref_v.shape and bool(np.all(rec["v"] == ref_v))
+        if not counts_equal:
+            differences.append("spike counts")
+        if not v_equal:
+            bad = (int(np.sum(np.any(rec["v"] != ref_v, axis=2)))
+                   if rec["v"].shape == ref_v.shape else "all")
+            differences.append(f"v at {bad} sample-steps")
+        res.update(spike_counts=counts.tolist(), spike_counts_equal=counts_equal,
+                   v=rec["v"].tolist(), v_equal=v_equal)
+    else:
+        scores = decode(rec["v"], output)
+        ref = np.asarray(expected["scores"][:n], np.float64)
+        err = float(np.max(np.abs(scores - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+        if not err <= 1e-6:
+            differences.append(f"scores by {err:.1e} relative")
+        res["max_relative_score_difference"] = err
+    pred = scores.argmax(1)
+    agree = int((pred == want).sum())
+    if agree != n:
+        differences.insert(0, f"predictions on {n - agree} of {n} samples")
+    return {"predictions": pred.tolist(), "scores": scores.tolist(),
+            "accuracy": float((pred == y).mean()), "simulator_accuracy": float((want == y).mean()),
+            "agree_with_simulator": agree, **res, "differences": differences,
+            "identical": not differences}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,31 +296,28 @@ def main(argv: list[str] | None = None) -> int:
                  f"({info.get('netx_refusal')}); use --backend sim")
     what = ("Loihi 2 hardware (Loihi2HwCfg)" if backend == "loihi2"
             else "Lava CPU simulation, Loihi2SimCfg(select_tag='fixed_pt')")
+    output = info["output"]
     print(f"running {len(y)} samples of {info['model']} on {what}, network from {network}")
     t0 = time.perf_counter()
-    v = run_netx(info, x_int, backend, args) if network == "netx" else run_processes(x_int)
+    rec = (run_netx(info, x_int, backend, args) if network == "netx"
+           else run_processes(x_int, is_spiking(output)))
     seconds = time.perf_counter() - t0
-    scores = decode(v, info["readout"])
-    pred = scores.argmax(1)
-    want = np.asarray(expected["predictions"][:len(y)])
-    agree = int((pred == want).sum())
-    # scores are integers times the readout's scale: float32 (simulator) vs float64 rounding
-    ref = np.asarray(expected["scores"][:len(y)], np.float64)
-    score_err = float(np.max(np.abs(scores - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
     result = {"backend": backend, "run_config": what, "network": network,
+              "output": {"node": output["node"], "kind": output["kind"]},
               "samples": int(len(y)), "seconds": round(seconds, 3),
-              "predictions": pred.tolist(), "scores": scores.tolist(),
-              "accuracy": float((pred == y).mean()),
-              "simulator_accuracy": float((want == y).mean()),
-              "agree_with_simulator": agree, "max_relative_score_difference": score_err,
-              "identical": agree == len(y) and score_err <= 1e-6}
+              **check(rec, output, expected, y)}
     out = Path(args.output)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, out)
+    agree = result["agree_with_simulator"]
+    if is_spiking(output):
+        also = (f"spike counts {'equal' if result['spike_counts_equal'] else 'DIFFER'}, "
+                f"v {'equal' if result['v_equal'] else 'DIFFERS'} at every step")
+    else:
+        also = f"scores within {result['max_relative_score_difference']:.1e} relative"
     print(f"backend: {what}; accuracy {result['accuracy']:.2%}; predictions equal the "
-          f"simulator's on {agree}/{len(y)} samples, scores within {score_err:.1e} relative; "
-          f"wrote {out}")
+          f"simulator's on {agree}/{len(y)} samples, {also}; wrote {out}")
     return 0 if result["identical"] else 3
 
 
