@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import BIAS_EXP_MAX, BIAS_MANT_RANGE, NETX_BIAS_EXP
+from neurodeploy.formats import NEVER_FIRE_VTH as NEVER_SPIKES
 from neurodeploy.ir import (
     Conv2d,
     CubaLIF,
@@ -66,11 +68,6 @@ from neurodeploy.ir import (
 )
 from neurodeploy.ir.shapes import node_output_shape
 
-NETX_BIAS_EXP = 6
-BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)
-BIAS_EXP_MAX = 7
-VTH_MAX = 2**17 - 1
-NEVER_SPIKES = 2**17  # vth << 6 = 2**23 > the largest voltage 2**23 − 1
 REFUSED_TYPES = {
     "pool": "pooling (netx: not implemented)",
     "average": "averaging (netx: not implemented)",

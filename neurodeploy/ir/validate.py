@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import BIAS_MANT_RANGE, DU_RANGE, DV_RANGE, VTH_MAX, WEIGHT_RANGE
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
     DECODINGS,
@@ -22,12 +23,6 @@ from neurodeploy.ir.nodes import (
     WeightQ,
 )
 from neurodeploy.ir.shapes import Shape, infer_shapes
-
-#: Lava's fixed-point ranges (lava/proc/lif/models.py, lava/utils/weightutils.py)
-DECAY_MAX = 4095
-BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)  # 13-bit signed
-VTH_MAX = 2**17 - 1  # vth << 6 must stay within the 24-bit voltage
-WEIGHT_RANGE = (-256, 255)  # after Lava's clip_weights(num_bits=8)
 
 
 def _fail(node: Node, what: str) -> None:
@@ -72,9 +67,9 @@ def _check_neuron(node: CubaLIF | Readout, shape: Shape) -> None:
     if q is not None:
         if not isinstance(q, NeuronQ):
             _fail(node, f"quantized parameters must be NeuronQ, got {type(q).__name__}")
-        for f in ("du", "dv"):
-            if not 0 <= getattr(q, f) <= DECAY_MAX:
-                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [0, {DECAY_MAX}]")
+        for f, (lo, hi) in (("du", DU_RANGE), ("dv", DV_RANGE)):
+            if not lo <= getattr(q, f) <= hi:
+                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [{lo}, {hi}]")
         if not 0 <= q.vth <= VTH_MAX:
             _fail(node, f"quantized threshold {q.vth} outside [0, {VTH_MAX}]")
         bm = np.asarray(q.bias_mant)

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import GRADED_BITS, NEVER_FIRE_VTH
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
@@ -83,36 +84,19 @@ from neurodeploy.ir import (
 from neurodeploy.lava._require import require_lava
 from neurodeploy.lava.schedule import Schedule, schedule
 
-#: a Readout's threshold mantissa: vth << 6 = 2**23 > the largest voltage 2**23 − 1
-READOUT_VTH = 2**17
-#: graded-spike payload width used for non-binary values (Loihi 2 graded spikes are ≤ 24 bits)
-GRADED_BITS = 24
 #: Lava run-config tags of the two modes
 MODES = {"fixed": "fixed_pt", "float": "floating_pt"}
 
 
 def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
-    """The integer messages of ``node`` for float inputs ``x``: ``clip(round(x / scale))``.
-
-    Binary (``bits = 1``) inputs are 0/1; ``bits = b`` unsigned inputs lie in ``[0, 2**b − 1]``,
-    signed ones in ``[−2**(b−1), 2**(b−1) − 1]``; float32 division, rounding half to even — the
-    very expression of ``neurodeploy.sim`` (float64 would round some ``x / scale`` differently).
-    """
-    q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' (input): not quantized (no InputQ); run "
-                               "`neurodeploy quantize` first")
-    if q.bits == 1:
-        lo, hi = 0, 1
-    elif q.signed:
-        lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
-    else:
-        lo, hi = 0, 2**q.bits - 1
+    """The integer messages of ``node`` for float inputs ``x`` [T, B, *shape]: the simulator's
+    own input quantization (:func:`neurodeploy.sim.ops.input_quantizer`), as numpy."""
     import torch
 
-    # float32 division, as the simulator does it (float64 rounds some x/scale differently)
-    xt = torch.as_tensor(np.asarray(x, np.float32))
-    return torch.round(xt / float(q.scale)).clamp_(lo, hi).to(torch.int64).numpy()
+    from neurodeploy.sim.ops import input_quantizer
+
+    quantize, _ = input_quantizer(node)
+    return quantize(torch.as_tensor(np.asarray(x, np.float32))).numpy()
 
 
 def check_fixed(graph: Graph) -> None:
@@ -391,7 +375,7 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
         elif isinstance(node, (CubaLIF, Readout)):
             if fixed:
                 q = node.quant
-                vth: Any = READOUT_VTH if isinstance(node, Readout) else int(q.vth)
+                vth: Any = NEVER_FIRE_VTH if isinstance(node, Readout) else int(q.vth)
                 du: Any = int(q.du)
                 dv: Any = int(q.dv)
                 bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()

@@ -58,6 +58,7 @@ import numpy as np
 
 from neurodeploy.atomic import atomic_path
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import NETX_BIAS_EXP, NEVER_FIRE_VTH, mantissa_grid, shift, sign_mode
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
@@ -72,9 +73,7 @@ from neurodeploy.ir import (
     infer_shapes,
     validate,
 )
-from neurodeploy.lava.compiler import READOUT_VTH, check_fixed
-
-NETX_BIAS_EXP = 6
+from neurodeploy.lava.compiler import check_fixed
 
 
 @dataclass
@@ -172,7 +171,7 @@ def _weight(node: Dense | Conv2d, exact: bool, approx: list[str],
     else:
         ok = bool(np.all(w % (1 << -e) == 0))
         eff = w >> -e if ok else np.round(w / 2.0 ** -e).astype(np.int64)
-    lo, hi = (-256, 254) if (eff.min(initial=0) < 0 < eff.max(initial=0)) else (-255, 255)
+    _, lo, hi = mantissa_grid(sign_mode(eff))
     if np.any(eff < lo) or np.any(eff > hi):
         ok = False
         eff = np.clip(eff, lo, hi)
@@ -197,10 +196,10 @@ def _bias(node: CubaLIF | Readout, exact: bool, approx: list[str],
     q = node.quant
     mant = np.asarray(q.bias_mant, np.int64)
     e = int(q.bias_exp)
-    eff = mant << e if e >= 0 else mant >> -e
+    eff = shift(mant, e)
     if np.all(eff % (1 << NETX_BIAS_EXP) == 0):
         return eff >> NETX_BIAS_EXP
-    rounded = np.round(eff / 64.0).astype(np.int64)
+    rounded = np.round(eff / 2.0**NETX_BIAS_EXP).astype(np.int64)
     if patched is not None:
         patched.append(node.name)
         return rounded
@@ -280,7 +279,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                 if patch:
                     _write_patch(g.create_group("neurodeploy"), syn, neu, shape)
                 q = neu.quant
-                vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
+                vth = NEVER_FIRE_VTH if isinstance(neu, Readout) else int(q.vth)
                 g.create_dataset("neuron/type", data="CUBA")
                 g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
                 g.create_dataset("neuron/vDecay", data=int(q.dv))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neurodeploy import formats as lf
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,
@@ -50,9 +51,11 @@ from neurodeploy.sim.dataset import input_encoding, steps_for
 
 TARGETS = ("loihi2", "loihi1")
 CLIP_CANDIDATES = (1.0, 0.9, 0.8, 0.7)
-U_HEADROOM = 0.9 * 2**17  # λ·max|u| (float) keeps 64·λ·|u| below 0.9·2**23
-V_TARGET = 2**16  # λ·vth: threshold at half the voltage range
+V_UNIT = 2**lf.ACT_SHIFT  # integer units of v per unit of a_in: v_int ≈ V_UNIT·λ·v
+U_HEADROOM = 0.9 * lf.STATE_HALF / V_UNIT  # λ·max|u| (float) keeps V_UNIT·λ·|u| below 0.9·2**23
+V_TARGET = lf.STATE_HALF / V_UNIT / 2  # λ·vth: threshold at half the voltage range
 V_MIN_TARGET = 2**10  # λ·vth never lowered below this to keep a negative v from clipping
+INPUT_BITS = 8  # graded input messages (direct encoding on Loihi 2)
 FOLD_STEPS = 8  # candidate fold factors of a synapse bias (besides the mean), see _fold_candidates
 
 
@@ -269,7 +272,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         # λ: headroom of the 24-bit states, then what weights and bias allow
         if isinstance(node, CubaLIF):
             vth = _uniform(node, "vth")
-            limits = [V_TARGET / vth, fmt.VTH_MAX / vth,
+            limits = [V_TARGET / vth, lf.VTH_MAX / vth,
                       # v must not clip (negative v included) unless that costs resolution
                       max(U_HEADROOM / max(stats.max_v[n], 1e-12), V_MIN_TARGET / vth)]
         else:
@@ -279,13 +282,13 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         for s in st.synapses[n]:
             w_max = float(np.abs(q.nodes[s].weight).max(initial=0)) * units[s]
             if w_max > 0:
-                _, lo, hi = fmt.mantissa_grid(fmt.sign_mode(q.nodes[s].weight))
+                _, lo, hi = lf.mantissa_grid(lf.sign_mode(q.nodes[s].weight))
                 top = max(abs(lo), abs(hi))
-                exp_max = 0 if isinstance(q.nodes[s], Conv2d) else fmt.WEIGHT_EXP_RANGE[1]
+                exp_max = 0 if isinstance(q.nodes[s], Conv2d) else lf.WEIGHT_EXP_RANGE[1]
                 limits.append(top * 2.0**exp_max / (clip.get(s, 1.0) * w_max))
         b_max = float(np.abs(bias).max(initial=0))
         if b_max > 0:
-            limits.append((fmt.BIAS_MANT_MAX * 2**fmt.BIAS_EXP_MAX) / (64 * b_max))
+            limits.append((lf.BIAS_MANT_RANGE[1] * 2**lf.BIAS_EXP_MAX) / (V_UNIT * b_max))
         lam_n = min(limits)
         if st.direct[n]:  # a path without synapse: the neuron takes its source's units as is
             forced = 1.0 / _unit(q, st.direct[n][0], lam, st, in_q.scale)
@@ -304,8 +307,8 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 exp = 0
             else:
                 exp = fmt.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
-                                         fmt.sign_mode(w_gain), clip.get(s, 1.0))
-                exp = int(np.clip(exp, *fmt.WEIGHT_EXP_RANGE))
+                                         lf.sign_mode(w_gain), clip.get(s, 1.0))
+                exp = int(np.clip(exp, *lf.WEIGHT_EXP_RANGE))
             w_int, sat = fmt.quantize_weights(w_gain, exp)
             syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
             rep.weight_exp[s] = exp
@@ -316,20 +319,20 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
             0.0 if st.synapses[n] else None)
         # neuron parameters
-        mant, bexp = fmt.bias_q(64 * lam_n * bias, n)
+        mant, bexp = fmt.bias_q(V_UNIT * lam_n * bias, n)
         if isinstance(node, CubaLIF):
             vth_q = int(round(lam_n * vth))
-            if vth_q < 1 or vth_q > fmt.VTH_MAX:
+            if vth_q < 1 or vth_q > lf.VTH_MAX:
                 raise NeurodeployError(f"node '{n}' (cuba_lif): threshold {vth:g} becomes {vth_q} "
-                                       f"at scale {lam_n:g}, outside Loihi's [1, {fmt.VTH_MAX}]")
+                                       f"at scale {lam_n:g}, outside Loihi's [1, {lf.VTH_MAX}]")
         else:
-            vth_q = fmt.VTH_MAX  # never reached: the readout's v stays below half the range
+            vth_q = lf.VTH_MAX  # never reached: the readout's v stays below half the range
         if du == 0:
             rep.notes.append("du = 0 has no 12-bit form: the current decays by 1/4096 per step")
         if dv > 4095.5 / 4096:
             rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
         node.quant = NeuronQ(du=fmt.decay_q(du, True), dv=fmt.decay_q(dv, False), vth=vth_q,
-                             bias_mant=mant, bias_exp=bexp, scale=1.0 / (64 * lam_n))
+                             bias_mant=mant, bias_exp=bexp, scale=1.0 / (V_UNIT * lam_n))
         rep.vth, rep.du, rep.dv = vth_q, node.quant.du, node.quant.dv
         reports.append(rep)
     return q, reports
@@ -420,8 +423,9 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
     lo, hi = float(x.min()), float(x.max())
     signed = lo < 0
     top = max(abs(lo), abs(hi))
-    levels = 127 if signed else 255
-    return InputQ(scale=top / levels if top > 0 else 1.0, bits=8, signed=signed)
+    lo_q, hi_q = lf.input_range(INPUT_BITS, signed)
+    levels = min(-lo_q, hi_q) if signed else hi_q
+    return InputQ(scale=top / levels if top > 0 else 1.0, bits=INPUT_BITS, signed=signed)
 
 
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,

@@ -14,14 +14,16 @@ from typing import NamedTuple
 
 import torch
 
-#: Lava's state width (lava/proc/lif/models.py: uv_bitwidth = 24)
-UV_BITS = 24
-MAX_UV = 2 ** (UV_BITS - 1)  # 2**23
-V_LIMIT = MAX_UV - 1  # v is clipped to [-(2**23 - 1), 2**23 - 1]
-DECAY_SHIFT = 12
-DECAY_UNITY = 2**DECAY_SHIFT  # 4096
-ACT_SHIFT = 6  # a_in << 6
-VTH_SHIFT = 6  # threshold vth << 6
+from neurodeploy.formats import (
+    ACT_SHIFT,
+    DECAY_SHIFT,
+    STATE_HALF,
+    V_LIMIT,
+    VTH_SHIFT,
+    current_keep,
+    shift,
+    voltage_keep,
+)
 
 
 class NeuronState(NamedTuple):
@@ -91,15 +93,16 @@ def decay_fixed(x: torch.Tensor, keep: int) -> torch.Tensor:
 def wrap_u(u: torch.Tensor) -> torch.Tensor:
     """Lava's single conditional 24-bit wrap of the current: ``u − 2**24`` where ``u > 2**23``,
     else ``u + 2**24`` where ``u <= −2**23`` (applied once, not modulo)."""
-    return torch.where(u > MAX_UV, u - 2 * MAX_UV, torch.where(u <= -MAX_UV, u + 2 * MAX_UV, u))
+    return torch.where(u > STATE_HALF, u - 2 * STATE_HALF,
+                       torch.where(u <= -STATE_HALF, u + 2 * STATE_HALF, u))
 
 
 def _subthreshold_fixed(state: NeuronState, a_in: torch.Tensor, du: int, dv: int,
                         bias_eff: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lava's ``subthr_dynamics``: new ``(u, v, saturated)`` (int64), before spiking."""
-    u_pre = decay_fixed(state.u, DECAY_UNITY - (du + 1)) + (a_in << ACT_SHIFT)
+    u_pre = decay_fixed(state.u, current_keep(du)) + (a_in << ACT_SHIFT)
     u = wrap_u(u_pre)
-    v_pre = decay_fixed(state.v, DECAY_UNITY - dv) + u + bias_eff
+    v_pre = decay_fixed(state.v, voltage_keep(dv)) + u + bias_eff
     v = v_pre.clamp(-V_LIMIT, V_LIMIT)
     saturated = (u != u_pre) | (v != v_pre)
     return u, v, saturated
@@ -128,4 +131,4 @@ def readout_fixed_step(state: NeuronState, a_in: torch.Tensor, du: int, dv: int,
 def effective_bias(bias_mant: torch.Tensor, bias_exp: int) -> torch.Tensor:
     """``bias_mant << bias_exp`` (``>> −bias_exp`` for a negative exponent), as Lava's
     ``scale_bias``."""
-    return bias_mant << bias_exp if bias_exp >= 0 else bias_mant >> -bias_exp
+    return shift(bias_mant, bias_exp)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import STATE_BITS, STATE_HALF, shift
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
@@ -82,27 +83,6 @@ class _Op:
     bound: float = 1.0  # fixed mode: largest |integer| the node can output
 
 
-def _fixed_input(node: Input, dev: torch.device) -> tuple[Callable, float]:
-    q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' (input): no InputQ; quantize the graph "
-                               "before simulating it in fixed mode")
-    if q.bits == 1:
-        lo, hi = 0, 1
-    elif q.signed:
-        lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
-    else:
-        lo, hi = 0, 2**q.bits - 1
-    scale = float(q.scale)
-    if not scale > 0:
-        raise NeurodeployError(f"node '{node.name}' (input): InputQ scale must be > 0")
-
-    def step(ins: list[Tensor]) -> Tensor:
-        return torch.round(ins[0] / scale).clamp_(lo, hi).to(torch.int64)
-
-    return step, float(max(abs(lo), abs(hi)))
-
-
 def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Callable, float]:
     """Fixed-point step of a stateless node and its output bound."""
     if isinstance(node, (Dense, Conv2d)):
@@ -119,7 +99,7 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
             exp = int(q.weight_exp)
 
             def step(ins: list[Tensor]) -> Tensor:
-                return ops.shift(ops.to_int(ops.dense(ins[0].to(dt), w)), exp)
+                return shift(ops.to_int(ops.dense(ins[0].to(dt), w)), exp)
 
             return step, acc_bound * 2.0**exp + 1
         conv = node
@@ -127,9 +107,9 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
         def step(ins: list[Tensor]) -> Tensor:
             acc = ops.to_int(ops.conv2d(ins[0].to(dt), w, None, conv.stride, conv.padding,
                                         conv.dilation, conv.groups))
-            return ops.wrap_signed(acc, dyn.UV_BITS)
+            return ops.wrap_signed(acc, STATE_BITS)
 
-        return step, float(min(acc_bound, dyn.MAX_UV))
+        return step, float(min(acc_bound, STATE_HALF))
     if isinstance(node, SumPool2d):
         k = node.kernel[0] * node.kernel[1]
         dt = ops.accum_dtype(bound_in * k, node.name)
@@ -250,7 +230,8 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
             op.bound = 1.0
         elif fixed:
             if isinstance(node, Input):
-                op.step, op.bound = _fixed_input(node, dev)
+                quantize, bound = ops.input_quantizer(node)
+                op.step, op.bound = (lambda ins, f=quantize: f(ins[0])), float(bound)
             else:
                 bound_in = sum(_src_bound(graph, opsd, e.src) for e in in_edges[name])
                 if isinstance(node, Add):
