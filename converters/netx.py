@@ -141,7 +141,7 @@ def optimize_weight_bits(w: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 def _dense_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
     """Effective integer mantissas and exponent of a netx dense layer (module docstring)."""
-    from neurodeploy.quantize.formats import lava_effective_weights
+    from neurodeploy.formats import lava_effective_weights
 
     w_opt, bits, exp = optimize_weight_bits(w)
     eff = np.asarray(lava_effective_weights(w_opt, bits), np.int64)

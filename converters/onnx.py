@@ -27,7 +27,7 @@ explicit inputs and outputs, so that the graph is honest about being one step:
       reset where s: zero → v' = 0 | subtract → v' −= vth | none
 
   (with ``refractory = r > 0``, ``ref`` counts the blocked steps left, as
-  :func:`neurodeploy.sim.dynamics.cuba_float_step`).
+  :func:`neurodeploy.kinds.cuba_lif.float_step`).
 - ``Readout(I, u, v) → (y, u', v')``: the same without threshold, ``y = v'``; attributes
   ``du``, ``dv``, ``bias``, ``decoding`` and, for ``weighted``, ``weights`` (decoding acts over
   steps, outside the one-step graph).

@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from neurodeploy import formats as fmt
 from neurodeploy.data import Dataset, load_dataset
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
@@ -22,7 +23,6 @@ from neurodeploy.ir import (
     load_graph,
     save_graph,
 )
-from neurodeploy.quantize import formats as fmt
 from neurodeploy.quantize import lava_effective_weights, quantize
 from neurodeploy.sim import run_dataset, simulate
 

@@ -2,7 +2,7 @@
 
 Each neuron layer gets a scale λ (integer units of synaptic input per float unit): its
 incoming synapses get effective integer weights ``W_int·2**weight_exp ≈ λ·unit_in·W`` (Lava's
-8-bit mantissa grid, :mod:`neurodeploy.quantize.formats`), its threshold ``vth_q = round(λ·vth)``,
+8-bit mantissa grid, :mod:`neurodeploy.formats`), its threshold ``vth_q = round(λ·vth)``,
 its bias ``bias_mant << bias_exp ≈ 64·λ·bias``, so that in fixed point ``v_int ≈ 64·λ·v``.
 λ is as large as the 24-bit states allow on the calibration data (u must not wrap, v keeps 2×
 headroom over the threshold and, unless that leaves the threshold below 2**10, no clipping of
@@ -43,7 +43,6 @@ from neurodeploy.ir import (
     WeightQ,
     validate,
 )
-from neurodeploy.quantize import formats as fmt
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
 from neurodeploy.sim import decode, simulate
@@ -306,10 +305,10 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             if isinstance(syn, Conv2d):
                 exp = 0
             else:
-                exp = fmt.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
+                exp = lf.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
                                          lf.sign_mode(w_gain), clip.get(s, 1.0))
                 exp = int(np.clip(exp, *lf.WEIGHT_EXP_RANGE))
-            w_int, sat = fmt.quantize_weights(w_gain, exp)
+            w_int, sat = lf.quantize_weights(w_gain, exp)
             syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
             rep.weight_exp[s] = exp
             rep.clip[s] = clip.get(s, 1.0)
@@ -319,7 +318,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
             0.0 if st.synapses[n] else None)
         # neuron parameters
-        mant, bexp = fmt.bias_q(V_UNIT * lam_n * bias, n)
+        mant, bexp = lf.bias_q(V_UNIT * lam_n * bias, n)
         if isinstance(node, CubaLIF):
             vth_q = int(round(lam_n * vth))
             if vth_q < 1 or vth_q > lf.VTH_MAX:
@@ -331,7 +330,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             rep.notes.append("du = 0 has no 12-bit form: the current decays by 1/4096 per step")
         if dv > 4095.5 / 4096:
             rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
-        node.quant = NeuronQ(du=fmt.decay_q(du, True), dv=fmt.decay_q(dv, False), vth=vth_q,
+        node.quant = NeuronQ(du=lf.decay_q(du, True), dv=lf.decay_q(dv, False), vth=vth_q,
                              bias_mant=mant, bias_exp=bexp, scale=1.0 / (V_UNIT * lam_n))
         rep.vth, rep.du, rep.dv = vth_q, node.quant.du, node.quant.dv
         reports.append(rep)
