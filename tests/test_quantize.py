@@ -77,7 +77,7 @@ def _tiny_data(n: int = 16, d: int = 6) -> Dataset:
     ({"reset": "subtract"}, "node 'lif1' .*reset 'subtract'"),
     ({"reset": "none"}, "node 'lif1' .*reset 'none'"),
     ({"refractory": 2}, "node 'lif1' .*refractory period 2"),
-    ({"vth": np.linspace(0.5, 1, 4).astype(np.float32)}, "node 'lif1' .*per-neuron 'vth'"),
+    ({"vth": np.linspace(0.5, 1, 4).astype(np.float32)}, "node 'lif1' .*per-neuron vth differs"),
 ])
 def test_refuses_what_fixed_point_cannot_express(change: dict, match: str) -> None:
     rng = np.random.default_rng(0)

@@ -27,22 +27,22 @@ import numpy as np
 import torch
 
 from neurodeploy import formats as lf
+from neurodeploy import kinds
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
     InputQ,
-    NeuronQ,
-    Readout,
     SumPool2d,
     WeightQ,
     validate,
 )
+from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
 from neurodeploy.sim import decode, simulate
@@ -50,43 +50,20 @@ from neurodeploy.sim.dataset import input_encoding, steps_for
 
 TARGETS = ("loihi2", "loihi1")
 CLIP_CANDIDATES = (1.0, 0.9, 0.8, 0.7)
-V_UNIT = 2**lf.ACT_SHIFT  # integer units of v per unit of a_in: v_int ≈ V_UNIT·λ·v
-U_HEADROOM = 0.9 * lf.STATE_HALF / V_UNIT  # λ·max|u| (float) keeps V_UNIT·λ·|u| below 0.9·2**23
-V_TARGET = lf.STATE_HALF / V_UNIT / 2  # λ·vth: threshold at half the voltage range
-V_MIN_TARGET = 2**10  # λ·vth never lowered below this to keep a negative v from clipping
 INPUT_BITS = 8  # graded input messages (direct encoding on Loihi 2)
 FOLD_STEPS = 8  # candidate fold factors of a synapse bias (besides the mean), see _fold_candidates
 
 
-def _uniform(node, field: str) -> float:
-    value = np.asarray(getattr(node, field))
-    if value.size and not np.all(value == value.flat[0]):
-        raise NeurodeployError(f"node '{node.name}' ({node.kind}): per-neuron '{field}' cannot be "
-                               "expressed on Loihi (one value per layer); make it uniform")
-    return float(value.flat[0]) if value.size else 0.0
-
-
 def check_expressible(graph: Graph, target: str) -> None:
-    """Raise NeurodeployError naming the first node fixed point cannot express."""
+    """Raise NeurodeployError naming the first node fixed point cannot express (the fixed-point
+    capability check, :func:`neurodeploy.capability.check_fixed`, before quantization)."""
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
     if len(graph.inputs) != 1:
         raise NeurodeployError(f"the quantizer takes graphs with one input, got {graph.inputs}")
-    for node in graph:
-        if isinstance(node, CubaLIF):
-            if node.reset != "zero":
-                raise NeurodeployError(f"node '{node.name}' (cuba_lif): reset '{node.reset}' "
-                                       "cannot be expressed in fixed point (Loihi resets v to 0)")
-            if node.refractory > 0:
-                raise NeurodeployError(f"node '{node.name}' (cuba_lif): refractory period "
-                                       f"{node.refractory} cannot be expressed in fixed point "
-                                       "(Lava's bit-accurate LIF has none)")
-            _uniform(node, "vth")
-        if isinstance(node, (CubaLIF, Readout)):
-            _uniform(node, "du")
-            _uniform(node, "dv")
+    check_fixed(graph, quantized=False)
     for e in graph.edges:
-        if e.delay and not isinstance(graph.nodes[e.src], CubaLIF):
+        if e.delay and not kinds.fires(graph.nodes[e.src]):
             raise NeurodeployError(f"recurrent edge '{e.src}' -> '{e.dst}': only spikes may be "
                                    "delayed in fixed point")
 
@@ -116,7 +93,7 @@ def _structure(g: Graph) -> _Structure:
             cur, ok = stack.pop()
             for e in g.out_edges(cur):
                 node = g.nodes[e.dst]
-                if isinstance(node, (CubaLIF, Readout)):
+                if kinds.is_neuron(node):
                     reached.add(e.dst)
                     plain = plain and ok
                 elif isinstance(node, (Flatten, SumPool2d, Add)):
@@ -130,7 +107,7 @@ def _structure(g: Graph) -> _Structure:
         target[name] = reached.pop()
         bias_ok[name] = plain
     synapses = {n: [s for s in order if target.get(s) == n] for n in order
-                if isinstance(g.nodes[n], (CubaLIF, Readout))}
+                if kinds.is_neuron(g.nodes[n])}
     direct: dict[str, list[str]] = {n: [] for n in synapses}
     for n in synapses:  # walk back from each neuron through Flatten/SumPool/Add
         stack = [e.src for e in g.in_edges(n)]
@@ -139,7 +116,7 @@ def _structure(g: Graph) -> _Structure:
             node = g.nodes[src]
             if isinstance(node, (Flatten, SumPool2d, Add)):
                 stack += [e.src for e in g.in_edges(src)]
-            elif isinstance(node, (Input, CubaLIF)):
+            elif isinstance(node, Input) or kinds.fires(node):
                 direct[n].append(src)
     return _Structure(order, target, synapses, direct, bias_ok)
 
@@ -149,7 +126,7 @@ def _unit(g: Graph, name: str, lam: dict[str, float], st: _Structure, in_scale: 
     node = g.nodes[name]
     if isinstance(node, Input):
         return in_scale
-    if isinstance(node, CubaLIF):
+    if kinds.fires(node):  # spikes
         return 1.0
     if isinstance(node, (Dense, Conv2d)):
         return 1.0 / lam[st.target[name]]
@@ -163,12 +140,12 @@ class _Stats:
 
     max_u: dict[str, float]
     max_v: dict[str, float]
-    counts: dict[str, np.ndarray]     # neuron → per-sample spike counts [B, *shape]
-    outputs: dict[str, torch.Tensor]  # readout → decoded [B, n]
+    counts: dict[str, np.ndarray]     # firing neuron → per-sample spike counts [B, *shape]
+    outputs: dict[str, torch.Tensor]  # read-out neuron → decoded [B, n]
     rates: dict[str, float]
     predictions: np.ndarray
     T: int = 1
-    #: neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
+    #: firing neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
     trains: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
@@ -179,12 +156,13 @@ def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats
         r = res.records[n]
         max_u[n] = float(r["u"].abs().max())
         max_v[n] = float(r["v"].abs().max())
-        if isinstance(g.nodes[n], CubaLIF):
+        kind = kinds.neuron_kind(g.nodes[n])
+        if kind.fires:
             counts[n] = r["s"].sum(0).cpu().numpy()
             trains[n] = r["s"].to(torch.float32)
         else:
-            scale = g.nodes[n].quant.scale if mode == "fixed" else 1.0
-            v = res.outputs[n] if n in res.outputs else r["v"].to(torch.float32) * scale
+            v = res.outputs[n] if n in res.outputs else kind.output(
+                g.nodes[n], r[kind.output_var], mode == "fixed")
             outputs[n] = decode(v, g.nodes[n])
     return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions,
                   int(x.shape[0]), trains), res
@@ -253,10 +231,11 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
     reports = []
     for n in st.order:
         node = q.nodes[n]
-        if not isinstance(node, (CubaLIF, Readout)):
+        kind = kinds.kind_of(node)
+        if kind is None:
             continue
         rep = LayerReport(n, node.kind, synapses=list(st.synapses[n]))
-        du, dv = _uniform(node, "du"), _uniform(node, "dv")
+        du = layer_value(node, "du")
         units = {s: _unit(q, q.in_edges(s)[0].src, lam, st, in_q.scale) for s in st.synapses[n]}
         # the bias the neuron sees: its own plus its synapses' biases folded in (below)
         bias, syn_bias = _neuron_biases(q, st, n)
@@ -268,16 +247,8 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             if du < 1:
                 rep.notes.append(_fold_note(du, stats.T, np.asarray(factor), fold is not None
                                             and n in fold))
-        # λ: headroom of the 24-bit states, then what weights and bias allow
-        if isinstance(node, CubaLIF):
-            vth = _uniform(node, "vth")
-            limits = [V_TARGET / vth, lf.VTH_MAX / vth,
-                      # v must not clip (negative v included) unless that costs resolution
-                      max(U_HEADROOM / max(stats.max_v[n], 1e-12), V_MIN_TARGET / vth)]
-        else:
-            vth = None
-            limits = [U_HEADROOM / max(stats.max_v[n], 1e-12)]
-        limits.append(U_HEADROOM / max(stats.max_u[n], 1e-12))
+        # λ: what the neuron's states and parameters allow, then what the weights allow
+        limits = kind.scale_limits(node, stats.max_u[n], stats.max_v[n], bias)
         for s in st.synapses[n]:
             w_max = float(np.abs(q.nodes[s].weight).max(initial=0)) * units[s]
             if w_max > 0:
@@ -285,9 +256,6 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 top = max(abs(lo), abs(hi))
                 exp_max = 0 if isinstance(q.nodes[s], Conv2d) else lf.WEIGHT_EXP_RANGE[1]
                 limits.append(top * 2.0**exp_max / (clip.get(s, 1.0) * w_max))
-        b_max = float(np.abs(bias).max(initial=0))
-        if b_max > 0:
-            limits.append((lf.BIAS_MANT_RANGE[1] * 2**lf.BIAS_EXP_MAX) / (V_UNIT * b_max))
         lam_n = min(limits)
         if st.direct[n]:  # a path without synapse: the neuron takes its source's units as is
             forced = 1.0 / _unit(q, st.direct[n][0], lam, st, in_q.scale)
@@ -317,22 +285,11 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             norms += float(np.sum(w_gain**2))
         rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
             0.0 if st.synapses[n] else None)
-        # neuron parameters
-        mant, bexp = lf.bias_q(V_UNIT * lam_n * bias, n)
-        if isinstance(node, CubaLIF):
-            vth_q = int(round(lam_n * vth))
-            if vth_q < 1 or vth_q > lf.VTH_MAX:
-                raise NeurodeployError(f"node '{n}' (cuba_lif): threshold {vth:g} becomes {vth_q} "
-                                       f"at scale {lam_n:g}, outside Loihi's [1, {lf.VTH_MAX}]")
-        else:
-            vth_q = lf.VTH_MAX  # never reached: the readout's v stays below half the range
-        if du == 0:
-            rep.notes.append("du = 0 has no 12-bit form: the current decays by 1/4096 per step")
-        if dv > 4095.5 / 4096:
-            rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
-        node.quant = NeuronQ(du=lf.decay_q(du, True), dv=lf.decay_q(dv, False), vth=vth_q,
-                             bias_mant=mant, bias_exp=bexp, scale=1.0 / (V_UNIT * lam_n))
-        rep.vth, rep.du, rep.dv = vth_q, node.quant.du, node.quant.dv
+        # neuron parameters: the kind's quantization rule
+        node.quant, notes = kind.quantize(node, lam_n, bias)
+        rep.notes += notes
+        rep.vth = int(node.quant.vth) if kind.fires else None
+        rep.du, rep.dv = node.quant.du, node.quant.dv
         reports.append(rep)
     return q, reports
 
@@ -344,7 +301,7 @@ def _out_shape(g: Graph, name: str) -> tuple[int, ...]:
 
 
 def _drift(n: str, g: Graph, ref: _Stats, got: _Stats, T: int) -> float:
-    if isinstance(g.nodes[n], CubaLIF):
+    if kinds.fires(g.nodes[n]):
         return float(np.mean(np.abs(got.counts[n] - ref.counts[n]))) / T
     a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
     mism = float(np.mean(a.argmax(1) != b.argmax(1)))
@@ -360,30 +317,29 @@ def _downstream_kernel(g: Graph, st: _Structure, n: str) -> tuple[float, float]:
     if len(fed) != 1:
         return 1.0, 0.0
     node = g.nodes[fed.pop()]
-    return _uniform(node, "du"), _uniform(node, "dv")
+    return layer_value(node, "du"), layer_value(node, "dv")
 
 
 def _neuron_drift(n: str, g: Graph, st: _Structure, ref: _Stats, got: _Stats) -> np.ndarray:
     """Per-neuron drift of layer ``n`` from float over the calibration samples, shape of the
     layer's output.
 
-    CubaLIF: the difference of the spike trains filtered with the CUBA kernel of the layer they
-    feed (its current and voltage decays), summed in absolute value over steps and samples:
-    the error each neuron puts into the next layer's voltage per unit weight (for an integrator
-    readout, du = 1 and dv = 0, the earth mover's distance between the spike trains: a spike
-    k steps late costs k). Readout: summed |Δ decoded output|."""
-    if not isinstance(g.nodes[n], CubaLIF):
+    A firing layer: the difference of the spike trains filtered with the CUBA kernel of the
+    layer they feed (its current and voltage decays: the sub-threshold dynamics of
+    :mod:`neurodeploy.kinds.cuba`), summed in absolute value over steps and samples: the error
+    each neuron puts into the next layer's voltage per unit weight (for an integrator readout,
+    du = 1 and dv = 0, the earth mover's distance between the spike trains: a spike k steps
+    late costs k). A read-out layer: summed |Δ decoded output|."""
+    if not kinds.fires(g.nodes[n]):
         a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
         return np.abs(a - b).sum(0)
     du, dv = _downstream_kernel(g, st, n)
     diff = got.trains[n] - ref.trains[n].to(got.trains[n].device)
-    cur = torch.zeros_like(diff[0])
-    vol = torch.zeros_like(diff[0])
+    state = CubaState(torch.zeros_like(diff[0]), torch.zeros_like(diff[0]))
     total = torch.zeros_like(diff[0])
     for t in range(diff.shape[0]):
-        cur = cur * (1 - du) + diff[t]
-        vol = vol * (1 - dv) + cur
-        total += vol.abs()
+        state = CubaState(*subthreshold_float(state, diff[t], du, dv, 0.0))
+        total += state.v.abs()
     return total.sum(0).cpu().numpy()
 
 
@@ -396,7 +352,7 @@ def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float
     each may take its best candidate from a separate run. Returns the number of runs."""
     node = g.nodes[n]
     _, syn_bias = _neuron_biases(g, st, n)
-    du = _uniform(node, "du")
+    du = layer_value(node, "du")
     cands = _fold_candidates(du, int(x.shape[0]))
     if syn_bias is None or len(cands) < 2:
         return 0
@@ -450,7 +406,7 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     enc = input_encoding(g, ds.encoding)
     steps = steps_for(g, ds.encoding, ds.T, T)
     x = encode(ds.x, enc, steps, seed=seed)
-    neurons = [n for n in st.order if isinstance(g.nodes[n], (CubaLIF, Readout))]
+    neurons = [n for n in st.order if kinds.is_neuron(g.nodes[n])]
     ref, _ = _run(g, x, "float", neurons)
     in_q = _input_q(g, x, enc, target)
     y = np.asarray(ds.y)
@@ -476,7 +432,7 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     for rep in reports:
         n = rep.name
         rep.states_at_bounds = int(res.saturations.get(n, 0))
-        if isinstance(g.nodes[n], CubaLIF):
+        if kinds.fires(g.nodes[n]):
             rep.firing_rate_float = ref.rates[n]
             rep.firing_rate_fixed = got.rates[n]
             rep.dead = bool(got.rates[n] == 0 and ref.rates[n] > 0)
