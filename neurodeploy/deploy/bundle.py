@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.atomic import check_writable_dir, umask
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph, Readout, save_graph, validate
@@ -58,13 +59,14 @@ class Bundle:
 
 def check_quantized(graph: Graph) -> None:
     """Raise NeurodeployError unless Lava's fixed-point models can run ``graph`` (naming the
-    first node that is not quantized) and its first output is a Readout ``run.py`` decodes."""
-    from neurodeploy.lava.compiler import check_fixed
+    first node that is not quantized) and its first output is a read-out neuron (a Readout)
+    whose voltage ``run.py`` decodes."""
+    from neurodeploy.capability import check_fixed
 
     validate(graph)
     check_fixed(graph)
     out = graph.nodes[graph.outputs[0]] if graph.outputs else None
-    if not isinstance(out, Readout):
+    if out is None or not kinds.is_neuron(out) or kinds.fires(out):
         raise NeurodeployError("deploy needs the graph's first output to be a Readout (the run "
                                f"script decodes its voltage); it is {out.kind if out else 'none'}")
 

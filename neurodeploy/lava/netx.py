@@ -56,24 +56,24 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.atomic import atomic_path
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.formats import NETX_BIAS_EXP, NEVER_FIRE_VTH, mantissa_grid, shift, sign_mode
+from neurodeploy.formats import NETX_BIAS_EXP, mantissa_grid, shift, sign_mode
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
+    Node,
     SumPool2d,
     infer_shapes,
     validate,
 )
-from neurodeploy.lava.compiler import check_fixed
 
 
 @dataclass
@@ -139,8 +139,7 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
             raise NeurodeployError(f"node '{nxt}' ({node.kind}): netx layers start with a "
                                    "dense or conv synapse")
         neuron_edges = graph.out_edges(nxt)
-        if len(neuron_edges) != 1 or not isinstance(graph.nodes[neuron_edges[0].dst],
-                                                     (CubaLIF, Readout)):
+        if len(neuron_edges) != 1 or not kinds.is_neuron(graph.nodes[neuron_edges[0].dst]):
             raise NeurodeployError(f"node '{nxt}' ({node.kind}): netx needs every synapse to feed "
                                    "exactly one neuron layer")
         neuron = neuron_edges[0].dst
@@ -152,9 +151,10 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
     if not layers:
         raise NeurodeployError("netx export: the graph has no synapse-neuron layer")
     for layer in layers[:-1]:
-        if isinstance(graph.nodes[layer.neuron], Readout):
-            raise NeurodeployError(f"node '{layer.neuron}' (readout): a readout must be the last "
-                                   "layer of a netx chain")
+        node = graph.nodes[layer.neuron]
+        if not kinds.fires(node):
+            raise NeurodeployError(f"node '{layer.neuron}' ({node.kind}): a non-firing layer "
+                                   "(readout) must be the last layer of a netx chain")
     return layers
 
 
@@ -189,7 +189,7 @@ def _weight(node: Dense | Conv2d, exact: bool, approx: list[str],
     return eff
 
 
-def _bias(node: CubaLIF | Readout, exact: bool, approx: list[str],
+def _bias(node: Node, exact: bool, approx: list[str],
           patched: list[str] | None = None) -> np.ndarray:
     """Stock-netx bias mantissas (netx's exponent is 6); rounded ones are listed as in
     :func:`_weight`."""
@@ -278,14 +278,8 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                     g.create_dataset("bias", data=_lava_layout(bias, shape))
                 if patch:
                     _write_patch(g.create_group("neurodeploy"), syn, neu, shape)
-                q = neu.quant
-                vth = NEVER_FIRE_VTH if isinstance(neu, Readout) else int(q.vth)
-                g.create_dataset("neuron/type", data="CUBA")
-                g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
-                g.create_dataset("neuron/vDecay", data=int(q.dv))
-                g.create_dataset("neuron/vThMant", data=vth)
-                g.create_dataset("neuron/refDelay", data=1)
-                g.create_dataset("neuron/gradedSpike", data=False)
+                for key, value in kinds.neuron_kind(neu).netx_neuron(neu).items():
+                    g.create_dataset(f"neuron/{key}", data=value)
                 i += 1
     return NetxExport(path, layers, msg_bits, sorted(set(approx)),
                       sorted(set(patched or [])))
@@ -300,7 +294,7 @@ def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(full)
 
 
-def _write_patch(g: Any, syn: Dense | Conv2d, neu: CubaLIF | Readout,
+def _write_patch(g: Any, syn: Dense | Conv2d, neu: Node,
                  shape: tuple[int, ...]) -> None:
     """The exact integers of one layer, as our process-network compiler gives them to Lava."""
     wq, nq = syn.quant, neu.quant
