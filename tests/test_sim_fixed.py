@@ -77,7 +77,7 @@ a_values = st.one_of(st.integers(-(2**17), 2**17), st.integers(-300, 300))
 @given(params, st.lists(a_values, min_size=1, max_size=24), st.booleans())
 def test_single_neuron_equals_reference(p: dict, a_seq: list[int], spiking: bool) -> None:
     want = ref_neuron(a_seq, spiking=spiking, **p)
-    state = cuba.zero_state((1, 1), True, "cpu")
+    state = cuba.zero_state((1, 1), torch.int64, "cpu")
     bias = formats.shift(torch.tensor(p["bias_mant"]), p["bias_exp"])
     for (u, v, s), a in zip(want, a_seq, strict=True):
         a_in = torch.tensor([[a]], dtype=torch.int64)
@@ -99,7 +99,7 @@ def test_saturation_edges_are_reached() -> None:
     # v saturates at -(2**23 - 1) under a steady negative drive
     out = ref_neuron([-(2**16)] * 4, 4095, 0, 1, 0, 0)
     assert out[-1][1] == -(2**23 - 1)
-    state = cuba.zero_state((1,), True, "cpu")
+    state = cuba.zero_state((1,), torch.int64, "cpu")
     sats = []
     for a in [-(2**16)] * 4:
         state, _, sat = cuba_lif.fixed_step(state, torch.tensor([a]), 4095, 0, 1,

@@ -49,10 +49,11 @@ class CubaState(NamedTuple):
     ref: Tensor | None = None
 
 
-def zero_state(batch_shape: tuple[int, ...], fixed: bool, device: torch.device | str,
+def zero_state(batch_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str,
                refractory: int = 0) -> CubaState:
-    """All-zero state (int64 when ``fixed``, else float32)."""
-    z = torch.zeros(batch_shape, dtype=torch.int64 if fixed else torch.float32, device=device)
+    """All-zero state of ``dtype`` (int64: fixed point), with a refractory counter when
+    ``refractory > 0``."""
+    z = torch.zeros(batch_shape, dtype=dtype, device=device)
     ref = torch.zeros(batch_shape, dtype=torch.int32, device=device) if refractory > 0 else None
     return CubaState(z, z.clone(), ref)
 
@@ -94,6 +95,11 @@ def subthreshold_fixed(state: CubaState, a_in: Tensor, du: int, dv: int,
 
 
 # ---------------------------------------------------------------- parameters
+
+
+def state_dtype(fixed: bool) -> torch.dtype:
+    """The simulator's state dtype: int64 in fixed point, float32 in float."""
+    return torch.int64 if fixed else torch.float32
 
 
 def param(value: Any, device: torch.device | str) -> Tensor:

@@ -102,7 +102,8 @@ class CubaLIFKind(NeuronKind):
 
     def initial_state(self, node: CubaLIF, batch_shape: tuple[int, ...], fixed: bool,
                       device: torch.device | str) -> CubaState:
-        return cuba.zero_state(batch_shape, fixed, device, 0 if fixed else node.refractory)
+        return cuba.zero_state(batch_shape, cuba.state_dtype(fixed), device,
+                               0 if fixed else node.refractory)
 
     def float_params(self, node: CubaLIF, device: torch.device | str) -> FloatParams:
         return FloatParams(cuba.param(node.du, device), cuba.param(node.dv, device),

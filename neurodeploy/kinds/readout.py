@@ -65,7 +65,7 @@ class ReadoutKind(NeuronKind):
 
     def initial_state(self, node: Readout, batch_shape: tuple[int, ...], fixed: bool,
                       device: torch.device | str) -> CubaState:
-        return cuba.zero_state(batch_shape, fixed, device)
+        return cuba.zero_state(batch_shape, cuba.state_dtype(fixed), device)
 
     def float_params(self, node: Readout, device: torch.device | str) -> FloatParams:
         return FloatParams(cuba.param(node.du, device), cuba.param(node.dv, device),
