@@ -357,7 +357,7 @@ def _set_outputs(b: Builder, outs: list[Any]) -> None:
             name = o.node
         elif isinstance(o, _Part):
             node = b.graph.nodes[o.neuron]
-            if node.kind == "readout" or o.neuron in spike_nodes:
+            if not kinds.fires(node) or o.neuron in spike_nodes:
                 name = o.neuron
             else:
                 raise NeurodeployError(

@@ -14,9 +14,10 @@ from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import AvgPool2d, Conv2d, Graph, Node
 
-#: what each quantized-parameter type holds, for the "not quantized" message
-_QUANT_WHAT = {"InputQ": "integer input format", "WeightQ": "quantized weights",
-               "NeuronQ": "integer neuron parameters"}
+#: what a node without its quantized parameters lacks, by their type
+_MISSING = {"InputQ": "no InputQ (integer input format)",
+            "WeightQ": "no quantized weights (WeightQ)",
+            "NeuronQ": "no NeuronQ (integer neuron parameters)"}
 
 
 def _quant_type(node: Node) -> str | None:
@@ -33,8 +34,8 @@ def fixed_refusal(node: Node, quantized: bool = True) -> str | None:
     what the quantization cannot express)."""
     qtype = _quant_type(node)
     if quantized and qtype is not None and node.quant is None:  # type: ignore[attr-defined]
-        return (f"not quantized: no {_QUANT_WHAT.get(qtype, 'integer parameters')} ({qtype}); "
-                "run `neurodeploy quantize` first")
+        return (f"{_MISSING.get(qtype, f'no {qtype}')}: not quantized; run `neurodeploy "
+                "quantize` first")
     if quantized and isinstance(node, AvgPool2d):
         return "average pooling has no fixed-point form; the quantizer rewrites it to sumpool2d"
     if quantized and isinstance(node, Conv2d) and node.quant.weight_exp != 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph, Input
 from neurodeploy.progress import track
@@ -100,7 +101,7 @@ def run_dataset(graph: Graph, ds, mode: str = "float", T: int | None = None,
     counts = {k: c / n for k, c in counts.items()}
     rates = {}
     for name, node in graph.nodes.items():
-        if name in counts and node.kind in ("cuba_lif", "input"):
+        if name in counts and (isinstance(node, Input) or kinds.fires(node)):
             rates[name] = float(counts[name].sum() / (t_used * max(counts[name].size, 1)))
     accuracy = float(np.mean(predictions == np.asarray(ds.y)))
     records = {k: {var: torch.cat(v, dim=1) for var, v in r.items()} for k, r in recs.items()}

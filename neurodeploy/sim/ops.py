@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from neurodeploy.capability import fixed_refusal
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import input_range
 from neurodeploy.ir import Input
@@ -74,10 +75,10 @@ def input_quantizer(node: Input) -> tuple[Callable[[torch.Tensor], torch.Tensor]
     Returns the function and the largest ``|message|``. Raises NeurodeployError naming the node
     when it has no ``InputQ`` or a scale that is not positive.
     """
+    why = fixed_refusal(node)
+    if why:
+        raise NeurodeployError(f"node '{node.name}' ({node.kind}): {why}")
     q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' (input): not quantized (no InputQ); run "
-                               "`neurodeploy quantize` first")
     scale = float(q.scale)
     if not scale > 0:
         raise NeurodeployError(f"node '{node.name}' (input): InputQ scale must be > 0")
