@@ -17,7 +17,12 @@ A CubaLIF with ``refractory = r > 0`` holds ``v = 0`` and emits no spike for ``r
 spike (float mode only; Loihi's fixed-point LIF has no refractory period).
 
 Every node carries float parameters. A quantized node also carries ``quant``, its integer
-parameters in Loihi's formats (see :class:`WeightQ`, :class:`NeuronQ`, :class:`InputQ`).
+parameters in Loihi's formats (see :class:`WeightQ`, :class:`NeuronQ`, :class:`InputQ`;
+the formats themselves: :mod:`neurodeploy.formats`).
+
+This module holds the data (fields, the name stored in files, each node's own field checks);
+what a neuron node *does* — its float and fixed-point steps, quantization rule, Lava process,
+op counts, NIR/ONNX/netx mapping — is its kind's, in :mod:`neurodeploy.kinds`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ variable in that layer over all steps and samples (so values that are rounding r
 cancellation, near 0, are judged against the layer's scale, not their own). The
 *first divergence* is the earliest step at which any layer differs; among layers differing at
 that step the first in topological order, then the first variable in the order Lava computes
-them (its kind's ``variables``: ``u``, then ``v``, then ``s``), then the lowest sample, then the lowest neuron (flat index,
-C order over the layer's shape) — so a corrupted synapse is named at the neuron it feeds.
+them (its kind's ``variables``: ``u``, then ``v``, then ``s``), then the lowest sample, then
+the lowest neuron (flat index, C order over the layer's shape) — so a corrupted synapse is
+named at the neuron it feeds.
 """
 
 from __future__ import annotations

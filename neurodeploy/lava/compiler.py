@@ -244,9 +244,9 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     ``mode``: ``fixed`` (a quantized graph's integer parameters, Lava ``fixed_pt``) or
     ``float`` (the float parameters, Lava ``floating_pt``; see the module docstring).
     ``record``: True for every node, or names of nodes whose ``u``/``v`` (neurons) and ``y``
-    (synapse processes) to probe; every neuron's output (a CubaLIF's spikes, a Readout's ``v``:
-    its kind's ``output_var``) is always probed (outputs and activity counts need them). Probes cost a port on one recorder
-    process and memory (``B · (T + depth)`` values per element).
+    (synapse processes) to probe; every neuron's output (its kind's ``output_var``: a CubaLIF's
+    spikes, a Readout's ``v``) is always probed (outputs and activity counts need them). Probes
+    cost a port on one recorder process and memory (``B · (T + depth)`` values per element).
     """
     require_lava()
     from lava.proc.conv.process import Conv

@@ -21,7 +21,6 @@ Shapes: one step is ``[B, *shape]``; a sequence is time-major ``[T, B, *shape]``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -30,6 +29,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.nodes import DECODINGS
 from neurodeploy.kinds import cuba_lif as lif_kind
 from neurodeploy.kinds import readout as readout_kind
+from neurodeploy.kinds.base import SpikeFn
 from neurodeploy.kinds.cuba import CubaState, zero_state
 from neurodeploy.nn.surrogates import (
     FUNCTIONS,
@@ -41,7 +41,6 @@ from neurodeploy.nn.surrogates import (
 )
 
 Tensor = torch.Tensor
-SpikeFn = Callable[[Tensor, Tensor], Tensor]  # (x = v − vth, v) → spikes
 
 SPIKE_METHODS = ("plain", "sgs", "msg", "asgl")
 
