@@ -80,6 +80,8 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import BIAS_EXP_MAX, BIAS_MANT_RANGE, DECAY_UNITY, NETX_BIAS_EXP
+from neurodeploy.formats import NEVER_FIRE_VTH as NEVER_SPIKES
 from neurodeploy.ir import (
     Conv2d,
     CubaLIF,
@@ -95,12 +97,6 @@ from neurodeploy.ir import (
 )
 from neurodeploy.ir.shapes import node_output_shape
 
-NETX_BIAS_EXP = 6
-BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)
-BIAS_EXP_MAX = 7
-VTH_MAX = 2**17 - 1
-NEVER_SPIKES = 2**17  # vth << 6 = 2**23 > the largest voltage 2**23 − 1
-DECAY_UNITY = 4096
 #: netx's neuron for a dense layer without one (hdf5.py ``create_dense``: ``1 << 18 - 1`` is
 #: ``1 << 17``): (iDecay, vDecay, vThMant) — a non-leaky, never-firing integrator
 NETX_DEFAULT_NEURON = (0, DECAY_UNITY, 1 << 17)
@@ -180,7 +176,7 @@ def optimize_weight_bits(w: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 def _dense_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
     """Effective integer mantissas and exponent of a netx dense layer (module docstring)."""
-    from neurodeploy.quantize.formats import lava_effective_weights
+    from neurodeploy.formats import lava_effective_weights
 
     w_opt, bits, exp = optimize_weight_bits(w)
     eff = np.asarray(lava_effective_weights(w_opt, bits), np.int64)

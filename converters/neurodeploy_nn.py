@@ -2,8 +2,9 @@
 
 ``neurodeploy.nn`` layers compute the IR's float semantics operation for operation, so the
 export only copies parameters: ``nn.Linear`` → Dense, ``nn.Conv2d`` → Conv2d, ``nn.AvgPool2d``
-→ AvgPool2d, ``SumPool2d`` → SumPool2d, ``nn.Flatten`` → Flatten, ``CubaLIF`` → CubaLIF (decays
-and threshold as clamped in the forward pass; the neuron bias per layer, per neuron, or per
+→ AvgPool2d, ``SumPool2d`` → SumPool2d, ``nn.Flatten`` → Flatten, and each neuron layer to its
+own IR node (``NeuronLayer.to_ir``): ``CubaLIF`` → CubaLIF (decays and threshold as clamped in
+the forward pass, reset and refractory period; the neuron bias per layer, per neuron, or per
 channel broadcast to the layer's ``(C, H, W)`` shape, each exact in the IR), ``Readout`` →
 Readout (decoding and TWO weights). Binary-weight layers export their effective ``±α`` float
 weights; a synapse bias (``--synapse-bias`` models) becomes the Dense/Conv2d bias. Node names
@@ -22,12 +23,10 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
     SumPool2d,
     validate,
 )
@@ -49,14 +48,8 @@ def _synapse_weight(m: nn.Module) -> torch.Tensor:
 def _node(name: str, m: nn.Module) -> Any:
     from neurodeploy.nn import layers as L
 
-    if isinstance(m, L.CubaLIF):
-        p = m.effective()
-        return CubaLIF(name, shape=m.shape, du=_np(p["du"]), dv=_np(p["dv"]), vth=_np(p["vth"]),
-                       bias=_np(p["bias"]), reset=m.reset)
-    if isinstance(m, L.Readout):
-        p = m.effective()
-        return Readout(name, shape=m.shape, du=_np(p["du"]), dv=_np(p["dv"]),
-                       bias=_np(p["bias"]), decoding=m.decoding, weights=_np(m.weights))
+    if isinstance(m, L.NeuronLayer):
+        return m.to_ir(name)
     if isinstance(m, nn.Linear):
         return Dense(name, weight=_np(_synapse_weight(m)), bias=_np(m.bias))
     if isinstance(m, nn.Conv2d):

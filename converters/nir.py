@@ -10,6 +10,9 @@ it, snnTorch's exporter assumes 1e-4) their forward-Euler step is the IR's CUBA 
   ``g = (dt/τs·w_in)·(dt/τm·r)``, ``bias = dt/τm·v_leak``.
 - ``IF(r, v_threshold)``: ``v += dt·r·I`` → ``dv = 0``, ``g = dt·r``.
 - ``LI`` / ``CubaLI``: the same without threshold → Readout.
+
+Each neuron kind (:mod:`neurodeploy.kinds`) holds its NIR mapping (``to_nir``, ``from_nir``,
+the NIR classes it imports); this module maps the synapses and the graph.
 - ``Affine``/``Linear`` → Dense, ``Conv2d``, ``SumPool2d``, ``AvgPool2d``, ``Flatten``; a
   ``Scale`` of ones with several inputs is the IR's Add (NIR sums the edges into a node).
 
@@ -34,18 +37,17 @@ from typing import Any
 import numpy as np
 from neurodeploy.converters._common import Builder, NeuronSpec, Value, to_numpy
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Edge,
     Flatten,
     Graph,
     Input,
-    Readout,
     SumPool2d,
     validate,
 )
@@ -80,39 +82,6 @@ def _node_meta(node: Any) -> dict[str, Any]:
         meta[f"{KEY}.{f.name}"] = json.dumps(list(v)) if isinstance(v, tuple) else (
             _h5(v) if isinstance(v, np.ndarray) else v)
     return meta
-
-
-def _neuron_to_nir(node: CubaLIF | Readout, dt: float) -> Any:
-    import nir
-
-    shape = tuple(node.shape)
-
-    def full(x: Any) -> np.ndarray:
-        return np.broadcast_to(np.asarray(x, np.float64), shape).astype(np.float32)
-
-    du, dv = full(node.du), full(node.dv)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau_syn = np.float32(dt) / du
-        tau_mem = np.float32(dt) / dv
-        r = tau_mem / np.float32(dt)
-        w_in = tau_syn / np.float32(dt)
-        v_leak = full(node.bias) / dv
-    v_leak = np.where(np.isfinite(v_leak), v_leak, 0).astype(np.float32)
-    meta = _node_meta(node)
-    if isinstance(node, Readout):
-        if np.all(du == 1):
-            return nir.LI(tau=tau_mem, r=r, v_leak=v_leak, metadata=meta)
-        return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=w_in,
-                          metadata=meta)
-    vth = full(node.vth)
-    if np.all(du == 1) and np.all(dv > 0):
-        return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=vth,
-                       v_reset=np.zeros_like(vth), metadata=meta)
-    if np.all(du == 1) and np.all(dv == 0) and np.all(node.bias == 0):
-        return nir.IF(r=np.full(shape, 1 / dt, np.float32), v_threshold=vth,
-                      v_reset=np.zeros_like(vth), metadata=meta)
-    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, v_threshold=vth,
-                       v_reset=np.zeros_like(vth), w_in=w_in, metadata=meta)
 
 
 def to_nir(graph: Graph, dt: float | None = None) -> Any:
@@ -151,8 +120,8 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
         elif isinstance(node, Add):
             nodes[node.name] = nir.Scale(scale=np.ones(shapes[node.name], np.float32),
                                          metadata=meta)
-        elif isinstance(node, (CubaLIF, Readout)):
-            nodes[node.name] = _neuron_to_nir(node, dt)
+        elif (kind := kinds.kind_of(node)) is not None:
+            nodes[node.name] = kind.to_nir(node, dt, meta)
         else:  # pragma: no cover - every IR kind is handled above
             raise NeurodeployError(f"node '{node.name}': no NIR form for {node.kind}")
     edges = [(e.src, e.dst) for e in graph.edges]
@@ -376,9 +345,7 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
 
 
 def _is_neuron(node: Any) -> bool:
-    import nir
-
-    return isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI))
+    return kinds.for_nir(node) is not None
 
 
 def _topo(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -455,34 +422,9 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
 
 
 def _neuron_spec(node: Any, dt: float, name: str) -> NeuronSpec:
-    import nir
-
-    def v_reset_zero() -> None:
-        vr = getattr(node, "v_reset", None)
-        if vr is not None and np.any(_arr(vr) != 0):
-            raise NeurodeployError(f"NIR node '{name}': v_reset ≠ 0 is not supported")
-
-    dtf = np.float32(dt)
-    if isinstance(node, (nir.LIF, nir.LI)):
-        k = dtf / _arr(node.tau)
-        spec = NeuronSpec(du=1.0, dv=k, gain=k * _arr(node.r), bias=k * _arr(node.v_leak))
-    elif isinstance(node, (nir.CubaLIF, nir.CubaLI)):
-        ks, km = dtf / _arr(node.tau_syn), dtf / _arr(node.tau_mem)
-        spec = NeuronSpec(du=ks, dv=km, gain=(ks * _arr(node.w_in)) * (km * _arr(node.r)),
-                          bias=km * _arr(node.v_leak))
-    else:  # IF
-        spec = NeuronSpec(du=1.0, dv=0.0, gain=dtf * _arr(node.r))
-    if isinstance(node, (nir.LI, nir.CubaLI)):
-        spec.readout, spec.reset = True, "none"
-    else:
-        v_reset_zero()
-        spec.vth, spec.reset = _arr(node.v_threshold), "zero"
-    for f in ("du", "dv"):
-        v = np.asarray(getattr(spec, f), np.float32)
-        if np.any(v < 0) or np.any(v > 1):
-            raise NeurodeployError(f"NIR node '{name}': dt={dt:g} s gives the decay {f} outside "
-                                   "[0, 1] (dt larger than a time constant); pass a smaller --dt")
-    return spec
+    """The NIR neuron as the IR's CUBA form, by the kind that imports it."""
+    kind = kinds.for_nir(node)
+    return NeuronSpec(**kind.from_nir(node, dt, name), readout=not kind.fires)
 
 
 def _pair(x: Any) -> tuple[int, int]:

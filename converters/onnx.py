@@ -27,12 +27,14 @@ explicit inputs and outputs, so that the graph is honest about being one step:
       reset where s: zero → v' = 0 | subtract → v' −= vth | none
 
   (with ``refractory = r > 0``, ``ref`` counts the blocked steps left, as
-  :func:`neurodeploy.sim.dynamics.cuba_float_step`).
+  :func:`neurodeploy.kinds.cuba_lif.float_step`).
 - ``Readout(I, u, v) → (y, u', v')``: the same without threshold, ``y = v'``; attributes
   ``du``, ``dv``, ``bias``, ``decoding`` and, for ``weighted``, ``weights`` (decoding acts over
   steps, outside the one-step graph).
 - Quantized parameters (``NeuronQ``) ride along as attributes ``q_du``, ``q_dv``, ``q_vth``,
   ``q_bias_exp`` (ints), ``q_bias_mant`` (int32 tensor), ``q_scale`` (float).
+- Each neuron kind (:mod:`neurodeploy.kinds`) names its op, its state and its attributes; the
+  reference kernels run the kind's own float step.
 
 **State I/O names.** Graph inputs: each IR input ``<in>`` ``[B, *shape]``; each neuron's
 ``<n>.u``, ``<n>.v`` (and ``<n>.ref``); for each source ``<src>`` of a recurrent (delay 1) edge,
@@ -56,23 +58,23 @@ kernels of :func:`reference_ops` (numpy), e.g. to check an export against
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
     SumPool2d,
     validate,
 )
@@ -103,6 +105,17 @@ def _quant_json(q: Any) -> str:
             continue
         out[k] = v.item() if isinstance(v, np.generic) else v
     return json.dumps(out, sort_keys=True)
+
+
+def _quant_attributes(q: Any) -> dict[str, Any]:
+    """A neuron's integer parameters (NeuronQ) as ONNX attribute values: its int and float
+    fields as such, its arrays as arrays."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(q):
+        v = getattr(q, f.name)
+        out[f.name] = (np.asarray(v) if isinstance(v, np.ndarray)
+                       else float(v) if f.type == "float" else int(v))
+    return out
 
 
 def to_onnx(graph: Graph) -> Any:
@@ -175,37 +188,25 @@ def to_onnx(graph: Graph) -> Any:
             nodes.append(helper.make_node("Flatten", ins, [name], name=name, axis=1))
         elif isinstance(node, Add):
             nodes.append(helper.make_node("Sum", ins, [name], name=name))
-        elif isinstance(node, (CubaLIF, Readout)):
+        elif (kind := kinds.kind_of(node)) is not None:
             i_in = ins[0]
             if len(ins) > 1:
                 i_in = f"{name}.in"
                 nodes.append(helper.make_node("Sum", ins, [i_in], name=i_in))
                 value_info.append(vi(i_in, shape))
-            state_in = [f"{name}.u", f"{name}.v"]
-            state_out = [f"{name}.u_next", f"{name}.v_next"]
-            attrs = [_tensor_attr(onnx, k, getattr(node, k)) for k in ("du", "dv", "bias")]
-            if isinstance(node, CubaLIF):
-                attrs.append(_tensor_attr(onnx, "vth", node.vth))
-                attrs.append(helper.make_attribute("reset", node.reset))
-                attrs.append(helper.make_attribute("refractory", int(node.refractory)))
-                if node.refractory > 0:
-                    state_in.append(f"{name}.ref")
-                    state_out.append(f"{name}.ref_next")
-            else:
-                attrs.append(helper.make_attribute("decoding", node.decoding))
-                if node.weights is not None:
-                    attrs.append(_tensor_attr(onnx, "weights", node.weights))
+            state = kind.onnx_state(node)
+            state_in = [f"{name}.{v}" for v in state]
+            state_out = [f"{name}.{v}_next" for v in state]
+            attrs = [_tensor_attr(onnx, k, v) if isinstance(v, np.ndarray)
+                     else helper.make_attribute(k, v)
+                     for k, v in kind.onnx_attributes(node).items()]
             q = node.quant
             if q is not None:
-                attrs += [helper.make_attribute("q_du", int(q.du)),
-                          helper.make_attribute("q_dv", int(q.dv)),
-                          helper.make_attribute("q_vth", int(q.vth)),
-                          _tensor_attr(onnx, "q_bias_mant", q.bias_mant, np.int32),
-                          helper.make_attribute("q_bias_exp", int(q.bias_exp)),
-                          helper.make_attribute("q_scale", float(q.scale))]
-            op = helper.make_node("CubaLIF" if isinstance(node, CubaLIF) else "Readout",
-                                  [i_in, *state_in], [name, *state_out], name=name,
-                                  domain=DOMAIN)
+                attrs += [_tensor_attr(onnx, f"q_{k}", v, np.int32) if isinstance(v, np.ndarray)
+                          else helper.make_attribute(f"q_{k}", v)
+                          for k, v in _quant_attributes(q).items()]
+            op = helper.make_node(kind.onnx_op, [i_in, *state_in], [name, *state_out],
+                                  name=name, domain=DOMAIN)
             op.attribute.extend(attrs)
             nodes.append(op)
             for s_in, s_out in zip(state_in, state_out, strict=True):
@@ -253,44 +254,33 @@ def write_onnx(graph: Graph, path: str | Path) -> None:
 
 
 def reference_ops() -> list[type]:
-    """``onnx.reference`` kernels (numpy, float32) of the custom ``CubaLIF`` and ``Readout``
-    ops, for ``ReferenceEvaluator(model, new_ops=reference_ops())``."""
+    """``onnx.reference`` kernels of the custom neuron ops (``CubaLIF``, ``Readout``: one per
+    neuron kind), for ``ReferenceEvaluator(model, new_ops=reference_ops())``. Each rebuilds
+    its IR node from the attributes and runs the kind's float step (torch, float32) — the
+    simulator's arithmetic."""
     from onnx.reference.op_run import OpRun
 
-    class CubaLIFRef(OpRun):
-        op_domain = DOMAIN
+    ops = []
+    for kind in kinds.KINDS.values():
+        fields = {f.name for f in dataclasses.fields(kind.node_type)} - {"name", "shape", "quant"}
 
-        def _run(self, i_in, u, v, ref=None, **att):  # type: ignore[no-untyped-def]
+        def run(self: Any, i_in: np.ndarray, *state: np.ndarray, kind: Any = kind,
+                fields: set = fields, **att: Any) -> tuple[np.ndarray, ...]:
+            import torch
+
+            node = kind.node_type("onnx", shape=tuple(i_in.shape[1:]),
+                                  **{k: np.array(v) if isinstance(v, np.ndarray) else v
+                                     for k, v in att.items() if k in fields})
+            names = kind.onnx_state(node)
+            zero = kind.initial_state(node, tuple(i_in.shape), False, "cpu")
+            st = zero._replace(**{n: torch.as_tensor(a).to(getattr(zero, n).dtype)
+                                  for n, a in zip(names, state, strict=True)})
+            st, y = kind.float_step(st, torch.as_tensor(i_in), kind.float_params(node, "cpu"))
             f32 = np.float32
-            u = (u * (f32(1) - att["du"]) + i_in).astype(f32)
-            v = (v * (f32(1) - att["dv"]) + u + att["bias"]).astype(f32)
-            blocked = ref > 0 if ref is not None else None
-            if blocked is not None:
-                v = np.where(blocked, f32(0), v).astype(f32)
-            s = v > att["vth"]
-            if blocked is not None:
-                s = s & ~blocked
-            if att["reset"] == "zero":
-                v = np.where(s, f32(0), v).astype(f32)
-            elif att["reset"] == "subtract":
-                v = (v - s.astype(f32) * att["vth"]).astype(f32)
-            out = [s.astype(f32), u, v]
-            if ref is not None:
-                out.append(np.where(s, f32(att["refractory"]),
-                                    np.maximum(ref - 1, 0)).astype(f32))
-            return tuple(out)
+            return (y.numpy().astype(f32), *(getattr(st, n).numpy().astype(f32) for n in names))
 
-    class ReadoutRef(OpRun):
-        op_domain = DOMAIN
-
-        def _run(self, i_in, u, v, **att):  # type: ignore[no-untyped-def]
-            f32 = np.float32
-            u = (u * (f32(1) - att["du"]) + i_in).astype(f32)
-            v = (v * (f32(1) - att["dv"]) + u + att["bias"]).astype(f32)
-            return v, u, v
-
-    CubaLIFRef.__name__, ReadoutRef.__name__ = "CubaLIF", "Readout"
-    return [CubaLIFRef, ReadoutRef]
+        ops.append(type(kind.onnx_op, (OpRun,), {"op_domain": DOMAIN, "_run": run}))
+    return ops
 
 
 def run_onnx(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:

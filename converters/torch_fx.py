@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 from neurodeploy.converters._common import Builder, NeuronSpec, Shape, Value, check_finite
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, Input, validate
-from neurodeploy.ir.nodes import Add, CubaLIF
+from neurodeploy.ir.nodes import Add
 
 Handler = Callable[[Any, str, Shape], NeuronSpec]
 
@@ -350,13 +351,13 @@ def _set_outputs(b: Builder, outs: list[Any]) -> None:
             if o.scale != 1.0:
                 raise NeurodeployError(f"output '{o.node}': spikes of amplitude {o.scale} at the "
                                        "output have no place to fold the amplitude into")
-            if not isinstance(node, CubaLIF) and node.kind != "readout":
+            if not kinds.is_neuron(node):
                 raise NeurodeployError(f"output '{o.node}' ({node.kind}): the IR's outputs are "
                                        "neuron layers; end the model with a neuron")
             name = o.node
         elif isinstance(o, _Part):
             node = b.graph.nodes[o.neuron]
-            if node.kind == "readout" or o.neuron in spike_nodes:
+            if not kinds.fires(node) or o.neuron in spike_nodes:
                 name = o.neuron
             else:
                 raise NeurodeployError(

@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from neurodeploy import formats as fmt
 from neurodeploy.data import Dataset, load_dataset
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
@@ -22,7 +23,6 @@ from neurodeploy.ir import (
     load_graph,
     save_graph,
 )
-from neurodeploy.quantize import formats as fmt
 from neurodeploy.quantize import lava_effective_weights, quantize
 from neurodeploy.sim import run_dataset, simulate
 
@@ -48,12 +48,13 @@ def test_effective_weights_follow_lavas_clip_and_truncation(values: list[int]) -
 @given(st.floats(0, 1), st.floats(0, 1))
 def test_decays_round_trip(du: float, dv: float) -> None:
     du_q, dv_q = fmt.decay_q(du, True), fmt.decay_q(dv, False)
-    assert -1 <= du_q <= 4095 and 0 <= dv_q <= 4095
+    assert -1 <= du_q <= 4095 and 0 <= dv_q <= 4096
     assert abs((4096 - (du_q + 1)) / 4096 - (1 - du)) <= 0.5 / 4096 + 1e-12
+    assert abs((4096 - dv_q) / 4096 - (1 - dv)) <= 0.5 / 4096 + 1e-12
     if du == 0:
         assert du_q == -1  # a current that never decays (netx's iDecay = 0)
-    if dv <= 4095 / 4096:  # dv = 1 has no 12-bit form: v keeps 1/4096 (noted in the report)
-        assert abs((4096 - dv_q) / 4096 - (1 - dv)) <= 0.5 / 4096 + 1e-12
+    if dv == 1:
+        assert dv_q == 4096  # no voltage memory (netx's vDecay = 4096), exact in Lava
 
 
 def _mlp(w1: np.ndarray, w2: np.ndarray, T: int = 8, **lif: object) -> Graph:
@@ -78,7 +79,7 @@ def _tiny_data(n: int = 16, d: int = 6) -> Dataset:
     ({"reset": "subtract"}, "node 'lif1' .*reset 'subtract'"),
     ({"reset": "none"}, "node 'lif1' .*reset 'none'"),
     ({"refractory": 2}, "node 'lif1' .*refractory period 2"),
-    ({"vth": np.linspace(0.5, 1, 4).astype(np.float32)}, "node 'lif1' .*per-neuron 'vth'"),
+    ({"vth": np.linspace(0.5, 1, 4).astype(np.float32)}, "node 'lif1' .*per-neuron vth differs"),
 ])
 def test_refuses_what_fixed_point_cannot_express(change: dict, match: str) -> None:
     rng = np.random.default_rng(0)

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from neurodeploy import formats
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     AvgPool2d,
@@ -23,7 +24,7 @@ from neurodeploy.ir import (
     Readout,
     WeightQ,
 )
-from neurodeploy.sim import dynamics as dyn
+from neurodeploy.kinds import cuba, cuba_lif, readout
 from neurodeploy.sim import simulate
 
 # ---------------------------------------------------------------- the reference (plain ints)
@@ -76,15 +77,15 @@ a_values = st.one_of(st.integers(-(2**17), 2**17), st.integers(-300, 300))
 @given(params, st.lists(a_values, min_size=1, max_size=24), st.booleans())
 def test_single_neuron_equals_reference(p: dict, a_seq: list[int], spiking: bool) -> None:
     want = ref_neuron(a_seq, spiking=spiking, **p)
-    state = dyn.initial_state((1, 1), torch.int64, "cpu")
-    bias = dyn.effective_bias(torch.tensor(p["bias_mant"]), p["bias_exp"])
+    state = cuba.zero_state((1, 1), torch.int64, "cpu")
+    bias = formats.shift(torch.tensor(p["bias_mant"]), p["bias_exp"])
     for (u, v, s), a in zip(want, a_seq, strict=True):
         a_in = torch.tensor([[a]], dtype=torch.int64)
         if spiking:
-            state, spk, _ = dyn.cuba_fixed_step(state, a_in, p["du"], p["dv"], p["vth"], bias)
+            state, spk, _ = cuba_lif.fixed_step(state, a_in, p["du"], p["dv"], p["vth"], bias)
             assert spk.item() == s
         else:
-            state, _ = dyn.readout_fixed_step(state, a_in, p["du"], p["dv"], bias)
+            state, _, _ = readout.fixed_step(state, a_in, p["du"], p["dv"], bias)
         assert (state.u.item(), state.v.item()) == (u, v)
 
 
@@ -98,10 +99,10 @@ def test_saturation_edges_are_reached() -> None:
     # v saturates at -(2**23 - 1) under a steady negative drive
     out = ref_neuron([-(2**16)] * 4, 4095, 0, 1, 0, 0)
     assert out[-1][1] == -(2**23 - 1)
-    state = dyn.initial_state((1,), torch.int64, "cpu")
+    state = cuba.zero_state((1,), torch.int64, "cpu")
     sats = []
     for a in [-(2**16)] * 4:
-        state, _, sat = dyn.cuba_fixed_step(state, torch.tensor([a]), 4095, 0, 1,
+        state, _, sat = cuba_lif.fixed_step(state, torch.tensor([a]), 4095, 0, 1,
                                             torch.tensor(0))
         sats.append(bool(sat.item()))
     assert state.v.item() == -(2**23 - 1)

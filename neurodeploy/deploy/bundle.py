@@ -69,7 +69,7 @@ def check_quantized(graph: Graph) -> None:
     """Raise NeurodeployError unless Lava's fixed-point models can run ``graph`` (naming the
     first node that is not quantized) and ``run.py`` can read its first output: a Readout (its
     voltage, decoded) or a CubaLIF (its spike counts, and its voltage)."""
-    from neurodeploy.lava.compiler import check_fixed
+    from neurodeploy.capability import check_fixed
 
     validate(graph)
     check_fixed(graph)

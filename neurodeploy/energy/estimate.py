@@ -40,22 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.energy.fanout import COMPUTE_TYPES, ann_macs, connections, fanout
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.hardware_profiles import Profile
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.nodes import (
-    Add,
-    AvgPool2d,
-    CubaLIF,
-    Flatten,
-    Input,
-    Readout,
-    SumPool2d,
-)
+from neurodeploy.ir.nodes import Add, AvgPool2d, Flatten, Input, SumPool2d
 from neurodeploy.ir.validate import validate
-
-NEURON_TYPES = (CubaLIF, Readout)
 
 
 @dataclass(frozen=True)
@@ -78,12 +69,13 @@ class LayerOps:
 
 
 def is_binary(graph: Graph, name: str, spike_data: bool = False) -> bool:
-    """True when ``name``'s output values are 0/1 spikes: a CubaLIF; an Input that is rate- or
-    spike-encoded, fed spike data (``spike_data``), or quantized to 1-bit unsigned messages;
-    or a Flatten of one of these."""
+    """True when ``name``'s output values are 0/1 spikes: a neuron whose kind is ``binary``
+    (CubaLIF); an Input that is rate- or spike-encoded, fed spike data (``spike_data``), or
+    quantized to 1-bit unsigned messages; or a Flatten of one of these."""
     node = graph[name]
-    if isinstance(node, CubaLIF):
-        return True
+    kind = kinds.kind_of(node)
+    if kind is not None:
+        return kind.binary
     if isinstance(node, Input):
         q = node.quant
         return (spike_data or node.encoding in ("rate", "spikes")
@@ -125,8 +117,10 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
     rows: list[LayerOps] = []
 
     def rate(name: str) -> tuple[float, float]:
+        """``(spikes, firing rate)`` of neuron node ``name`` (its kind's op counts)."""
         c = _count(counts, name, shapes[name])
-        return float(c.sum()), float(c.sum()) / (T * max(c.size, 1))
+        spikes = kinds.neuron_kind(graph.nodes[name]).ops(c.size, T, float(c.sum())).spikes
+        return spikes, spikes / (T * max(c.size, 1))
 
     for name in order:
         node = graph.nodes[name]
@@ -147,10 +141,11 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
             if neuron is not None:
                 claimed.add(neuron)
                 n_neur = math.prod(shapes[neuron])
-                spikes, fr = rate(neuron) if isinstance(graph[neuron], CubaLIF) else (0.0, 0.0)
+                spikes, fr = rate(neuron)
             else:
                 n_neur, spikes = 0, 0.0
-                fr = rate(name)[1]
+                c = _count(counts, name, shapes[name])
+                fr = float(c.sum()) / (T * max(c.size, 1))
             in_shape = shapes[srcs[0]]
             n_syn = sum(connections(node, shapes[s]) for s in srcs)
             rows.append(LayerOps(
@@ -162,9 +157,9 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
             ))
     for name in order:  # neuron nodes fed by no compute synapse (e.g. Input -> CubaLIF)
         node = graph.nodes[name]
-        if isinstance(node, NEURON_TYPES) and name not in claimed:
+        if kinds.is_neuron(node) and name not in claimed:
             srcs = tuple(e.src for e in graph.in_edges(name))
-            spikes, fr = rate(name) if isinstance(node, CubaLIF) else (0.0, 0.0)
+            spikes, fr = rate(name)
             events = sum(float(_count(counts, s, shapes[s]).sum()) for s in srcs)
             rows.append(LayerOps(name=name, kind=node.kind, inputs=srcs, neuron=name,
                                  neurons=math.prod(shapes[name]), synapses=0, ann_macs=0,
@@ -178,7 +173,7 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
 def _fed_neuron(graph: Graph, name: str, claimed: set[str]) -> str | None:
     """The first neuron node that ``name`` feeds directly and no earlier layer has claimed."""
     for e in graph.out_edges(name):
-        if isinstance(graph.nodes[e.dst], NEURON_TYPES) and e.dst not in claimed:
+        if kinds.is_neuron(graph.nodes[e.dst]) and e.dst not in claimed:
             return e.dst
     return None
 

@@ -17,7 +17,12 @@ A CubaLIF with ``refractory = r > 0`` holds ``v = 0`` and emits no spike for ``r
 spike (float mode only; Loihi's fixed-point LIF has no refractory period).
 
 Every node carries float parameters. A quantized node also carries ``quant``, its integer
-parameters in Loihi's formats (see :class:`WeightQ`, :class:`NeuronQ`, :class:`InputQ`).
+parameters in Loihi's formats (see :class:`WeightQ`, :class:`NeuronQ`, :class:`InputQ`;
+the formats themselves: :mod:`neurodeploy.formats`).
+
+This module holds the data (fields, the name stored in files, each node's own field checks);
+what a neuron node *does* — its float and fixed-point steps, quantization rule, Lava process,
+op counts, NIR/ONNX/netx mapping — is its kind's, in :mod:`neurodeploy.kinds`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
+
+from neurodeploy.ir import checks
 
 RESET_MODES = ("zero", "subtract", "none")
 DECODINGS = ("mean", "max", "last", "sum", "weighted")
@@ -120,6 +127,11 @@ class Node:
 
     def __post_init__(self) -> None:
         _coerce_arrays(self, np.float32)
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        """Check the node's own fields given its output ``shape``; a NeurodeployError naming
+        the node on a fault. (Checks that need the graph are in :mod:`neurodeploy.ir.validate`.)
+        """
 
 
 @dataclass(eq=False)
@@ -217,6 +229,16 @@ class CubaLIF(Node):
     kind: ClassVar[str] = "cuba_lif"
     arity: ClassVar[tuple[int, int | None]] = (1, None)
 
+    def check(self, shape: tuple[int, ...]) -> None:
+        checks.check_cuba(self, shape, ("du", "dv", "bias", "vth"))
+        if np.any(self.vth <= 0):
+            checks.fail(self, "threshold 'vth' must be positive")
+        if self.reset not in RESET_MODES:
+            checks.fail(self, f"reset '{self.reset}' is not one of {', '.join(RESET_MODES)}")
+        if self.refractory < 0:
+            checks.fail(self, f"refractory period must be >= 0 steps, got {self.refractory}")
+        checks.check_neuron_q(self, shape)
+
 
 @dataclass(eq=False)
 class Readout(Node):
@@ -236,6 +258,16 @@ class Readout(Node):
     kind: ClassVar[str] = "readout"
     arity: ClassVar[tuple[int, int | None]] = (1, None)
 
+    def check(self, shape: tuple[int, ...]) -> None:
+        checks.check_cuba(self, shape, ("du", "dv", "bias"))
+        if self.decoding not in DECODINGS:
+            checks.fail(self, f"decoding '{self.decoding}' is not one of {', '.join(DECODINGS)}")
+        if self.decoding == "weighted":
+            if self.weights is None or self.weights.ndim != 1 or self.weights.size == 0:
+                checks.fail(self, "decoding 'weighted' needs a 1-D array 'weights' (one per step)")
+            checks.check_finite(self, "weights", self.weights)
+        checks.check_neuron_q(self, shape)
+
 
 NODE_TYPES: dict[str, type[Node]] = {
     cls.kind: cls
@@ -243,5 +275,6 @@ NODE_TYPES: dict[str, type[Node]] = {
 }
 QUANT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (InputQ, WeightQ, NeuronQ)}
 
+#: the neuron node types; each has one kind in :mod:`neurodeploy.kinds` (its behaviour)
 NEURON_TYPES = (CubaLIF, Readout)
 SYNAPSE_TYPES = (Dense, Conv2d)

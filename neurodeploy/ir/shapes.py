@@ -5,15 +5,14 @@ from __future__ import annotations
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
+    NEURON_TYPES,
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Input,
     Node,
-    Readout,
     SumPool2d,
 )
 
@@ -77,7 +76,7 @@ def node_output_shape(node: Node, in_shapes: list[Shape]) -> Shape:
         for s in shape:
             n *= s
         return (n,)
-    if isinstance(node, (Add, CubaLIF, Readout)):
+    if isinstance(node, (Add, *NEURON_TYPES)):
         first = in_shapes[0]
         for other in in_shapes[1:]:
             if other != first:
@@ -85,7 +84,7 @@ def node_output_shape(node: Node, in_shapes: list[Shape]) -> Shape:
                     f"node '{node.name}' ({node.kind}): inputs have different shapes "
                     f"{first} and {other}"
                 )
-        if isinstance(node, (CubaLIF, Readout)) and tuple(node.shape) != first:
+        if isinstance(node, NEURON_TYPES) and tuple(node.shape) != first:
             raise NeurodeployError(
                 f"node '{node.name}' ({node.kind}): declared shape {tuple(node.shape)} differs "
                 f"from its input's shape {first}"
@@ -100,7 +99,7 @@ def _delayed_only_input(node: Node, delayed: Shape | None) -> Shape:
     fed by the previous step's spikes of a (C, H, W) layer)."""
     if isinstance(node, Dense) and node.weight.ndim == 2:
         return (node.weight.shape[1],)
-    if isinstance(node, (CubaLIF, Readout)):
+    if isinstance(node, NEURON_TYPES):
         return tuple(node.shape)
     if delayed is not None:
         return delayed
@@ -132,14 +131,13 @@ def _provisional_shapes(graph: Graph, order: list[str]) -> dict[str, Shape]:
             ins = [known[p] for p in preds if p in known]
             if not preds and not isinstance(node, Input):
                 delayed = _delayed_source_shape(graph, name, known)
-                if delayed is None and not isinstance(node, (Dense, CubaLIF, Readout)):
+                if delayed is None and not isinstance(node, (Dense, *NEURON_TYPES)):
                     continue
                 try:
                     ins = [_delayed_only_input(node, delayed)]
                 except NeurodeployError:
                     continue
-            elif len(ins) < len(preds) and not (ins and isinstance(node, (Add, CubaLIF,
-                                                                          Readout))):
+            elif len(ins) < len(preds) and not (ins and isinstance(node, (Add, *NEURON_TYPES))):
                 continue
             try:
                 known[name] = node_output_shape(node, ins)
@@ -168,7 +166,7 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
         ins = [shapes[src] for src in graph.predecessors(name)]
         if not ins and not isinstance(node, Input):
             delayed = None
-            if not isinstance(node, (Dense, CubaLIF, Readout)):
+            if not isinstance(node, (Dense, *NEURON_TYPES)):
                 if provisional is None:
                     provisional = _provisional_shapes(graph, order)
                 delayed = _delayed_source_shape(graph, name, {**provisional, **shapes})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.nodes import Conv2d, CubaLIF, Dense, Readout
+from neurodeploy.ir.nodes import NEURON_TYPES, Conv2d, Dense
 from neurodeploy.ir.validate import validate
 
 
@@ -50,7 +50,7 @@ def summarize(graph: Graph) -> list[NodeSummary]:
     rows = []
     for node in graph:
         shape = shapes[node.name]
-        neurons = int(np.prod(shape)) if isinstance(node, (CubaLIF, Readout)) else 0
+        neurons = int(np.prod(shape)) if isinstance(node, NEURON_TYPES) else 0
         synapses = 0
         if isinstance(node, Dense):
             synapses = int(node.weight.size)

@@ -2,85 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import WEIGHT_RANGE
+from neurodeploy.ir.checks import check_finite as _check_finite
+from neurodeploy.ir.checks import fail as _fail
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
-    DECODINGS,
     ENCODINGS,
-    RESET_MODES,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Input,
-    NeuronQ,
-    Node,
-    Readout,
     SumPool2d,
     WeightQ,
 )
 from neurodeploy.ir.shapes import Shape, infer_shapes
-
-#: Lava's fixed-point ranges (lava/proc/lif/models.py, lava/utils/weightutils.py)
-DECAY_MAX = 4095
-BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)  # 13-bit signed
-VTH_MAX = 2**17 - 1  # vth << 6 must stay within the 24-bit voltage
-WEIGHT_RANGE = (-256, 255)  # after Lava's clip_weights(num_bits=8)
-
-
-def _fail(node: Node, what: str) -> None:
-    raise NeurodeployError(f"node '{node.name}' ({node.kind}): {what}")
-
-
-def _check_finite(node: Node, field: str, value: np.ndarray | None) -> None:
-    if value is not None and not np.all(np.isfinite(value)):
-        _fail(node, f"parameter '{field}' contains NaN or infinite values")
-
-
-def _check_broadcast(node: Node, field: str, value: np.ndarray, shape: Shape) -> None:
-    if value.ndim != 0 and tuple(value.shape) != tuple(shape):
-        _fail(node, f"parameter '{field}' has shape {value.shape}; expected a scalar or {shape}")
-
-
-def _check_neuron(node: CubaLIF | Readout, shape: Shape) -> None:
-    for f in ("du", "dv", "bias") + (("vth",) if isinstance(node, CubaLIF) else ()):
-        value = getattr(node, f)
-        _check_finite(node, f, value)
-        _check_broadcast(node, f, value, shape)
-    for f in ("du", "dv"):
-        value = getattr(node, f)
-        if np.any(value < 0) or np.any(value > 1):
-            _fail(node, f"decay '{f}' must lie in [0, 1], got values in "
-                        f"[{float(np.min(value)):g}, {float(np.max(value)):g}]")
-    if isinstance(node, CubaLIF):
-        if np.any(node.vth <= 0):
-            _fail(node, "threshold 'vth' must be positive")
-        if node.reset not in RESET_MODES:
-            _fail(node, f"reset '{node.reset}' is not one of {', '.join(RESET_MODES)}")
-        if node.refractory < 0:
-            _fail(node, f"refractory period must be >= 0 steps, got {node.refractory}")
-    else:
-        if node.decoding not in DECODINGS:
-            _fail(node, f"decoding '{node.decoding}' is not one of {', '.join(DECODINGS)}")
-        if node.decoding == "weighted":
-            if node.weights is None or node.weights.ndim != 1 or node.weights.size == 0:
-                _fail(node, "decoding 'weighted' needs a 1-D array 'weights' (one per step)")
-            _check_finite(node, "weights", node.weights)
-    q = node.quant
-    if q is not None:
-        if not isinstance(q, NeuronQ):
-            _fail(node, f"quantized parameters must be NeuronQ, got {type(q).__name__}")
-        for f, lo, hi in (("du", -1, DECAY_MAX), ("dv", 0, DECAY_MAX + 1)):
-            if not lo <= getattr(q, f) <= hi:
-                _fail(node, f"quantized '{f}' = {getattr(q, f)} outside [{lo}, {hi}]")
-        if not 0 <= q.vth <= VTH_MAX:
-            _fail(node, f"quantized threshold {q.vth} outside [0, {VTH_MAX}]")
-        bm = np.asarray(q.bias_mant)
-        if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
-            _fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
-        _check_broadcast(node, "quant.bias_mant", bm, shape)
 
 
 def _check_weights(node: Dense | Conv2d) -> None:
@@ -157,6 +93,5 @@ def validate(graph: Graph) -> dict[str, Shape]:
                 _fail(node, f"kernel {node.kernel} and stride {node.stride} must be >= 1")
     shapes = infer_shapes(graph)
     for node in graph:
-        if isinstance(node, (CubaLIF, Readout)):
-            _check_neuron(node, shapes[node.name])
+        node.check(shapes[node.name])
     return shapes

@@ -8,8 +8,9 @@ variable in that layer over all steps and samples (so values that are rounding r
 cancellation, near 0, are judged against the layer's scale, not their own). The
 *first divergence* is the earliest step at which any layer differs; among layers differing at
 that step the first in topological order, then the first variable in the order Lava computes
-them (``u``, then ``v``, then ``s``), then the lowest sample, then the lowest neuron (flat index,
-C order over the layer's shape) — so a corrupted synapse is named at the neuron it feeds.
+them (its kind's ``variables``: ``u``, then ``v``, then ``s``), then the lowest sample, then
+the lowest neuron (flat index, C order over the layer's shape) — so a corrupted synapse is
+named at the neuron it feeds.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import CubaLIF, Graph, Readout
-
-VARIABLES = ("u", "v", "s")
+from neurodeploy.ir import Graph
 
 
 def _mismatch(var: str, a: np.ndarray, b: np.ndarray, rtol: float | None) -> np.ndarray:
@@ -46,11 +46,10 @@ def compare_records(graph: Graph, sim: dict[str, dict[str, Any]],
     layers = []
     first: tuple | None = None
     first_info: dict | None = None
-    order = [n for n in graph.topological_order()
-             if isinstance(graph.nodes[n], (CubaLIF, Readout))]
+    order = [n for n in graph.topological_order() if kinds.is_neuron(graph.nodes[n])]
     for rank, name in enumerate(order):
         entry: dict[str, Any] = {"layer": name, "identical": True, "mismatches": 0}
-        for vi, var in enumerate(VARIABLES):
+        for vi, var in enumerate(kinds.neuron_kind(graph.nodes[name]).variables):
             a = np.asarray(sim[name][var])
             b = np.asarray(lava[name][var])
             if a.shape != b.shape:
@@ -111,8 +110,7 @@ def compare(graph: Graph, ds: Any, samples: int = 20, T: int | None = None,
     enc = input_encoding(graph, ds.encoding)
     steps = steps_for(graph, ds.encoding, ds.T, T)
     x = encode(ds.x[:n], enc, steps, seed=0)
-    neurons = [name for name, node in graph.nodes.items()
-               if isinstance(node, (CubaLIF, Readout))]
+    neurons = [name for name, node in graph.nodes.items() if kinds.is_neuron(node)]
     if not neurons:
         raise NeurodeployError("the graph has no neuron layers to compare")
     sim = simulate(graph, x, mode=mode, record=neurons)

@@ -16,8 +16,10 @@ One IR node becomes (read lava/proc/*/models.py for the arithmetic):
   which the schedule absorbs like any other synapse;
 - ``Flatten`` → a reshaped port; ``Add`` → several connections into one InPort (Lava sums them,
   ``PyInPortVectorDense.recv``), so residual paths meet in the consuming neuron's ``a_in``;
-- ``CubaLIF`` → ``lava.proc.lif.LIF`` (``PyLifModelBitAcc``); ``Readout`` → the same LIF with
-  ``vth = 2**17`` (``vth << 6 = 2**23`` exceeds the largest 24-bit voltage: it never fires);
+- a neuron → the process its kind builds (:meth:`neurodeploy.kinds.NeuronKind.lava_process`):
+  ``CubaLIF`` → ``lava.proc.lif.LIF`` (``PyLifModelBitAcc``); ``Readout`` → the same LIF with
+  ``vth = NEVER_FIRE_VTH = 2**17`` (``vth << 6 = 2**23`` exceeds the largest 24-bit voltage: it
+  never fires);
 - recurrent edges are plain Lava connections: their synapse's one-step delay is the IR delay.
 
 Lava synapses delay by one step and the IR does not; :mod:`neurodeploy.lava.schedule` gives each
@@ -65,94 +67,49 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import GRADED_BITS
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
     SumPool2d,
     infer_shapes,
     validate,
 )
+from neurodeploy.kinds import LavaNeuron
 from neurodeploy.lava._require import require_lava
 from neurodeploy.lava.schedule import Schedule, schedule
 
-#: a Readout's threshold mantissa: vth << 6 = 2**23 > the largest voltage 2**23 − 1
-READOUT_VTH = 2**17
-#: graded-spike payload width used for non-binary values (Loihi 2 graded spikes are ≤ 24 bits)
-GRADED_BITS = 24
 #: Lava run-config tags of the two modes
 MODES = {"fixed": "fixed_pt", "float": "floating_pt"}
 
 
 def input_integers(node: Input, x: np.ndarray) -> np.ndarray:
-    """The integer messages of ``node`` for float inputs ``x``: ``clip(round(x / scale))``.
-
-    Binary (``bits = 1``) inputs are 0/1; ``bits = b`` unsigned inputs lie in ``[0, 2**b − 1]``,
-    signed ones in ``[−2**(b−1), 2**(b−1) − 1]``; float32 division, rounding half to even — the
-    very expression of ``neurodeploy.sim`` (float64 would round some ``x / scale`` differently).
-    """
-    q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' (input): not quantized (no InputQ); run "
-                               "`neurodeploy quantize` first")
-    if q.bits == 1:
-        lo, hi = 0, 1
-    elif q.signed:
-        lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
-    else:
-        lo, hi = 0, 2**q.bits - 1
+    """The integer messages of ``node`` for float inputs ``x`` [T, B, *shape]: the simulator's
+    own input quantization (:func:`neurodeploy.sim.ops.input_quantizer`), as numpy."""
     import torch
 
-    # float32 division, as the simulator does it (float64 rounds some x/scale differently)
-    xt = torch.as_tensor(np.asarray(x, np.float32))
-    return torch.round(xt / float(q.scale)).clamp_(lo, hi).to(torch.int64).numpy()
+    from neurodeploy.sim.ops import input_quantizer
 
-
-def check_fixed(graph: Graph) -> None:
-    """Raise NeurodeployError naming the first node Lava's fixed-point models cannot run."""
-    for node in graph:
-        kind = f"node '{node.name}' ({node.kind})"
-        if isinstance(node, (Input, Dense, Conv2d, CubaLIF, Readout)) and node.quant is None:
-            raise NeurodeployError(f"{kind}: not quantized; run `neurodeploy quantize` first")
-        if isinstance(node, AvgPool2d):
-            raise NeurodeployError(f"{kind}: average pooling has no fixed-point form; the "
-                                   "quantizer rewrites it to sumpool2d")
-        if isinstance(node, CubaLIF) and (node.reset != "zero" or node.refractory != 0):
-            raise NeurodeployError(f"{kind}: Lava's fixed-point LIF resets to zero with no "
-                                   f"refractory period (got reset '{node.reset}', refractory "
-                                   f"{node.refractory})")
-        if isinstance(node, Conv2d) and node.quant is not None and node.quant.weight_exp != 0:
-            raise NeurodeployError(f"{kind}: Lava's fixed-point Conv ignores weight_exp, which is "
-                                   f"{node.quant.weight_exp}; quantize with weight_exp = 0")
-
-
-def _layer_value(node: CubaLIF | Readout, field_name: str) -> float:
-    """One float per layer from a 0-d or uniform per-neuron parameter; NeurodeployError else."""
-    arr = np.asarray(getattr(node, field_name), np.float32)
-    if arr.size == 0 or np.any(arr != arr.reshape(-1)[0]):
-        raise NeurodeployError(
-            f"node '{node.name}' ({node.kind}): per-neuron {field_name} differs between "
-            f"neurons; Lava's float LIF takes one {field_name} per layer")
-    return float(arr.reshape(-1)[0])
+    quantize, _ = input_quantizer(node)
+    return quantize(torch.as_tensor(np.asarray(x, np.float32))).numpy()
 
 
 def check_float(graph: Graph) -> None:
-    """Raise NeurodeployError naming the first node Lava's float models cannot run."""
+    """Raise NeurodeployError naming the first node Lava's float models cannot run (asked of
+    each neuron's kind)."""
     for node in graph:
-        kind = f"node '{node.name}' ({node.kind})"
-        if isinstance(node, CubaLIF) and node.reset != "zero":
-            raise NeurodeployError(f"{kind}: Lava's float LIF resets v to 0; reset "
-                                   f"'{node.reset}' has no Lava model")
-        if isinstance(node, (CubaLIF, Readout)):
-            for f in ("du", "dv") + (("vth",) if isinstance(node, CubaLIF) else ()):
-                _layer_value(node, f)
+        kind = kinds.kind_of(node)
+        why = kind.float_refusal(node) if kind is not None else None
+        if why:
+            raise NeurodeployError(f"node '{node.name}' ({node.kind}): {why}")
 
 
 @dataclass
@@ -287,16 +244,15 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     ``mode``: ``fixed`` (a quantized graph's integer parameters, Lava ``fixed_pt``) or
     ``float`` (the float parameters, Lava ``floating_pt``; see the module docstring).
     ``record``: True for every node, or names of nodes whose ``u``/``v`` (neurons) and ``y``
-    (synapse processes) to probe; spikes of every CubaLIF and ``v`` of every Readout are always
-    probed (outputs and activity counts need them). Probes cost a port on one recorder
-    process and memory (``B · (T + depth)`` values per element).
+    (synapse processes) to probe; every neuron's output (its kind's ``output_var``: a CubaLIF's
+    spikes, a Readout's ``v``) is always probed (outputs and activity counts need them). Probes
+    cost a port on one recorder process and memory (``B · (T + depth)`` values per element).
     """
     require_lava()
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense
     from lava.proc.dense.process import Dense as LavaDense
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF, LIFRefractory
 
     if mode not in MODES:
         raise NeurodeployError(f"unknown Lava mode '{mode}' (choose fixed or float)")
@@ -326,6 +282,7 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
             raise NeurodeployError(f"cannot record '{unknown[0]}': no node of that name")
 
     processes: dict[str, Any] = {}
+    neurons: dict[str, LavaNeuron] = {}
     refs: dict[str, list[_Ref]] = {}
     probes: list[_Probe] = []
     resets: list[Any] = []
@@ -388,34 +345,14 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
                         num_message_bits=GRADED_BITS, name=name, **geo)
             resets.append(proc.a_buf)
             refs[name] = [_Ref(proc.a_out, shape[::-1], False).transpose((2, 1, 0))]
-        elif isinstance(node, (CubaLIF, Readout)):
-            if fixed:
-                q = node.quant
-                vth: Any = READOUT_VTH if isinstance(node, Readout) else int(q.vth)
-                du: Any = int(q.du)
-                dv: Any = int(q.dv)
-                bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()
-                bias_exp = np.full(shape, int(q.bias_exp), np.int64)
-            else:
-                vth = np.inf if isinstance(node, Readout) else _layer_value(node, "vth")
-                du, dv = _layer_value(node, "du"), _layer_value(node, "dv")
-                bias = np.broadcast_to(np.asarray(node.bias, np.float64), shape).copy()
-                bias_exp = np.zeros(shape, np.float64)
-            gated = bool(np.any(bias != 0)) and sched.latency[name] > 0
-            kw = dict(shape=shape, du=du, dv=dv, vth=vth,
-                      bias_mant=np.zeros(shape, wdtype) if gated else bias,
-                      bias_exp=bias_exp, name=name)
-            refractory = int(getattr(node, "refractory", 0))
-            if not fixed and refractory > 0:
-                proc = LIFRefractory(refractory_period=refractory, **kw)
-                resets.append(proc.refractory_period_end)
-            else:
-                proc = LIF(**kw)
-            resets += [proc.u, proc.v]
-            if gated:
-                resets.append(proc.bias_mant)
-                gates.append((sched.latency[name], proc.bias_mant, bias))
-            refs[name] = [_Ref(proc.s_out, shape, isinstance(node, CubaLIF))]
+        elif (kind := kinds.kind_of(node)) is not None:
+            built = kind.lava_process(node, shape, fixed, gate_bias=sched.latency[name] > 0)
+            neurons[name] = built
+            proc = built.proc
+            resets += built.resets
+            if built.bias is not None:
+                gates.append((sched.latency[name], *built.bias))
+            refs[name] = [_Ref(built.out, shape, kind.binary)]
         elif isinstance(node, (Add, Flatten)):
             continue
         else:
@@ -502,9 +439,9 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
         ins = [(i, r) for i, e in enumerate(graph.edges) if e.dst == name for r in edge_refs(i)]
         if not ins:
             raise NeurodeployError(f"node '{name}' ({node.kind}): has no inputs")
-        if isinstance(node, (CubaLIF, Readout)):
+        if name in neurons:
             for _, r in ins:
-                r.reshape(shapes[name]).connect(proc.a_in)
+                r.reshape(shapes[name]).connect(neurons[name].a_in)
         elif isinstance(node, Dense):
             if fixed:
                 binary = len(ins) == 1 and ins[0][1].binary
@@ -518,13 +455,13 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     # ---- probes
     for name, node in graph.nodes.items():
         proc = processes.get(name)
-        if isinstance(node, CubaLIF):
-            probe(name, "s", proc.s_out)
-        if isinstance(node, (CubaLIF, Readout)):
-            if isinstance(node, Readout) or name in recorded:
-                probe(name, "v", proc.v)
-            if name in recorded:
-                probe(name, "u", proc.u)
+        if name in neurons:  # the output (spikes, or a read-out's v) always: outputs, counts
+            kind = kinds.neuron_kind(node)
+            if kind.output_var == "s":
+                probe(name, "s", neurons[name].out)
+            for var, target in neurons[name].variables.items():
+                if var == kind.output_var or name in recorded:
+                    probe(name, var, target)
         elif isinstance(node, (Dense, Conv2d, SumPool2d, AvgPool2d)) and name in recorded:
             probe(name, "y", proc.a_out, whc=not isinstance(node, Dense))
 

@@ -65,25 +65,24 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.atomic import atomic_path
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import NETX_BIAS_EXP, mantissa_grid, shift, sign_mode
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
+    Node,
     SumPool2d,
     infer_shapes,
     validate,
 )
-from neurodeploy.lava.compiler import READOUT_VTH, check_fixed
-
-NETX_BIAS_EXP = 6
 
 
 @dataclass
@@ -130,9 +129,9 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
     layers: list[NetxLayer] = []
     cur = graph.inputs[0]
     outs = graph.out_edges(cur)
-    if len(outs) == 1 and isinstance(graph.nodes[outs[0].dst], (CubaLIF, Readout)):
+    if len(outs) == 1 and kinds.is_neuron(graph.nodes[outs[0].dst]):
         first = outs[0].dst  # the input feeds a neuron layer directly: netx's Input block
-        if isinstance(graph.nodes[first], Readout) or len(graph.in_edges(first)) != 1:
+        if not kinds.fires(graph.nodes[first]) or len(graph.in_edges(first)) != 1:
             raise NeurodeployError(f"node '{first}': a neuron layer fed by the input becomes "
                                    "netx's input block, which must be a CubaLIF with that one "
                                    "input")
@@ -159,8 +158,7 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
             raise NeurodeployError(f"node '{nxt}' ({node.kind}): netx layers start with a "
                                    "dense or conv synapse")
         neuron_edges = graph.out_edges(nxt)
-        if len(neuron_edges) != 1 or not isinstance(graph.nodes[neuron_edges[0].dst],
-                                                     (CubaLIF, Readout)):
+        if len(neuron_edges) != 1 or not kinds.is_neuron(graph.nodes[neuron_edges[0].dst]):
             raise NeurodeployError(f"node '{nxt}' ({node.kind}): netx needs every synapse to feed "
                                    "exactly one neuron layer")
         neuron = neuron_edges[0].dst
@@ -172,9 +170,10 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
     if not any(layer.synapse for layer in layers):
         raise NeurodeployError("netx export: the graph has no synapse-neuron layer")
     for layer in layers[:-1]:
-        if isinstance(graph.nodes[layer.neuron], Readout):
-            raise NeurodeployError(f"node '{layer.neuron}' (readout): a readout must be the last "
-                                   "layer of a netx chain")
+        node = graph.nodes[layer.neuron]
+        if not kinds.fires(node):
+            raise NeurodeployError(f"node '{layer.neuron}' ({node.kind}): a non-firing layer "
+                                   "(readout) must be the last layer of a netx chain")
     return layers
 
 
@@ -191,7 +190,7 @@ def _weight(node: Dense | Conv2d, exact: bool, approx: list[str],
     else:
         ok = bool(np.all(w % (1 << -e) == 0))
         eff = w >> -e if ok else np.round(w / 2.0 ** -e).astype(np.int64)
-    lo, hi = (-256, 254) if (eff.min(initial=0) < 0 < eff.max(initial=0)) else (-255, 255)
+    _, lo, hi = mantissa_grid(sign_mode(eff))
     if np.any(eff < lo) or np.any(eff > hi):
         ok = False
         eff = np.clip(eff, lo, hi)
@@ -209,17 +208,17 @@ def _weight(node: Dense | Conv2d, exact: bool, approx: list[str],
     return eff
 
 
-def _bias(node: CubaLIF | Readout, exact: bool, approx: list[str],
+def _bias(node: Node, exact: bool, approx: list[str],
           patched: list[str] | None = None) -> np.ndarray:
     """Stock-netx bias mantissas (netx's exponent is 6); rounded ones are listed as in
     :func:`_weight`."""
     q = node.quant
     mant = np.asarray(q.bias_mant, np.int64)
     e = int(q.bias_exp)
-    eff = mant << e if e >= 0 else mant >> -e
+    eff = shift(mant, e)
     if np.all(eff % (1 << NETX_BIAS_EXP) == 0):
         return eff >> NETX_BIAS_EXP
-    rounded = np.round(eff / 64.0).astype(np.int64)
+    rounded = np.round(eff / 2.0**NETX_BIAS_EXP).astype(np.int64)
     if patched is not None:
         patched.append(node.name)
         return rounded
@@ -264,15 +263,9 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     def string(group: h5py.Group, key: str, value: str) -> None:
         group.create_dataset(key, (1,), "S10", [value.encode("ascii")])
 
-    def neuron(g: h5py.Group, neu: CubaLIF | Readout) -> None:
-        q = neu.quant
-        vth = READOUT_VTH if isinstance(neu, Readout) else int(q.vth)
-        g.create_dataset("neuron/type", data="CUBA")
-        g.create_dataset("neuron/iDecay", data=int(q.du) + 1)
-        g.create_dataset("neuron/vDecay", data=int(q.dv))
-        g.create_dataset("neuron/vThMant", data=vth)
-        g.create_dataset("neuron/refDelay", data=1)
-        g.create_dataset("neuron/gradedSpike", data=False)
+    def neuron(g: h5py.Group, neu: Node) -> None:
+        for key, value in kinds.neuron_kind(neu).netx_neuron(neu).items():
+            g.create_dataset(f"neuron/{key}", data=value)
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -346,7 +339,7 @@ def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(full)
 
 
-def _write_patch(g: Any, syn: Dense | Conv2d | None, neu: CubaLIF | Readout,
+def _write_patch(g: Any, syn: Dense | Conv2d | None, neu: Node,
                  shape: tuple[int, ...]) -> None:
     """The exact integers of one layer, as our process-network compiler gives them to Lava
     (``syn`` None: the input block, a neuron only)."""

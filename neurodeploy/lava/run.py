@@ -7,25 +7,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Add, CubaLIF, Flatten, Graph, Input, Readout, infer_shapes
+from neurodeploy.ir import Add, Flatten, Graph, Input, infer_shapes
 
 
 def _values(graph: Graph, rec: dict[str, dict[str, np.ndarray]],
             inputs_int: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every node's output value per step ``[T, B, *shape]`` (the simulator's ``y``):
-    inputs' integers (float mode: the float inputs), synapses' sums, CubaLIF spikes, Readout voltages; Flatten and Add are
-    derived from their sources, as the simulator computes them."""
+    inputs' integers (float mode: the float inputs), synapses' sums, each neuron's output
+    variable (CubaLIF spikes, Readout voltages); Flatten and Add are derived from their
+    sources, as the simulator computes them."""
     shapes = infer_shapes(graph)
     vals: dict[str, np.ndarray] = {}
     for name in graph.topological_order():
         node = graph.nodes[name]
+        kind = kinds.kind_of(node)
         if isinstance(node, Input):
             vals[name] = inputs_int[name]
-        elif isinstance(node, CubaLIF):
-            vals[name] = rec[name]["s"]
-        elif isinstance(node, Readout):
-            vals[name] = rec[name]["v"]
+        elif kind is not None:
+            vals[name] = rec[name][kind.output_var]
         elif isinstance(node, (Add, Flatten)):
             total = None
             for e in graph.in_edges(name):
@@ -53,7 +54,8 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     to float rounding; see :mod:`neurodeploy.lava.compiler` for what maps how).
 
     Returns :class:`neurodeploy.sim.SimResult` as ``simulate(graph, x, mode=mode)`` fills it:
-    ``outputs`` (Readout ``v`` — times ``scale`` in fixed mode —, CubaLIF spikes),
+    ``outputs`` (each neuron kind's ``output``: Readout ``v`` — times ``scale`` in fixed mode —,
+    CubaLIF spikes),
     ``decoded``, ``predictions``, ``counts`` (every node), ``firing_rates``, and ``records`` of
     the nodes asked for (neurons ``s``/``u``/``v``, others ``y``; int64 in Lava's units in
     fixed mode, float32 in float mode, as the simulator's). ``saturations`` stays empty: Lava's
@@ -92,25 +94,25 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     for name in graph.outputs:
         node = graph.nodes[name]
         y = torch.as_tensor(np.ascontiguousarray(vals[name]))
-        if isinstance(node, Readout) and fixed:
-            outputs[name] = y.to(torch.float32) * float(node.quant.scale)
-        else:
-            outputs[name] = y.to(torch.float32)
+        kind = kinds.kind_of(node)
+        outputs[name] = kind.output(node, y, fixed) if kind is not None else y.to(torch.float32)
     first = graph.outputs[0]
     decoded = decode(outputs[first], graph.nodes[first])
     predictions = decoded.argmax(1).cpu().numpy().astype(np.int64)
     counts = {n: (v != 0).sum(axis=(0, 1)).astype(np.float64) / B for n, v in vals.items()}
     rates = {n: float(counts[n].sum() / (T * max(counts[n].size, 1)))
-             for n, node in graph.nodes.items() if isinstance(node, (CubaLIF, Input))}
+             for n, node in graph.nodes.items() if isinstance(node, Input) or kinds.fires(node)}
     records: dict[str, dict[str, torch.Tensor]] = {}
     for name in graph.nodes:
         node = graph.nodes[name]
         if name not in asked:
             continue
-        if isinstance(node, (CubaLIF, Readout)):
-            s = rec[name]["s"] if isinstance(node, CubaLIF) else np.zeros_like(rec[name]["v"])
-            records[name] = {"s": torch.as_tensor(s), "u": torch.as_tensor(rec[name]["u"]),
-                             "v": torch.as_tensor(rec[name]["v"])}
+        kind = kinds.kind_of(node)
+        if kind is not None:  # a variable Lava does not have (a Readout's spikes) is 0
+            out = rec[name][kind.output_var]
+            records[name] = {var: torch.as_tensor(rec[name][var] if var in rec[name]
+                                                  else np.zeros_like(out))
+                             for var in ("s", "u", "v")}
         else:
             records[name] = {"y": torch.as_tensor(vals[name])}
     return SimResult(outputs, decoded, predictions, counts, rates, records, {}, int(T), mode)

@@ -1,26 +1,36 @@
 """Pure functions of the neuron dynamics (Norse style): explicit state in, new state out.
 
-The arithmetic is the IR's CUBA LIF in float (``neurodeploy/ir/nodes.py``), operation for
-operation, so that a model trained here and its exported graph agree::
+One step is the simulator's own: the float step of each neuron kind
+(:func:`neurodeploy.kinds.cuba_lif.float_step`, :func:`neurodeploy.kinds.readout.float_step`),
+the IR's CUBA LIF in float, so that a model trained here and its exported graph agree operation
+for operation::
 
     u[t] = u[t-1]·(1 − du) + I[t]
     v[t] = v[t-1]·(1 − dv) + u[t] + bias
     s[t] = v[t] > vth
     reset where s[t]: zero → v = 0 | subtract → v − vth | none → v
+    refractory r > 0: v held at 0 and no spike for r steps after a spike
+
+Training passes the kind's step a surrogate ``spike_fn`` (:func:`spike`): the spike it returns
+is differentiable; the reset acts on the binary spike and is not differentiated through.
 
 Shapes: one step is ``[B, *shape]``; a sequence is time-major ``[T, B, *shape]``. Parameters
 (``du``, ``dv``, ``vth``, ``bias``) are tensors broadcastable to ``shape`` (0-d per layer, or
-``shape`` per neuron). The reset acts on the binary spike and is not differentiated through.
+``shape`` per neuron).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir.nodes import DECODINGS
+from neurodeploy.kinds import cuba_lif as lif_kind
+from neurodeploy.kinds import readout as readout_kind
+from neurodeploy.kinds.base import SpikeFn
+from neurodeploy.kinds.cuba import CubaState, zero_state
 from neurodeploy.nn.surrogates import (
     FUNCTIONS,
     MaskedSpike,
@@ -31,11 +41,8 @@ from neurodeploy.nn.surrogates import (
 )
 
 Tensor = torch.Tensor
-SpikeFn = Callable[[Tensor, Tensor], Tensor]  # (x = v − vth, v) → spikes
 
 SPIKE_METHODS = ("plain", "sgs", "msg", "asgl")
-RESETS = ("zero", "subtract", "none")
-DECODINGS = ("mean", "max", "last", "sum", "weighted")
 
 
 @dataclass
@@ -81,52 +88,29 @@ def spike(x: Tensor, v: Tensor, cfg: SpikeConfig, width: Tensor | None = None,
     return FUNCTIONS[cfg.surrogate].apply(x, cfg.alpha)
 
 
-def cuba_lif_step(i: Tensor, u: Tensor, v: Tensor, du: Tensor, dv: Tensor, vth: Tensor,
-                  bias: Tensor, reset: str, spike_fn: SpikeFn) -> tuple[Tensor, Tensor, Tensor]:
-    """One CUBA LIF step: input current ``i`` and state ``(u, v)`` → ``(s, u, v)``."""
-    u = u * (1 - du) + i
-    v = v * (1 - dv) + u + bias
-    x = v - vth
-    s = spike_fn(x, v)
-    fired = x.detach() > 0
-    if reset == "zero":
-        v = torch.where(fired, torch.zeros_like(v), v)
-    elif reset == "subtract":
-        v = torch.where(fired, v - vth, v)
-    elif reset != "none":
-        raise NeurodeployError(f"unknown reset '{reset}' (choose from {', '.join(RESETS)})")
-    return s, u, v
-
-
 def cuba_lif(i_seq: Tensor, du: Tensor, dv: Tensor, vth: Tensor, bias: Tensor, reset: str,
-             spike_fn: SpikeFn, state: tuple[Tensor, Tensor] | None = None
-             ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """Run CUBA LIF over ``i_seq`` ``[T, B, *shape]`` from ``state`` (zeros when None).
-    Returns spikes ``[T, B, *shape]`` and the final ``(u, v)``."""
-    u, v = state if state is not None else (torch.zeros_like(i_seq[0]),
-                                            torch.zeros_like(i_seq[0]))
+             spike_fn: SpikeFn, state: CubaState | None = None, refractory: int = 0
+             ) -> tuple[Tensor, CubaState]:
+    """Run CUBA LIF over ``i_seq`` ``[T, B, *shape]`` from ``state`` (zeros when None), one
+    :func:`neurodeploy.kinds.cuba_lif.float_step` per step with the surrogate ``spike_fn``.
+    Returns spikes ``[T, B, *shape]`` and the final state."""
+    st = state if state is not None else zero_state(tuple(i_seq.shape[1:]), i_seq.dtype,
+                                                    i_seq.device, refractory)
     out = []
     for t in range(i_seq.shape[0]):
-        s, u, v = cuba_lif_step(i_seq[t], u, v, du, dv, vth, bias, reset, spike_fn)
+        st, s = lif_kind.float_step(st, i_seq[t], du, dv, vth, bias, reset, refractory,
+                                    spike_fn)
         out.append(s)
-    return torch.stack(out), (u, v)
-
-
-def readout_step(i: Tensor, u: Tensor, v: Tensor, du: Tensor, dv: Tensor,
-                 bias: Tensor) -> tuple[Tensor, Tensor]:
-    """One step of the non-firing integrator: ``(u, v)`` updated as CUBA, no spike or reset."""
-    u = u * (1 - du) + i
-    v = v * (1 - dv) + u + bias
-    return u, v
+    return torch.stack(out), st
 
 
 def readout(i_seq: Tensor, du: Tensor, dv: Tensor, bias: Tensor) -> Tensor:
-    """The readout's voltage at every step, ``[T, B, *shape]``, from zero state."""
-    u = torch.zeros_like(i_seq[0])
-    v = torch.zeros_like(i_seq[0])
+    """The readout's voltage at every step, ``[T, B, *shape]``, from zero state (one
+    :func:`neurodeploy.kinds.readout.float_step` per step)."""
+    st = zero_state(tuple(i_seq.shape[1:]), i_seq.dtype, i_seq.device)
     out = []
     for t in range(i_seq.shape[0]):
-        u, v = readout_step(i_seq[t], u, v, du, dv, bias)
+        st, v = readout_kind.float_step(st, i_seq[t], du, dv, bias)
         out.append(v)
     return torch.stack(out)
 

@@ -1,20 +1,25 @@
 """``nn.Module`` wrappers: neuron layers over time-major sequences, and the synapses the IR has
 that plain torch lacks (sum pooling, binary-weight Linear/Conv2d).
 
-Neuron layers take the synaptic input of every step ``[T, B, *shape]`` and return spikes (or,
-for :class:`Readout`, the voltage) of the same shape; state starts at zero for every call.
-Synapse layers are ordinary torch modules applied to each step (the IR has no synaptic delay).
+Neuron layers (:class:`NeuronLayer`) take the synaptic input of every step ``[T, B, *shape]``
+and return spikes (or, for :class:`Readout`, the voltage) of the same shape; state starts at
+zero for every call. Each steps with its neuron kind's float step (:mod:`neurodeploy.kinds`),
+the simulator's own, and knows its arch entry and its IR node. Synapse layers are ordinary
+torch modules applied to each step (the IR has no synaptic delay).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurodeploy import ir
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir.nodes import DECODINGS, RESET_MODES
 from neurodeploy.nn import functional as snf
-from neurodeploy.nn.functional import DECODINGS, RESETS, SpikeConfig
+from neurodeploy.nn.functional import SpikeConfig
 
 Tensor = torch.Tensor
 
@@ -49,11 +54,36 @@ def _bias_shape(shape: tuple[int, ...], mode: str) -> tuple[int, ...]:
     return shape
 
 
-class CubaLIF(nn.Module):
+def _np(t: Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().to(torch.float32).numpy().copy()
+
+
+class NeuronLayer(nn.Module):
+    """Base of the neuron layers: ``kind`` (the IR kind string, also the arch ``type``),
+    ``fires`` (spikes out, or a voltage read every step), :meth:`to_arch` (the JSON-able arch
+    entry, without the name), :meth:`from_arch` and :meth:`to_ir` (the IR node, lossless)."""
+
+    kind: str
+    fires: bool
+
+    def to_arch(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_arch(cls, entry: dict) -> NeuronLayer:
+        raise NotImplementedError
+
+    def to_ir(self, name: str) -> ir.Node:
+        raise NotImplementedError
+
+
+class CubaLIF(NeuronLayer):
     """CUBA LIF neurons of ``shape`` (per sample, per step), e.g. ``(128,)`` or ``(C, H, W)``.
 
     ``du``, ``dv`` in [0, 1] (fraction of current / voltage lost per step), threshold ``vth``
-    (> 0), constant ``bias`` added to ``v`` each step, ``reset`` zero | subtract | none.
+    (> 0), constant ``bias`` added to ``v`` each step, ``reset`` zero | subtract | none,
+    ``refractory`` steps without spiking (v held at 0) after a spike (float only: Loihi's
+    fixed-point LIF has none, so such a model does not quantize).
     ``per_neuron`` makes each parameter an array of ``shape`` instead of one value per layer;
     ``learn_decay`` / ``learn_threshold`` / ``learn_bias`` make them trainable. ``bias_mode``
     (``layer`` | ``neuron`` | ``channel``, default: ``neuron`` if ``per_neuron`` else ``layer``)
@@ -67,25 +97,31 @@ class CubaLIF(nn.Module):
     """
 
     kind = "cuba_lif"
+    fires = True
 
     def __init__(self, shape: tuple[int, ...] | int, du: float = 0.2, dv: float = 0.1,
                  vth: float = 1.0, bias: float = 0.0, reset: str = "zero",
                  per_neuron: bool = False, learn_decay: bool = True,
                  learn_threshold: bool = False, spike: SpikeConfig | None = None,
                  learn_du: bool | None = None, learn_bias: bool = False,
-                 bias_mode: str | None = None) -> None:
+                 bias_mode: str | None = None, refractory: int = 0) -> None:
         super().__init__()
         self.shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         self.bias_mode = bias_mode or ("neuron" if per_neuron else "layer")
         bias_shape = _bias_shape(self.shape, self.bias_mode)
-        if reset not in RESETS:
-            raise NeurodeployError(f"unknown reset '{reset}' (choose from {', '.join(RESETS)})")
+        if reset not in RESET_MODES:
+            raise NeurodeployError(f"unknown reset '{reset}' (choose from "
+                                   f"{', '.join(RESET_MODES)})")
+        if int(refractory) != refractory or refractory < 0:
+            raise NeurodeployError(f"refractory period must be a whole number of steps >= 0, "
+                                   f"got {refractory}")
         for name, value in (("du", du), ("dv", dv)):
             if not 0.0 <= float(value) <= 1.0:
                 raise NeurodeployError(f"decay '{name}' must lie in [0, 1], got {value}")
         if float(vth) <= 0:
             raise NeurodeployError(f"threshold vth must be positive, got {vth}")
         self.reset = reset
+        self.refractory = int(refractory)
         self.per_neuron = per_neuron
         self.learn_decay = learn_decay
         self.learn_du = learn_decay if learn_du is None else learn_du
@@ -116,20 +152,41 @@ class CubaLIF(nn.Module):
         def fn(x: Tensor, v: Tensor) -> Tensor:
             return snf.spike(x, v, cfg, width, training)
 
-        s, _ = snf.cuba_lif(i_seq, p["du"], p["dv"], p["vth"], p["bias"], self.reset, fn)
+        s, _ = snf.cuba_lif(i_seq, p["du"], p["dv"], p["vth"], p["bias"], self.reset, fn,
+                            refractory=self.refractory)
         return s
 
     def to_arch(self) -> dict:
         return {"type": self.kind, "shape": list(self.shape), "reset": self.reset,
-                "per_neuron": self.per_neuron, "learn_decay": self.learn_decay,
-                "learn_du": self.learn_du, "learn_threshold": self.learn_threshold,
-                "learn_bias": self.learn_bias, "bias_mode": self.bias_mode,
-                "spike": self.spike_cfg.to_dict()}
+                "refractory": self.refractory, "per_neuron": self.per_neuron,
+                "learn_decay": self.learn_decay, "learn_du": self.learn_du,
+                "learn_threshold": self.learn_threshold, "learn_bias": self.learn_bias,
+                "bias_mode": self.bias_mode, "spike": self.spike_cfg.to_dict()}
+
+    @classmethod
+    def from_arch(cls, entry: dict) -> CubaLIF:
+        """The layer of an arch entry (parameters at their initial values; arch entries written
+        before ``learn_du``, ``learn_bias``, ``bias_mode`` or ``refractory`` existed rebuild as
+        they were)."""
+        return cls(tuple(entry["shape"]), reset=entry["reset"], per_neuron=entry["per_neuron"],
+                   learn_decay=entry["learn_decay"], learn_du=entry.get("learn_du"),
+                   learn_threshold=entry["learn_threshold"], spike=SpikeConfig(**entry["spike"]),
+                   learn_bias=bool(entry.get("learn_bias", False)),
+                   bias_mode=entry.get("bias_mode"), refractory=int(entry.get("refractory", 0)))
+
+    def to_ir(self, name: str) -> ir.CubaLIF:
+        """The IR node: decays and threshold as clamped in the forward pass, the bias as added
+        to ``v`` (a per-channel one broadcast to the layer's shape)."""
+        p = self.effective()
+        return ir.CubaLIF(name, shape=self.shape, du=_np(p["du"]), dv=_np(p["dv"]),
+                          vth=_np(p["vth"]), bias=_np(p["bias"]), reset=self.reset,
+                          refractory=self.refractory)
 
     def extra_repr(self) -> str:
         return (f"shape={self.shape}, reset={self.reset}, per_neuron={self.per_neuron}, "
                 f"bias={self.bias_mode}{' (learned)' if self.learn_bias else ''}, "
-                f"spike={self.spike_cfg.surrogate}/{self.spike_cfg.method}")
+                f"spike={self.spike_cfg.surrogate}/{self.spike_cfg.method}"
+                + (f", refractory={self.refractory}" if self.refractory else ""))
 
 
 def _effective_bias(bias: Tensor, mode: str, shape: tuple[int, ...]) -> Tensor:
@@ -148,7 +205,7 @@ def IF(shape: tuple[int, ...] | int, **kw: object) -> CubaLIF:
     return CubaLIF(shape, du=1.0, dv=0.0, learn_du=False, **kw)  # type: ignore[arg-type]
 
 
-class Readout(nn.Module):
+class Readout(NeuronLayer):
     """Non-firing CUBA integrator read every step: returns ``v`` ``[T, B, *shape]``.
 
     :meth:`decode` turns the voltage sequence into class scores ``[B, *shape]`` with
@@ -158,6 +215,7 @@ class Readout(nn.Module):
     """
 
     kind = "readout"
+    fires = False
 
     def __init__(self, shape: tuple[int, ...] | int, du: float = 1.0, dv: float = 0.0,
                  bias: float = 0.0, decoding: str = "mean",
@@ -204,6 +262,24 @@ class Readout(nn.Module):
                 "weights": None if self.weights is None else [float(w) for w in self.weights],
                 "learn_decay": self.learn_decay, "learn_bias": self.learn_bias,
                 "bias_mode": self.bias_mode}
+
+    @classmethod
+    def from_arch(cls, entry: dict) -> Readout:
+        """The layer of an arch entry (parameters at their initial values)."""
+        return cls(tuple(entry["shape"]), decoding=entry["decoding"],
+                   weights=entry.get("weights"), learn_decay=entry["learn_decay"],
+                   learn_bias=bool(entry.get("learn_bias", False)),
+                   bias_mode=entry.get("bias_mode"))
+
+    def to_ir(self, name: str) -> ir.Readout:
+        """The IR node: decays as clamped in the forward pass, decoding and TWO weights."""
+        p = self.effective()
+        return ir.Readout(name, shape=self.shape, du=_np(p["du"]), dv=_np(p["dv"]),
+                          bias=_np(p["bias"]), decoding=self.decoding, weights=_np(self.weights))
+
+
+#: the neuron layers by arch ``type`` (= IR kind string)
+NEURON_LAYERS: dict[str, type[NeuronLayer]] = {cls.kind: cls for cls in (CubaLIF, Readout)}
 
 
 class SumPool2d(nn.Module):

@@ -22,7 +22,15 @@ from torch import nn
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.nn.functional import SpikeConfig
-from neurodeploy.nn.layers import BinaryConv2d, BinaryLinear, CubaLIF, Readout, SumPool2d
+from neurodeploy.nn.layers import (
+    NEURON_LAYERS,
+    BinaryConv2d,
+    BinaryLinear,
+    CubaLIF,
+    NeuronLayer,
+    Readout,
+    SumPool2d,
+)
 
 Tensor = torch.Tensor
 
@@ -35,7 +43,7 @@ def _pair(v: Any) -> list[int]:
 
 def layer_arch(name: str, module: nn.Module) -> dict:
     """The arch entry of one layer module."""
-    if isinstance(module, (CubaLIF, Readout)):
+    if isinstance(module, NeuronLayer):
         return {"name": name, **module.to_arch()}
     if isinstance(module, nn.Linear):
         return {"name": name, "type": "linear", "in_features": module.in_features,
@@ -86,19 +94,8 @@ def build_layer(entry: dict) -> nn.Module:
                              tuple(entry["padding"]))
         if kind == "flatten":
             return nn.Flatten()
-        if kind == "cuba_lif":
-            return CubaLIF(tuple(entry["shape"]), reset=entry["reset"],
-                           per_neuron=entry["per_neuron"], learn_decay=entry["learn_decay"],
-                           learn_du=entry.get("learn_du"),
-                           learn_threshold=entry["learn_threshold"],
-                           spike=SpikeConfig(**entry["spike"]),
-                           learn_bias=bool(entry.get("learn_bias", False)),
-                           bias_mode=entry.get("bias_mode"))
-        if kind == "readout":
-            return Readout(tuple(entry["shape"]), decoding=entry["decoding"],
-                           weights=entry.get("weights"), learn_decay=entry["learn_decay"],
-                           learn_bias=bool(entry.get("learn_bias", False)),
-                           bias_mode=entry.get("bias_mode"))
+        if kind in NEURON_LAYERS:
+            return NEURON_LAYERS[kind].from_arch(entry)
     except (KeyError, TypeError, ValueError) as exc:
         raise NeurodeployError(f"layer '{entry.get('name', '?')}' ({kind}): bad arch entry "
                                f"({type(exc).__name__}: {exc})") from None
@@ -139,9 +136,9 @@ class SNN(nn.Module):
         spikes = []
         h = x
         for m in self.layers:
-            if isinstance(m, (CubaLIF, Readout)):
+            if isinstance(m, NeuronLayer):
                 h = m(h)
-                if isinstance(m, CubaLIF):
+                if m.fires:
                     spikes.append(h)
             else:
                 y = m(h.reshape(T * B, *h.shape[2:]))

@@ -2,7 +2,7 @@
 
 Each neuron layer gets a scale λ (integer units of synaptic input per float unit): its
 incoming synapses get effective integer weights ``W_int·2**weight_exp ≈ λ·unit_in·W`` (Lava's
-8-bit mantissa grid, :mod:`neurodeploy.quantize.formats`), its threshold ``vth_q = round(λ·vth)``,
+8-bit mantissa grid, :mod:`neurodeploy.formats`), its threshold ``vth_q = round(λ·vth)``,
 its bias ``bias_mant << bias_exp ≈ 64·λ·bias``, so that in fixed point ``v_int ≈ 64·λ·v``.
 λ is as large as the 24-bit states allow on the calibration data (u must not wrap, v keeps 2×
 headroom over the threshold and, unless that leaves the threshold below 2**10, no clipping of
@@ -26,23 +26,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neurodeploy import formats as lf
+from neurodeploy import kinds
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     Add,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
     InputQ,
-    NeuronQ,
-    Readout,
     SumPool2d,
     WeightQ,
     validate,
 )
-from neurodeploy.quantize import formats as fmt
+from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
 from neurodeploy.sim import decode, simulate
@@ -50,41 +50,20 @@ from neurodeploy.sim.dataset import input_encoding, steps_for
 
 TARGETS = ("loihi2", "loihi1")
 CLIP_CANDIDATES = (1.0, 0.9, 0.8, 0.7)
-U_HEADROOM = 0.9 * 2**17  # λ·max|u| (float) keeps 64·λ·|u| below 0.9·2**23
-V_TARGET = 2**16  # λ·vth: threshold at half the voltage range
-V_MIN_TARGET = 2**10  # λ·vth never lowered below this to keep a negative v from clipping
+INPUT_BITS = 8  # graded input messages (direct encoding on Loihi 2)
 FOLD_STEPS = 8  # candidate fold factors of a synapse bias (besides the mean), see _fold_candidates
 
 
-def _uniform(node, field: str) -> float:
-    value = np.asarray(getattr(node, field))
-    if value.size and not np.all(value == value.flat[0]):
-        raise NeurodeployError(f"node '{node.name}' ({node.kind}): per-neuron '{field}' cannot be "
-                               "expressed on Loihi (one value per layer); make it uniform")
-    return float(value.flat[0]) if value.size else 0.0
-
-
 def check_expressible(graph: Graph, target: str) -> None:
-    """Raise NeurodeployError naming the first node fixed point cannot express."""
+    """Raise NeurodeployError naming the first node fixed point cannot express (the fixed-point
+    capability check, :func:`neurodeploy.capability.check_fixed`, before quantization)."""
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
     if len(graph.inputs) != 1:
         raise NeurodeployError(f"the quantizer takes graphs with one input, got {graph.inputs}")
-    for node in graph:
-        if isinstance(node, CubaLIF):
-            if node.reset != "zero":
-                raise NeurodeployError(f"node '{node.name}' (cuba_lif): reset '{node.reset}' "
-                                       "cannot be expressed in fixed point (Loihi resets v to 0)")
-            if node.refractory > 0:
-                raise NeurodeployError(f"node '{node.name}' (cuba_lif): refractory period "
-                                       f"{node.refractory} cannot be expressed in fixed point "
-                                       "(Lava's bit-accurate LIF has none)")
-            _uniform(node, "vth")
-        if isinstance(node, (CubaLIF, Readout)):
-            _uniform(node, "du")
-            _uniform(node, "dv")
+    check_fixed(graph, quantized=False)
     for e in graph.edges:
-        if e.delay and not isinstance(graph.nodes[e.src], CubaLIF):
+        if e.delay and not kinds.fires(graph.nodes[e.src]):
             raise NeurodeployError(f"recurrent edge '{e.src}' -> '{e.dst}': only spikes may be "
                                    "delayed in fixed point")
 
@@ -114,7 +93,7 @@ def _structure(g: Graph) -> _Structure:
             cur, ok = stack.pop()
             for e in g.out_edges(cur):
                 node = g.nodes[e.dst]
-                if isinstance(node, (CubaLIF, Readout)):
+                if kinds.is_neuron(node):
                     reached.add(e.dst)
                     plain = plain and ok
                 elif isinstance(node, (Flatten, SumPool2d, Add)):
@@ -128,7 +107,7 @@ def _structure(g: Graph) -> _Structure:
         target[name] = reached.pop()
         bias_ok[name] = plain
     synapses = {n: [s for s in order if target.get(s) == n] for n in order
-                if isinstance(g.nodes[n], (CubaLIF, Readout))}
+                if kinds.is_neuron(g.nodes[n])}
     direct: dict[str, list[str]] = {n: [] for n in synapses}
     for n in synapses:  # walk back from each neuron through Flatten/SumPool/Add
         stack = [e.src for e in g.in_edges(n)]
@@ -137,7 +116,7 @@ def _structure(g: Graph) -> _Structure:
             node = g.nodes[src]
             if isinstance(node, (Flatten, SumPool2d, Add)):
                 stack += [e.src for e in g.in_edges(src)]
-            elif isinstance(node, (Input, CubaLIF)):
+            elif isinstance(node, Input) or kinds.fires(node):
                 direct[n].append(src)
     return _Structure(order, target, synapses, direct, bias_ok)
 
@@ -147,7 +126,7 @@ def _unit(g: Graph, name: str, lam: dict[str, float], st: _Structure, in_scale: 
     node = g.nodes[name]
     if isinstance(node, Input):
         return in_scale
-    if isinstance(node, CubaLIF):
+    if kinds.fires(node):  # spikes
         return 1.0
     if isinstance(node, (Dense, Conv2d)):
         return 1.0 / lam[st.target[name]]
@@ -161,12 +140,12 @@ class _Stats:
 
     max_u: dict[str, float]
     max_v: dict[str, float]
-    counts: dict[str, np.ndarray]     # neuron → per-sample spike counts [B, *shape]
-    outputs: dict[str, torch.Tensor]  # readout → decoded [B, n]
+    counts: dict[str, np.ndarray]     # firing neuron → per-sample spike counts [B, *shape]
+    outputs: dict[str, torch.Tensor]  # read-out neuron → decoded [B, n]
     rates: dict[str, float]
     predictions: np.ndarray
     T: int = 1
-    #: neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
+    #: firing neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
     trains: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
@@ -177,12 +156,13 @@ def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats
         r = res.records[n]
         max_u[n] = float(r["u"].abs().max())
         max_v[n] = float(r["v"].abs().max())
-        if isinstance(g.nodes[n], CubaLIF):
+        kind = kinds.neuron_kind(g.nodes[n])
+        if kind.fires:
             counts[n] = r["s"].sum(0).cpu().numpy()
             trains[n] = r["s"].to(torch.float32)
         else:
-            scale = g.nodes[n].quant.scale if mode == "fixed" else 1.0
-            v = res.outputs[n] if n in res.outputs else r["v"].to(torch.float32) * scale
+            v = res.outputs[n] if n in res.outputs else kind.output(
+                g.nodes[n], r[kind.output_var], mode == "fixed")
             outputs[n] = decode(v, g.nodes[n])
     return _Stats(max_u, max_v, counts, outputs, res.firing_rates, res.predictions,
                   int(x.shape[0]), trains), res
@@ -251,10 +231,11 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
     reports = []
     for n in st.order:
         node = q.nodes[n]
-        if not isinstance(node, (CubaLIF, Readout)):
+        kind = kinds.kind_of(node)
+        if kind is None:
             continue
         rep = LayerReport(n, node.kind, synapses=list(st.synapses[n]))
-        du, dv = _uniform(node, "du"), _uniform(node, "dv")
+        du = layer_value(node, "du")
         units = {s: _unit(q, q.in_edges(s)[0].src, lam, st, in_q.scale) for s in st.synapses[n]}
         # the bias the neuron sees: its own plus its synapses' biases folded in (below)
         bias, syn_bias = _neuron_biases(q, st, n)
@@ -266,26 +247,15 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             if du < 1:
                 rep.notes.append(_fold_note(du, stats.T, np.asarray(factor), fold is not None
                                             and n in fold))
-        # λ: headroom of the 24-bit states, then what weights and bias allow
-        if isinstance(node, CubaLIF):
-            vth = _uniform(node, "vth")
-            limits = [V_TARGET / vth, fmt.VTH_MAX / vth,
-                      # v must not clip (negative v included) unless that costs resolution
-                      max(U_HEADROOM / max(stats.max_v[n], 1e-12), V_MIN_TARGET / vth)]
-        else:
-            vth = None
-            limits = [U_HEADROOM / max(stats.max_v[n], 1e-12)]
-        limits.append(U_HEADROOM / max(stats.max_u[n], 1e-12))
+        # λ: what the neuron's states and parameters allow, then what the weights allow
+        limits = kind.scale_limits(node, stats.max_u[n], stats.max_v[n], bias)
         for s in st.synapses[n]:
             w_max = float(np.abs(q.nodes[s].weight).max(initial=0)) * units[s]
             if w_max > 0:
-                _, lo, hi = fmt.mantissa_grid(fmt.sign_mode(q.nodes[s].weight))
+                _, lo, hi = lf.mantissa_grid(lf.sign_mode(q.nodes[s].weight))
                 top = max(abs(lo), abs(hi))
-                exp_max = 0 if isinstance(q.nodes[s], Conv2d) else fmt.WEIGHT_EXP_RANGE[1]
+                exp_max = 0 if isinstance(q.nodes[s], Conv2d) else lf.WEIGHT_EXP_RANGE[1]
                 limits.append(top * 2.0**exp_max / (clip.get(s, 1.0) * w_max))
-        b_max = float(np.abs(bias).max(initial=0))
-        if b_max > 0:
-            limits.append((fmt.BIAS_MANT_MAX * 2**fmt.BIAS_EXP_MAX) / (64 * b_max))
         lam_n = min(limits)
         if st.direct[n]:  # a path without synapse: the neuron takes its source's units as is
             forced = 1.0 / _unit(q, st.direct[n][0], lam, st, in_q.scale)
@@ -303,10 +273,10 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             if isinstance(syn, Conv2d):
                 exp = 0
             else:
-                exp = fmt.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
-                                         fmt.sign_mode(w_gain), clip.get(s, 1.0))
-                exp = int(np.clip(exp, *fmt.WEIGHT_EXP_RANGE))
-            w_int, sat = fmt.quantize_weights(w_gain, exp)
+                exp = lf.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
+                                         lf.sign_mode(w_gain), clip.get(s, 1.0))
+                exp = int(np.clip(exp, *lf.WEIGHT_EXP_RANGE))
+            w_int, sat = lf.quantize_weights(w_gain, exp)
             syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
             rep.weight_exp[s] = exp
             rep.clip[s] = clip.get(s, 1.0)
@@ -315,20 +285,11 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             norms += float(np.sum(w_gain**2))
         rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
             0.0 if st.synapses[n] else None)
-        # neuron parameters
-        mant, bexp = fmt.bias_q(64 * lam_n * bias, n)
-        if isinstance(node, CubaLIF):
-            vth_q = int(round(lam_n * vth))
-            if vth_q < 1 or vth_q > fmt.VTH_MAX:
-                raise NeurodeployError(f"node '{n}' (cuba_lif): threshold {vth:g} becomes {vth_q} "
-                                       f"at scale {lam_n:g}, outside Loihi's [1, {fmt.VTH_MAX}]")
-        else:
-            vth_q = fmt.VTH_MAX  # never reached: the readout's v stays below half the range
-        if dv > 4095.5 / 4096:
-            rep.notes.append("dv = 1 has no 12-bit form: the voltage keeps 1/4096 per step")
-        node.quant = NeuronQ(du=fmt.decay_q(du, True), dv=fmt.decay_q(dv, False), vth=vth_q,
-                             bias_mant=mant, bias_exp=bexp, scale=1.0 / (64 * lam_n))
-        rep.vth, rep.du, rep.dv = vth_q, node.quant.du, node.quant.dv
+        # neuron parameters: the kind's quantization rule
+        node.quant, notes = kind.quantize(node, lam_n, bias)
+        rep.notes += notes
+        rep.vth = int(node.quant.vth) if kind.fires else None
+        rep.du, rep.dv = node.quant.du, node.quant.dv
         reports.append(rep)
     return q, reports
 
@@ -340,7 +301,7 @@ def _out_shape(g: Graph, name: str) -> tuple[int, ...]:
 
 
 def _drift(n: str, g: Graph, ref: _Stats, got: _Stats, T: int) -> float:
-    if isinstance(g.nodes[n], CubaLIF):
+    if kinds.fires(g.nodes[n]):
         return float(np.mean(np.abs(got.counts[n] - ref.counts[n]))) / T
     a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
     mism = float(np.mean(a.argmax(1) != b.argmax(1)))
@@ -356,30 +317,29 @@ def _downstream_kernel(g: Graph, st: _Structure, n: str) -> tuple[float, float]:
     if len(fed) != 1:
         return 1.0, 0.0
     node = g.nodes[fed.pop()]
-    return _uniform(node, "du"), _uniform(node, "dv")
+    return layer_value(node, "du"), layer_value(node, "dv")
 
 
 def _neuron_drift(n: str, g: Graph, st: _Structure, ref: _Stats, got: _Stats) -> np.ndarray:
     """Per-neuron drift of layer ``n`` from float over the calibration samples, shape of the
     layer's output.
 
-    CubaLIF: the difference of the spike trains filtered with the CUBA kernel of the layer they
-    feed (its current and voltage decays), summed in absolute value over steps and samples:
-    the error each neuron puts into the next layer's voltage per unit weight (for an integrator
-    readout, du = 1 and dv = 0, the earth mover's distance between the spike trains: a spike
-    k steps late costs k). Readout: summed |Δ decoded output|."""
-    if not isinstance(g.nodes[n], CubaLIF):
+    A firing layer: the difference of the spike trains filtered with the CUBA kernel of the
+    layer they feed (its current and voltage decays: the sub-threshold dynamics of
+    :mod:`neurodeploy.kinds.cuba`), summed in absolute value over steps and samples: the error
+    each neuron puts into the next layer's voltage per unit weight (for an integrator readout,
+    du = 1 and dv = 0, the earth mover's distance between the spike trains: a spike k steps
+    late costs k). A read-out layer: summed |Δ decoded output|."""
+    if not kinds.fires(g.nodes[n]):
         a, b = got.outputs[n].cpu().numpy(), ref.outputs[n].cpu().numpy()
         return np.abs(a - b).sum(0)
     du, dv = _downstream_kernel(g, st, n)
     diff = got.trains[n] - ref.trains[n].to(got.trains[n].device)
-    cur = torch.zeros_like(diff[0])
-    vol = torch.zeros_like(diff[0])
+    state = CubaState(torch.zeros_like(diff[0]), torch.zeros_like(diff[0]))
     total = torch.zeros_like(diff[0])
     for t in range(diff.shape[0]):
-        cur = cur * (1 - du) + diff[t]
-        vol = vol * (1 - dv) + cur
-        total += vol.abs()
+        state = CubaState(*subthreshold_float(state, diff[t], du, dv, 0.0))
+        total += state.v.abs()
     return total.sum(0).cpu().numpy()
 
 
@@ -392,7 +352,7 @@ def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float
     each may take its best candidate from a separate run. Returns the number of runs."""
     node = g.nodes[n]
     _, syn_bias = _neuron_biases(g, st, n)
-    du = _uniform(node, "du")
+    du = layer_value(node, "du")
     cands = _fold_candidates(du, int(x.shape[0]))
     if syn_bias is None or len(cands) < 2:
         return 0
@@ -418,8 +378,9 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
     lo, hi = float(x.min()), float(x.max())
     signed = lo < 0
     top = max(abs(lo), abs(hi))
-    levels = 127 if signed else 255
-    return InputQ(scale=top / levels if top > 0 else 1.0, bits=8, signed=signed)
+    lo_q, hi_q = lf.input_range(INPUT_BITS, signed)
+    levels = min(-lo_q, hi_q) if signed else hi_q
+    return InputQ(scale=top / levels if top > 0 else 1.0, bits=INPUT_BITS, signed=signed)
 
 
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
@@ -445,7 +406,7 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     enc = input_encoding(g, ds.encoding)
     steps = steps_for(g, ds.encoding, ds.T, T)
     x = encode(ds.x, enc, steps, seed=seed)
-    neurons = [n for n in st.order if isinstance(g.nodes[n], (CubaLIF, Readout))]
+    neurons = [n for n in st.order if kinds.is_neuron(g.nodes[n])]
     ref, _ = _run(g, x, "float", neurons)
     in_q = _input_q(g, x, enc, target)
     y = np.asarray(ds.y)
@@ -471,7 +432,7 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     for rep in reports:
         n = rep.name
         rep.states_at_bounds = int(res.saturations.get(n, 0))
-        if isinstance(g.nodes[n], CubaLIF):
+        if kinds.fires(g.nodes[n]):
             rep.firing_rate_float = ref.rates[n]
             rep.firing_rate_fixed = got.rates[n]
             rep.dead = bool(got.rates[n] == 0 and ref.rates[n] > 0)

@@ -3,7 +3,8 @@
 ``simulate(graph, x [T, B, *input_shape], mode, record, device) -> SimResult`` runs one batch;
 ``run_dataset(graph, ds, ...) -> DatasetResult`` runs a whole dataset. The graph's time loop
 (:mod:`neurodeploy.sim.runner`) is separate from the neuron dynamics, which are pure step
-functions on explicit state (:mod:`neurodeploy.sim.dynamics`).
+functions on explicit state held by each neuron kind (:mod:`neurodeploy.kinds`; the integer
+formats: :mod:`neurodeploy.formats`).
 
 Float mode: the IR's equations (``neurodeploy.ir.nodes``) in float32, every synapse acting
 within the step; recurrent (delay 1) edges carry the previous step's output (zeros at t = 0).

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph, Input
 from neurodeploy.progress import track
@@ -126,7 +127,7 @@ def merge_batches(graph: Graph, parts: Sequence[BatchPart], y: np.ndarray) -> Da
     counts = {k: c / n for k, c in counts.items()}
     rates = {}
     for name, node in graph.nodes.items():
-        if name in counts and node.kind in ("cuba_lif", "input"):
+        if name in counts and (isinstance(node, Input) or kinds.fires(node)):
             rates[name] = float(counts[name].sum() / (t_used * max(counts[name].size, 1)))
     accuracy = float(np.mean(predictions == np.asarray(y)))
     records = {k: {var: torch.cat(v, dim=1) for var, v in r.items()} for k, r in recs.items()}

@@ -1,4 +1,5 @@
-"""Synapse operations on batched tensors ``[B, *shape]`` (no state, no delay).
+"""Synapse operations and input quantization on batched tensors ``[B, *shape]`` (no state, no
+delay).
 
 Float mode computes in float32. Fixed mode takes and returns int64 tensors holding exact
 integers; the sums themselves run as float matrix products/convolutions, which are exact
@@ -8,10 +9,15 @@ the caller, :func:`accum_dtype`): float32 when that bound is ≤ 2**24, float64 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
+from neurodeploy.capability import fixed_refusal
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import input_range
+from neurodeploy.ir import Input
 
 FLOAT32_EXACT = 2**24
 FLOAT64_EXACT = 2**53
@@ -49,11 +55,6 @@ def sum_pool2d(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int]
     return F.conv2d(x, ones, None, stride=stride, padding=padding, groups=c)
 
 
-def shift(acc: torch.Tensor, exp: int) -> torch.Tensor:
-    """Lava Dense's exponent: ``acc << exp`` if ``exp > 0`` else arithmetic ``acc >> −exp``."""
-    return acc << exp if exp > 0 else acc >> -exp
-
-
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
     """Lava conv/utils.py ``signed_clamp``: ``(x + 2**(bits−1)) mod 2**bits − 2**(bits−1)``."""
     half = 1 << (bits - 1)
@@ -63,3 +64,27 @@ def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
 def to_int(x: torch.Tensor) -> torch.Tensor:
     """Exact-integer float tensor → int64 (rounding only removes float noise of zero)."""
     return torch.round(x).to(torch.int64)
+
+
+def input_quantizer(node: Input) -> tuple[Callable[[torch.Tensor], torch.Tensor], int]:
+    """The integer messages of ``node`` for float inputs, as the simulator and the Lava backend
+    both send them: ``x ↦ clip(round(x / scale), lo, hi)`` (int64; ``x`` float32, float32
+    division, rounding half to even — float64 would round some ``x / scale`` differently), with
+    ``(lo, hi)`` the range of its ``InputQ`` (:func:`neurodeploy.formats.input_range`).
+
+    Returns the function and the largest ``|message|``. Raises NeurodeployError naming the node
+    when it has no ``InputQ`` or a scale that is not positive.
+    """
+    why = fixed_refusal(node)
+    if why:
+        raise NeurodeployError(f"node '{node.name}' ({node.kind}): {why}")
+    q = node.quant
+    scale = float(q.scale)
+    if not scale > 0:
+        raise NeurodeployError(f"node '{node.name}' (input): InputQ scale must be > 0")
+    lo, hi = input_range(q.bits, q.signed)
+
+    def quantize(x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x / scale).clamp_(lo, hi).to(torch.int64)
+
+    return quantize, max(abs(lo), abs(hi))

@@ -12,22 +12,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from neurodeploy import kinds
+from neurodeploy.capability import check_fixed
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import STATE_BITS, STATE_HALF, shift
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
     Conv2d,
-    CubaLIF,
     Dense,
     Flatten,
     Graph,
     Input,
-    Readout,
     SumPool2d,
     validate,
 )
 from neurodeploy.ir.nodes import Node
-from neurodeploy.sim import dynamics as dyn
+from neurodeploy.kinds import NeuronKind
 from neurodeploy.sim import ops
 
 MODES = ("float", "fixed")
@@ -39,15 +40,16 @@ class SimResult:
     """What one simulation returns (see :func:`simulate`)."""
 
     #: per graph output node, per step ``[T, B, *shape]``: a Readout's v (fixed mode: v·scale,
-    #: float), a CubaLIF's spikes
+    #: float), a CubaLIF's spikes (what its kind's ``output`` reports)
     outputs: dict[str, Tensor]
-    #: ``[B, n]`` the first output decoded by its Readout's rule (a CubaLIF output: spike counts)
+    #: ``[B, n]`` the first output decoded by its kind's rule (a Readout's ``decoding``; a
+    #: spiking output: spike counts)
     decoded: Tensor
     #: ``[B]`` int64 argmax of ``decoded``
     predictions: np.ndarray
     #: every node: nonzero output values per element, summed over T, mean over B (node's shape)
     counts: dict[str, np.ndarray]
-    #: CubaLIF and Input nodes: ``counts.sum() / (T · elements)``
+    #: firing neurons (CubaLIF) and Input nodes: ``counts.sum() / (T · elements)``
     firing_rates: dict[str, float]
     #: nodes asked for: neurons → {"s", "u", "v"}, others → {"y"}, each ``[T, B, *shape]``
     records: dict[str, dict[str, Tensor]] = field(default_factory=dict)
@@ -74,42 +76,20 @@ def _param(value: np.ndarray | float, dev: torch.device) -> Tensor:
 @dataclass(eq=False)
 class _Op:
     """One node compiled for one mode: ``step(inputs) -> output`` for synapse/input nodes;
-    neurons keep explicit state in the runner and call :mod:`neurodeploy.sim.dynamics`."""
+    neurons (``kind`` set) keep explicit state in the runner and call their kind's step."""
 
     name: str
     node: Node
     step: Callable[[list[Tensor]], Tensor] | None = None
     bound: float = 1.0  # fixed mode: largest |integer| the node can output
-
-
-def _fixed_input(node: Input, dev: torch.device) -> tuple[Callable, float]:
-    q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' (input): no InputQ; quantize the graph "
-                               "before simulating it in fixed mode")
-    if q.bits == 1:
-        lo, hi = 0, 1
-    elif q.signed:
-        lo, hi = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
-    else:
-        lo, hi = 0, 2**q.bits - 1
-    scale = float(q.scale)
-    if not scale > 0:
-        raise NeurodeployError(f"node '{node.name}' (input): InputQ scale must be > 0")
-
-    def step(ins: list[Tensor]) -> Tensor:
-        return torch.round(ins[0] / scale).clamp_(lo, hi).to(torch.int64)
-
-    return step, float(max(abs(lo), abs(hi)))
+    kind: NeuronKind | None = None
+    params: object = None  # a neuron's parameters as its kind's step takes them
 
 
 def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Callable, float]:
     """Fixed-point step of a stateless node and its output bound."""
     if isinstance(node, (Dense, Conv2d)):
         q = node.quant
-        if q is None:
-            raise NeurodeployError(f"node '{node.name}' ({node.kind}): no quantized weights; "
-                                   "quantize the graph before simulating it in fixed mode")
         w_np = np.asarray(q.weight, np.int64)
         fan_in = int(np.prod(w_np.shape[1:]))
         acc_bound = bound_in * float(np.abs(w_np).max(initial=0)) * fan_in
@@ -119,7 +99,7 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
             exp = int(q.weight_exp)
 
             def step(ins: list[Tensor]) -> Tensor:
-                return ops.shift(ops.to_int(ops.dense(ins[0].to(dt), w)), exp)
+                return shift(ops.to_int(ops.dense(ins[0].to(dt), w)), exp)
 
             return step, acc_bound * 2.0**exp + 1
         conv = node
@@ -127,9 +107,9 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
         def step(ins: list[Tensor]) -> Tensor:
             acc = ops.to_int(ops.conv2d(ins[0].to(dt), w, None, conv.stride, conv.padding,
                                         conv.dilation, conv.groups))
-            return ops.wrap_signed(acc, dyn.UV_BITS)
+            return ops.wrap_signed(acc, STATE_BITS)
 
-        return step, float(min(acc_bound, dyn.MAX_UV))
+        return step, float(min(acc_bound, STATE_HALF))
     if isinstance(node, SumPool2d):
         k = node.kernel[0] * node.kernel[1]
         dt = ops.accum_dtype(bound_in * k, node.name)
@@ -140,9 +120,6 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
                                              pool.padding))
 
         return step, bound_in * k
-    if isinstance(node, AvgPool2d):
-        raise NeurodeployError(f"node '{node.name}' (avgpool2d): average pooling has no "
-                               "fixed-point form; the quantizer rewrites it to SumPool2d")
     if isinstance(node, Flatten):
         return (lambda ins: ins[0].reshape(ins[0].shape[0], -1)), bound_in
     if isinstance(node, Add):
@@ -186,11 +163,12 @@ def _record_set(graph: Graph, record: bool | Sequence[str]) -> set[str]:
 
 
 def decode(v: Tensor, node: Node) -> Tensor:
-    """Decode an output ``[T, B, *shape]`` to ``[B, n]``: a Readout by its rule
-    (``weighted``: ``Σ_t weights[t]·v[t]``, steps beyond ``len(weights)`` weigh 0), a spiking
-    output by its spike counts."""
+    """Decode an output ``[T, B, *shape]`` to ``[B, n]`` by its kind's rule: a Readout's
+    ``decoding`` (``weighted``: ``Σ_t weights[t]·v[t]``, steps beyond ``len(weights)`` weigh
+    0), a spiking output by its spike counts."""
     flat = v.reshape(v.shape[0], v.shape[1], -1).to(torch.float32)
-    rule = node.decoding if isinstance(node, Readout) else "sum"
+    kind = kinds.kind_of(node)
+    rule = kind.decoding(node) if kind is not None else "sum"
     if rule == "mean":
         return flat.mean(0)
     if rule == "sum":
@@ -231,6 +209,8 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
     if T < 1 or B < 1:
         raise NeurodeployError(f"input '{in_name}': x needs T >= 1 and B >= 1, got {list(xt.shape)}")
     fixed = mode == "fixed"
+    if fixed:
+        check_fixed(graph)
     order = graph.topological_order()
     in_edges = {n: graph.in_edges(n) for n in order}
     delayed_srcs = {e.src for e in graph.edges if e.delay}
@@ -238,19 +218,16 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
 
     # ---- compile
     opsd: dict[str, _Op] = {}
-    neuron_params: dict[str, tuple] = {}
     for name in order:
         node = graph.nodes[name]
-        op = _Op(name, node)
-        if isinstance(node, (CubaLIF, Readout)):
-            if fixed:
-                neuron_params[name] = _fixed_neuron_params(node, dev)
-            else:
-                neuron_params[name] = _float_neuron_params(node, dev)
-            op.bound = 1.0
+        op = _Op(name, node, kind=kinds.kind_of(node))
+        if op.kind is not None:
+            op.params = (op.kind.fixed_params(node, dev) if fixed
+                         else op.kind.float_params(node, dev))
         elif fixed:
             if isinstance(node, Input):
-                op.step, op.bound = _fixed_input(node, dev)
+                quantize, bound = ops.input_quantizer(node)
+                op.step, op.bound = (lambda ins, f=quantize: f(ins[0])), float(bound)
             else:
                 bound_in = sum(_src_bound(graph, opsd, e.src) for e in in_edges[name])
                 if isinstance(node, Add):
@@ -263,11 +240,8 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
     # recurrent sources whose bound is only known after compiling: spikes (1) in valid graphs
 
     val_dtype = torch.int64 if fixed else torch.float32
-    states: dict[str, dyn.NeuronState] = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, (CubaLIF, Readout)):
-            refr = node.refractory if isinstance(node, CubaLIF) and not fixed else 0
-            states[name] = dyn.initial_state((B, *shapes[name]), val_dtype, dev, refr)
+    states = {n: op.kind.initial_state(op.node, (B, *shapes[n]), fixed, dev)
+              for n, op in opsd.items() if op.kind is not None}
     prev: dict[str, Tensor] = {
         n: torch.zeros((B, *shapes[n]), dtype=val_dtype, device=dev) for n in delayed_srcs}
     counts = {n: torch.zeros(shapes[n], dtype=torch.int64, device=dev) for n in order}
@@ -279,22 +253,29 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
     for t in range(T):
         cur: dict[str, Tensor] = {}
         for name in order:
-            node = opsd[name].node
+            op = opsd[name]
             ins = [prev[e.src] if e.delay else cur[e.src] for e in in_edges[name]]
-            if isinstance(node, Input):
-                y = opsd[name].step([xt[t]]) if fixed else xt[t]
-            elif isinstance(node, (CubaLIF, Readout)):
+            if isinstance(op.node, Input):
+                y = op.step([xt[t]]) if fixed else xt[t]
+            elif op.kind is not None:
                 i_in = ins[0] if len(ins) == 1 else torch.stack(ins).sum(0)
                 i_in = i_in.reshape(B, *shapes[name])
-                y = _neuron_step(name, node, states, i_in, neuron_params[name], fixed, sats)
+                if fixed:
+                    states[name], y, sat = op.kind.fixed_step(states[name], i_in, op.params)
+                    sats[name] += sat.sum()
+                else:
+                    states[name], y = op.kind.float_step(states[name], i_in, op.params)
             else:
-                y = opsd[name].step(ins)
+                y = op.step(ins)
             cur[name] = y
             counts[name] += (y != 0).sum(0)
             if name in outs:
-                outs[name].append(_output_value(node, y, neuron_params.get(name), fixed))
+                outs[name].append(op.kind.output(op.node, y, fixed) if op.kind is not None
+                                  else y.to(torch.float32))
             if name in recs:
-                _record(recs[name], node, y, states.get(name))
+                rec = op.kind.record(states[name], y) if op.kind is not None else {"y": y}
+                for var, value in rec.items():
+                    recs[name].setdefault(var, []).append(value)
         for n in delayed_srcs:
             prev[n] = cur[n]
 
@@ -305,79 +286,15 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
     predictions = decoded.argmax(1).cpu().numpy().astype(np.int64)
     counts_np = {n: c.cpu().numpy().astype(np.float64) / B for n, c in counts.items()}
     rates = {n: float(counts_np[n].sum() / (T * max(counts_np[n].size, 1)))
-             for n, node in graph.nodes.items() if isinstance(node, (CubaLIF, Input))}
+             for n, node in graph.nodes.items() if isinstance(node, Input) or kinds.fires(node)}
     records = {n: {k: torch.stack(v) for k, v in r.items()} for n, r in recs.items()}
     return SimResult(outputs, decoded, predictions, counts_np, rates, records,
                      {n: int(s.item()) for n, s in sats.items()}, T, mode)
 
 
 def _src_bound(graph: Graph, opsd: dict[str, _Op], src: str) -> float:
-    """Output bound of ``src``; a recurrent source not compiled yet is a neuron (spikes, 1) or
-    unknown (2**31, which makes the consumer accumulate in float64)."""
+    """Output bound of ``src``; a recurrent source not compiled yet is a firing neuron
+    (spikes, 1) or unknown (2**31, which makes the consumer accumulate in float64)."""
     if src in opsd:
         return opsd[src].bound
-    return 1.0 if isinstance(graph.nodes[src], CubaLIF) else float(2**31)
-
-
-def _float_neuron_params(node: CubaLIF | Readout, dev: torch.device) -> tuple:
-    p = (_param(node.du, dev), _param(node.dv, dev), _param(node.bias, dev))
-    if isinstance(node, CubaLIF):
-        p = p + (_param(node.vth, dev),)
-    return p
-
-
-def _fixed_neuron_params(node: CubaLIF | Readout, dev: torch.device) -> tuple:
-    q = node.quant
-    if q is None:
-        raise NeurodeployError(f"node '{node.name}' ({node.kind}): no NeuronQ; quantize the "
-                               "graph before simulating it in fixed mode")
-    if isinstance(node, CubaLIF):
-        if node.reset != "zero":
-            raise NeurodeployError(f"node '{node.name}' (cuba_lif): reset '{node.reset}' has no "
-                                   "fixed-point form (Lava's LIF resets v to 0)")
-        if node.refractory > 0:
-            raise NeurodeployError(f"node '{node.name}' (cuba_lif): refractory period "
-                                   f"{node.refractory} has no fixed-point form in Lava's LIF")
-    bias = dyn.effective_bias(torch.as_tensor(np.asarray(q.bias_mant, np.int64), device=dev),
-                              int(q.bias_exp))
-    return int(q.du), int(q.dv), bias, int(q.vth), float(q.scale)
-
-
-def _neuron_step(name: str, node: Node, states: dict[str, dyn.NeuronState], i_in: Tensor,
-                 params: tuple, fixed: bool, sats: dict[str, Tensor]) -> Tensor:
-    st = states[name]
-    if fixed:
-        du, dv, bias, vth, _ = params
-        if isinstance(node, CubaLIF):
-            st, s, sat = dyn.cuba_fixed_step(st, i_in, du, dv, vth, bias)
-        else:
-            st, sat = dyn.readout_fixed_step(st, i_in, du, dv, bias)
-            s = st.v
-        sats[name] += sat.sum()
-    else:
-        if isinstance(node, CubaLIF):
-            du, dv, bias, vth = params
-            st, s = dyn.cuba_float_step(st, i_in, du, dv, vth, bias, node.reset, node.refractory)
-        else:
-            du, dv, bias = params
-            st = dyn.readout_float_step(st, i_in, du, dv, bias)
-            s = st.v
-    states[name] = st
-    return s
-
-
-def _output_value(node: Node, y: Tensor, params: tuple | None, fixed: bool) -> Tensor:
-    if fixed and isinstance(node, Readout) and params is not None:
-        return y.to(torch.float32) * params[4]
-    return y.to(torch.float32)
-
-
-def _record(rec: dict[str, list[Tensor]], node: Node, y: Tensor,
-            st: dyn.NeuronState | None) -> None:
-    if st is None:
-        rec.setdefault("y", []).append(y)
-        return
-    s = y if isinstance(node, CubaLIF) else torch.zeros_like(st.v)
-    rec.setdefault("s", []).append(s)
-    rec.setdefault("u", []).append(st.u)
-    rec.setdefault("v", []).append(st.v)
+    return 1.0 if kinds.fires(graph.nodes[src]) else float(2**31)

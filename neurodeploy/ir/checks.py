@@ -1,0 +1,62 @@
+"""Field checks shared by the node types' own ``check`` and the graph validation: each raises a
+NeurodeployError with one line naming the node and the fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import BIAS_MANT_RANGE, DU_RANGE, DV_RANGE, VTH_MAX
+
+Shape = tuple[int, ...]
+
+
+def fail(node: Any, what: str) -> None:
+    """Raise ``node '<name>' (<kind>): <what>``."""
+    raise NeurodeployError(f"node '{node.name}' ({node.kind}): {what}")
+
+
+def check_finite(node: Any, field: str, value: np.ndarray | None) -> None:
+    if value is not None and not np.all(np.isfinite(value)):
+        fail(node, f"parameter '{field}' contains NaN or infinite values")
+
+
+def check_broadcast(node: Any, field: str, value: np.ndarray, shape: Shape) -> None:
+    if value.ndim != 0 and tuple(value.shape) != tuple(shape):
+        fail(node, f"parameter '{field}' has shape {value.shape}; expected a scalar or {shape}")
+
+
+def check_cuba(node: Any, shape: Shape, fields: tuple[str, ...]) -> None:
+    """A CUBA neuron's float ``fields`` (finite, scalar or of the node's shape) and its decays
+    in [0, 1]."""
+    for f in fields:
+        value = getattr(node, f)
+        check_finite(node, f, value)
+        check_broadcast(node, f, value, shape)
+    for f in ("du", "dv"):
+        value = getattr(node, f)
+        if np.any(value < 0) or np.any(value > 1):
+            fail(node, f"decay '{f}' must lie in [0, 1], got values in "
+                       f"[{float(np.min(value)):g}, {float(np.max(value)):g}]")
+
+
+def check_neuron_q(node: Any, shape: Shape) -> None:
+    """A CUBA neuron's integer parameters, if any: a NeuronQ within Loihi's ranges."""
+    from neurodeploy.ir.nodes import NeuronQ
+
+    q = node.quant
+    if q is None:
+        return
+    if not isinstance(q, NeuronQ):
+        fail(node, f"quantized parameters must be NeuronQ, got {type(q).__name__}")
+    for f, (lo, hi) in (("du", DU_RANGE), ("dv", DV_RANGE)):
+        if not lo <= getattr(q, f) <= hi:
+            fail(node, f"quantized '{f}' = {getattr(q, f)} outside [{lo}, {hi}]")
+    if not 0 <= q.vth <= VTH_MAX:
+        fail(node, f"quantized threshold {q.vth} outside [0, {VTH_MAX}]")
+    bm = np.asarray(q.bias_mant)
+    if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
+        fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
+    check_broadcast(node, "quant.bias_mant", bm, shape)

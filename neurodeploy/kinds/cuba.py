@@ -1,0 +1,263 @@
+"""The CUBA family (Loihi's current-based LIF, lava/proc/lif): what its kinds share.
+
+The state ``(u, v)``, the sub-threshold dynamics in float and in Lava's fixed point, one value
+per layer for decays and threshold, the scale limits and integer parameters of the quantization
+rule, the Lava LIF process, the netx neuron group and NIR's time constants. The kinds built on
+it: :mod:`neurodeploy.kinds.cuba_lif` (fires) and :mod:`neurodeploy.kinds.readout` (never
+fires, read every step).
+
+Float (the IR's equations, :mod:`neurodeploy.ir.nodes`)::
+
+    u[t] = u[t-1]·(1 − du) + I[t]
+    v[t] = v[t-1]·(1 − dv) + u[t] + bias
+
+Fixed point (lava/proc/lif/models.py ``AbstractPyLifModelFixed.subthr_dynamics``; int64)::
+
+    p = u·(4096 − (du + 1));  u = sign(p)·(|p| >> 12) + (a_in << 6), wrapped once at 24 bits
+    q = v·(4096 − dv);        v = clip(sign(q)·(|q| >> 12) + u + bias_eff, ±(2**23 − 1))
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from neurodeploy import formats as lf
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.kinds.base import LavaNeuron
+
+Tensor = torch.Tensor
+
+#: integer units of ``v`` per unit of synaptic input (``a_in << 6``): ``v_int ≈ V_UNIT·λ·v``
+V_UNIT = 2**lf.ACT_SHIFT
+#: the quantizer keeps ``V_UNIT·λ·max|u|`` (and a read-out's ``|v|``) below 0.9·2**23
+U_HEADROOM = 0.9 * lf.STATE_HALF / V_UNIT
+#: the threshold's target ``λ·vth``: half the voltage range
+V_TARGET = lf.STATE_HALF / V_UNIT / 2
+#: ``λ·vth`` is not lowered below this to keep a negative ``v`` from clipping
+V_MIN_TARGET = 2**10
+
+
+class CubaState(NamedTuple):
+    """State of one CUBA neuron array ``[B, *shape]``: current ``u``, voltage ``v``, and
+    ``ref``, the refractory steps left (float mode with a refractory period only, else None)."""
+
+    u: Tensor
+    v: Tensor
+    ref: Tensor | None = None
+
+
+def zero_state(batch_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str,
+               refractory: int = 0) -> CubaState:
+    """All-zero state of ``dtype`` (int64: fixed point), with a refractory counter when
+    ``refractory > 0``."""
+    z = torch.zeros(batch_shape, dtype=dtype, device=device)
+    ref = torch.zeros(batch_shape, dtype=torch.int32, device=device) if refractory > 0 else None
+    return CubaState(z, z.clone(), ref)
+
+
+# ---------------------------------------------------------------- dynamics
+
+
+def subthreshold_float(state: CubaState, i_in: Tensor, du: Any, dv: Any,
+                       bias: Any) -> tuple[Tensor, Tensor]:
+    """The float ``(u, v)`` of one step (module docstring); parameters broadcast against
+    ``[B, *shape]`` (tensors, or Python floats)."""
+    u = state.u * (1 - du) + i_in
+    v = state.v * (1 - dv) + u + bias
+    return u, v
+
+
+def decay_fixed(x: Tensor, keep: int) -> Tensor:
+    """``sign(p)·(|p| >> 12)`` with ``p = x·keep``: Lava's decay, rounding toward zero."""
+    p = x * keep
+    return torch.sign(p) * (p.abs() >> lf.DECAY_SHIFT)
+
+
+def wrap_u(u: Tensor) -> Tensor:
+    """Lava's single conditional 24-bit wrap of the current: ``u − 2**24`` where ``u > 2**23``,
+    else ``u + 2**24`` where ``u <= −2**23`` (applied once, not modulo)."""
+    half = lf.STATE_HALF
+    return torch.where(u > half, u - 2 * half, torch.where(u <= -half, u + 2 * half, u))
+
+
+def subthreshold_fixed(state: CubaState, a_in: Tensor, du: int, dv: int,
+                       bias_eff: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Lava's ``subthr_dynamics`` on int64 tensors: new ``(u, v, saturated)``, ``saturated``
+    marking neurons whose u wrapped or v was clipped. ``bias_eff = bias_mant << bias_exp``."""
+    u_pre = decay_fixed(state.u, lf.current_keep(du)) + (a_in << lf.ACT_SHIFT)
+    u = wrap_u(u_pre)
+    v_pre = decay_fixed(state.v, lf.voltage_keep(dv)) + u + bias_eff
+    v = v_pre.clamp(-lf.V_LIMIT, lf.V_LIMIT)
+    return u, v, (u != u_pre) | (v != v_pre)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def state_dtype(fixed: bool) -> torch.dtype:
+    """The simulator's state dtype: int64 in fixed point, float32 in float."""
+    return torch.int64 if fixed else torch.float32
+
+
+def param(value: Any, device: torch.device | str) -> Tensor:
+    """A float parameter (0-d or the node's shape) as a float32 tensor."""
+    return torch.as_tensor(np.asarray(value, np.float32), device=device)
+
+
+def bias_eff(node: Any, device: torch.device | str) -> Tensor:
+    """The node's integer bias ``bias_mant << bias_exp`` (int64)."""
+    q = node.quant
+    return lf.shift(torch.as_tensor(np.asarray(q.bias_mant, np.int64), device=device),
+                    int(q.bias_exp))
+
+
+def nonuniform(node: Any, fields: tuple[str, ...]) -> str | None:
+    """Why ``node`` cannot take one value per layer for ``fields`` (Loihi's and Lava's LIF take
+    one ``du``, ``dv``, ``vth`` per layer), or None."""
+    for f in fields:
+        arr = np.asarray(getattr(node, f), np.float32)
+        if arr.size == 0 or np.any(arr != arr.reshape(-1)[0]):
+            return (f"per-neuron {f} differs between neurons; Loihi's and Lava's LIF take one "
+                    f"{f} per layer")
+    return None
+
+
+def layer_value(node: Any, field: str) -> float:
+    """One float per layer from a 0-d or uniform per-neuron parameter; NeurodeployError naming
+    the node otherwise."""
+    why = nonuniform(node, (field,))
+    if why:
+        raise NeurodeployError(f"node '{node.name}' ({node.kind}): {why}")
+    return float(np.asarray(getattr(node, field), np.float32).reshape(-1)[0])
+
+
+# ---------------------------------------------------------------- quantization rule
+
+
+def scale_limits(max_u: float, max_v: float, bias: np.ndarray) -> list[float]:
+    """Limits on λ every CUBA kind shares: the current must not wrap, the bias must fit its
+    mantissa and exponent. (The voltage's limits are each kind's.)"""
+    limits = [U_HEADROOM / max(max_u, 1e-12)]
+    b_max = float(np.abs(bias).max(initial=0))
+    if b_max > 0:
+        limits.append((lf.BIAS_MANT_RANGE[1] * 2**lf.BIAS_EXP_MAX) / (V_UNIT * b_max))
+    return limits
+
+
+def quantized(node: Any, scale: float, bias: np.ndarray,
+              vth: int) -> tuple[dict[str, Any], list[str]]:
+    """The NeuronQ fields of a CUBA node at scale λ with threshold mantissa ``vth``, and notes
+    on decays the 12-bit format moves."""
+    du, dv = layer_value(node, "du"), layer_value(node, "dv")
+    mant, bexp = lf.bias_q(V_UNIT * scale * bias, node.name)
+    du_q, dv_q = lf.decay_q(du, True), lf.decay_q(dv, False)
+    notes = []
+    if round(lf.DECAY_UNITY * du) - lf.CURRENT_DECAY_OFFSET < lf.DU_RANGE[0]:
+        notes.append(f"du = {du:g} has no 12-bit form: the current decays by "
+                     f"{lf.DECAY_UNITY - lf.current_keep(du_q)}/{lf.DECAY_UNITY} per step")
+    if round(lf.DECAY_UNITY * dv) > lf.DV_RANGE[1]:
+        notes.append(f"dv = {dv:g} has no 12-bit form: the voltage keeps "
+                     f"{lf.voltage_keep(dv_q)}/{lf.DECAY_UNITY} per step")
+    return dict(du=du_q, dv=dv_q, vth=vth, bias_mant=mant, bias_exp=bexp,
+                scale=1.0 / (V_UNIT * scale)), notes
+
+
+# ---------------------------------------------------------------- Lava
+
+
+def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
+             vth: Any, refractory: int = 0) -> LavaNeuron:
+    """A ``lava.proc.lif`` LIF process for a CUBA node: integer parameters (``fixed``) or float
+    ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; float mode with
+    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike)."""
+    from lava.proc.lif.process import LIF, LIFRefractory
+
+    if fixed:
+        q = node.quant
+        du: Any = int(q.du)
+        dv: Any = int(q.dv)
+        bias = np.broadcast_to(np.asarray(q.bias_mant, np.int64), shape).copy()
+        bias_exp = np.full(shape, int(q.bias_exp), np.int64)
+    else:
+        du, dv = layer_value(node, "du"), layer_value(node, "dv")
+        bias = np.broadcast_to(np.asarray(node.bias, np.float64), shape).copy()
+        bias_exp = np.zeros(shape, np.float64)
+    gated = bool(np.any(bias != 0)) and gate_bias
+    kw = dict(shape=shape, du=du, dv=dv, vth=vth,
+              bias_mant=np.zeros(shape, bias.dtype) if gated else bias, bias_exp=bias_exp,
+              name=node.name)
+    resets = []
+    if not fixed and refractory > 0:
+        proc = LIFRefractory(refractory_period=refractory, **kw)
+        resets.append(proc.refractory_period_end)
+    else:
+        proc = LIF(**kw)
+    resets += [proc.u, proc.v]
+    if gated:
+        resets.append(proc.bias_mant)
+    return LavaNeuron(proc, proc.a_in, proc.s_out, {"u": proc.u, "v": proc.v}, resets,
+                      (proc.bias_mant, bias) if gated else None)
+
+
+def netx_neuron(node: Any, vth: int) -> dict[str, Any]:
+    """netx's ``neuron`` group of a quantized CUBA node (netx maps ``du = iDecay − 1``)."""
+    q = node.quant
+    return {"type": "CUBA", "iDecay": int(q.du) + lf.CURRENT_DECAY_OFFSET, "vDecay": int(q.dv),
+            "vThMant": vth, "refDelay": 1, "gradedSpike": False}
+
+
+# ---------------------------------------------------------------- NIR
+
+
+def f32(x: Any) -> np.ndarray:
+    """A NIR parameter (numpy array, tensor or number) as a float32 numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def nir_constants(node: Any, dt: float) -> dict[str, np.ndarray]:
+    """NIR's continuous-time constants of a CUBA node (float32 arrays of its shape), the
+    forward-Euler step with ``dt`` read backwards: ``τs = dt/du``, ``τm = dt/dv``, ``r = τm/dt``,
+    ``w_in = τs/dt``, ``v_leak = bias/dv`` (0 where dv = 0); also the broadcast ``du``, ``dv``."""
+    shape = tuple(node.shape)
+
+    def full(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, np.float64), shape).astype(np.float32)
+
+    du, dv = full(node.du), full(node.dv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau_syn = np.float32(dt) / du
+        tau_mem = np.float32(dt) / dv
+        r = tau_mem / np.float32(dt)
+        w_in = tau_syn / np.float32(dt)
+        v_leak = full(node.bias) / dv
+    v_leak = np.where(np.isfinite(v_leak), v_leak, 0).astype(np.float32)
+    return dict(du=du, dv=dv, tau_syn=tau_syn, tau_mem=tau_mem, r=r, w_in=w_in, v_leak=v_leak)
+
+
+def from_nir(nir_node: Any, dt: float, where: str) -> dict[str, Any]:
+    """A NIR CUBA-family neuron's forward-Euler step with ``dt`` as the IR's decays, input gain
+    and bias: ``LIF``/``LI`` (``tau``) → ``du = 1``, ``dv = dt/τ``, ``gain = r·dt/τ``;
+    ``CubaLIF``/``CubaLI`` (``tau_syn``) → ``du = dt/τs``, ``dv = dt/τm``,
+    ``gain = (dt/τs·w_in)·(dt/τm·r)``; ``IF`` → ``dv = 0``, ``gain = dt·r``; ``bias = dv·v_leak``.
+    """
+    dtf = np.float32(dt)
+    if hasattr(nir_node, "tau_syn"):
+        ks, km = dtf / f32(nir_node.tau_syn), dtf / f32(nir_node.tau_mem)
+        out = dict(du=ks, dv=km, gain=(ks * f32(nir_node.w_in)) * (km * f32(nir_node.r)),
+                   bias=km * f32(nir_node.v_leak))
+    elif hasattr(nir_node, "tau"):
+        k = dtf / f32(nir_node.tau)
+        out = dict(du=1.0, dv=k, gain=k * f32(nir_node.r), bias=k * f32(nir_node.v_leak))
+    else:
+        out = dict(du=1.0, dv=0.0, gain=dtf * f32(nir_node.r))
+    for f in ("du", "dv"):
+        v = np.asarray(out[f], np.float32)
+        if np.any(v < 0) or np.any(v > 1):
+            raise NeurodeployError(f"NIR node '{where}': dt={dt:g} s gives the decay {f} outside "
+                                   "[0, 1] (dt larger than a time constant); pass a smaller --dt")
+    return out
