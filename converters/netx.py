@@ -80,7 +80,15 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.formats import BIAS_EXP_MAX, BIAS_MANT_RANGE, DECAY_UNITY, NETX_BIAS_EXP
+from neurodeploy.formats import (
+    BIAS_EXP_MAX,
+    BIAS_MANT_RANGE,
+    DECAY_UNITY,
+    NETX_BIAS_EXP,
+    NETX_SPIKE_EXP,
+    NETX_STATE_EXP,
+    STATE_BITS,
+)
 from neurodeploy.formats import NEVER_FIRE_VTH as NEVER_SPIKES
 from neurodeploy.ir import (
     Conv2d,
@@ -92,9 +100,12 @@ from neurodeploy.ir import (
     InputQ,
     NeuronQ,
     Readout,
+    SigmaDelta,
+    SigmaDeltaQ,
     WeightQ,
     validate,
 )
+from neurodeploy.ir.checks import sigma_delta_q_refusal
 from neurodeploy.ir.shapes import node_output_shape
 
 #: netx's neuron for a dense layer without one (hdf5.py ``create_dense``: ``1 << 18 - 1`` is
@@ -103,6 +114,12 @@ NETX_DEFAULT_NEURON = (0, DECAY_UNITY, 1 << 17)
 #: message bits of the data into an input block's neuron: Loihi's 13-bit signed bias mantissa,
 #: the range netx's frame-as-bias drive has
 INPUT_NEURON_BITS = 13
+#: netx's SDNN exponents: graded spikes carry ``spike_exp`` fractional bits, the state
+#: ``spike_exp + state_exp``
+SDNN_EXP = NETX_SPIKE_EXP + NETX_STATE_EXP
+#: message bits of the data into an SDNN input block (a Delta shifts them left by
+#: ``SDNN_EXP``): what keeps ``x << 12`` within the 24-bit state
+SDNN_INPUT_BITS = STATE_BITS - SDNN_EXP
 REFUSED_TYPES = {
     "pool": "pooling (netx: not implemented)",
     "average": "averaging (netx: not implemented)",
@@ -258,9 +275,11 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
     if input_neuron:
         # the frame is data into the input block's neuron (module docstring)
         attrs = f.attrs
+        default_bits = (SDNN_INPUT_BITS if _neuron_type(first) == "SDNN"
+                        else INPUT_NEURON_BITS)
         g.add(Input("in", shape=in_shape, encoding="direct",
                     quant=InputQ(scale=float(attrs.get("input_scale", 1.0)),
-                                 bits=int(attrs.get("input_bits", INPUT_NEURON_BITS)),
+                                 bits=int(attrs.get("input_bits", default_bits)),
                                  signed=bool(attrs.get("input_signed", True)))))
         transform = _input_transform(first, keys[0], fail)
         if transform:
@@ -333,10 +352,21 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
                        f"shape {out_shape}")
         g.add(syn, cur)
         neuron = _neuron(layer, i, kind, out_shape, last=i == synapse_layers[-1], fail=fail)
+        if isinstance(neuron, SigmaDelta):
+            # a graded spike carries spike_exp fractional bits, the state spike_exp + state_exp
+            # (the network's integer input: none)
+            frac = NETX_SPIKE_EXP if cur != "in" else 0
+            syn.weight = (syn.weight * 2.0**(frac - SDNN_EXP)).astype(np.float32)
+            syn.quant.scale = 2.0**-SDNN_EXP
         g.add(neuron, name)
         cur, shape = neuron.name, out_shape
     if not synapse_layers:
         raise NeurodeployError(f"{path}: no dense or conv layer to import")
+    neuron_kinds = {type(n) for n in g.nodes.values() if isinstance(n, (CubaLIF, Readout,
+                                                                        SigmaDelta))}
+    if SigmaDelta in neuron_kinds and len(neuron_kinds) > 1:
+        raise NeurodeployError(f"{path}: mixes SDNN and CUBA neurons; only networks of one "
+                               "neuron family are imported")
     if flatten_next:
         raise NeurodeployError(f"{path}: the network ends with a 'flatten' layer")
     g.inputs, g.outputs = ["in"], [cur]
@@ -405,7 +435,7 @@ def _neuron_config(layer: Any, i: str, kind: str, fail: Any) -> tuple[int, int, 
         raise fail(i, kind, "neuron has no 'type'")
     ntype = _string(nc, "type")
     if ntype not in ("CUBA", "LOIHI"):
-        raise fail(i, kind, f"neuron type '{ntype}' is not supported (CUBA only)")
+        raise fail(i, kind, f"neuron type '{ntype}' is not supported (CUBA and SDNN only)")
     if "gradedSpike" in nc and bool(_scalar(nc, "gradedSpike")):
         raise fail(i, kind, "graded output spikes (gradedSpike) are not supported")
     if "messageBits" in nc and int(_scalar(nc, "messageBits")) != 0:
@@ -422,10 +452,49 @@ def _neuron_config(layer: Any, i: str, kind: str, fail: Any) -> tuple[int, int, 
     return i_decay, v_decay, vth, False
 
 
+def _neuron_type(layer: Any) -> str | None:
+    """The ``neuron/type`` of a layer (None: no neuron group or no type)."""
+    import h5py
+
+    nc = layer.get("neuron") if hasattr(layer, "get") else None
+    if not isinstance(nc, h5py.Group) or "type" not in nc:
+        return None
+    return _string(nc, "type")
+
+
+def _sdnn_neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], fail: Any,
+                 input_block: bool) -> SigmaDelta:
+    """The layer's SDNN neuron as netx builds it (hdf5.py ``get_neuron_params``): the input
+    block → ``Delta`` (mode ``delta``, no bias), ``sigma_output`` → ``Sigma`` (mode
+    ``sigma``), else ``SigmaDelta`` with ReLU (netx never reads ``activation``);
+    ``spike_exp = state_exp = 6``, ``vth = vThMant``, the layer's ``bias`` as the neuron's."""
+    nc = layer["neuron"]
+    if "messageBits" in nc and int(_scalar(nc, "messageBits")) <= 0:
+        raise fail(i, kind, "SDNN neuron with messageBits <= 0: Lava's synapses would read its "
+                   "graded spikes as binary")
+    sigma_out = "sigma_output" in nc and bool(_scalar(nc, "sigma_output")) and not input_block
+    vth = 0 if sigma_out else _neuron_field(nc, "vThMant", i, kind, fail)
+    bias = np.zeros((), np.int64) if input_block else _bias(layer, i, kind, shape, fail)
+    if sigma_out and np.any(bias != 0):
+        raise fail(i, kind, "a sigma_output layer with a bias: netx's Sigma takes none")
+    why = sigma_delta_q_refusal(vth, bias, NETX_SPIKE_EXP, NETX_STATE_EXP)
+    if why:
+        raise fail(i, kind, f"neuron: {why}")
+    mode = "delta" if input_block else "sigma" if sigma_out else "sigma_delta"
+    scale = 2.0**-SDNN_EXP if sigma_out else 2.0**-NETX_SPIKE_EXP
+    q = SigmaDeltaQ(vth=vth, bias=bias.astype(np.int32), spike_exp=NETX_SPIKE_EXP,
+                    state_exp=NETX_STATE_EXP, scale=scale)
+    return SigmaDelta(f"layer{i}.neuron", shape=shape, mode=mode,
+                      activation="relu" if mode == "sigma_delta" else "identity",
+                      vth=np.float32(vth), bias=bias.astype(np.float32), quant=q)
+
+
 def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
-            fail: Any, bias: bool = True) -> CubaLIF | Readout:
-    """The layer's CUBA neuron as a quantized CubaLIF (or Readout), netx's mapping; ``bias``:
-    whether the layer's ``bias`` is the neuron's (not for an input block)."""
+            fail: Any, bias: bool = True) -> CubaLIF | Readout | SigmaDelta:
+    """The layer's neuron as a quantized CubaLIF (or Readout), or SigmaDelta for SDNN, netx's
+    mapping; ``bias``: whether the layer's ``bias`` is the neuron's (not for an input block)."""
+    if _neuron_type(layer) == "SDNN":
+        return _sdnn_neuron(layer, i, kind, shape, fail, input_block=not bias)
     i_decay, v_decay, vth, default = _neuron_config(layer, i, kind, fail)
     mant = _bias(layer, i, kind, shape, fail) if bias else np.zeros((), np.int64)
     exp = NETX_BIAS_EXP
@@ -449,3 +518,23 @@ def _neuron(layer: Any, i: str, kind: str, shape: tuple[int, ...], last: bool,
     q = NeuronQ(du=du, dv=dv, vth=vth, bias_mant=mant.astype(np.int32), bias_exp=exp,
                 scale=1 / 64)
     return CubaLIF(name, shape=shape, vth=np.float32(vth), reset="zero", quant=q, **f_params)
+
+
+def netx_timing(graph: Graph) -> Graph:
+    """``graph`` as lava-dl's netx runs it in Lava without resets: every synapse one step late
+    (Lava's Dense and Conv send the previous step's sums) and every bias on from step 0 — a
+    copy whose edges into each Dense/Conv2d have delay 1.
+
+    The imported graph is delay-free (the module docstring: CUBA layers reach the IR exactly
+    through ``reset_interval``). netx ignores ``reset_interval`` for SDNN neurons, so lava-dl
+    runs an SDNN as this pipeline, biases included while the data have not arrived: its
+    fixed-point simulation, step ``t``, is netx's Lava step ``t + 1`` layer by layer (the input
+    block's data entering in step ``t + 1``), which is what lava-dl's PilotNet SDNN test
+    records."""
+    import copy
+    import dataclasses
+
+    out = copy.deepcopy(graph)
+    out.edges = [dataclasses.replace(e, delay=1) if isinstance(out.nodes[e.dst], (Dense, Conv2d))
+                 else e for e in out.edges]
+    return out

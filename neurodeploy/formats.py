@@ -74,10 +74,33 @@ BIAS_EXP_MAX = 7
 #: netx stores bias mantissas with this fixed exponent (it reads no ``bias_exp``)
 NETX_BIAS_EXP = 6
 
+# ---------------------------------------------------------------- sigma-delta neurons
+
+#: Lava's sigma-delta models (lava/proc/sdn: ``Sigma``, ``Delta``, ``SigmaDelta``) keep the
+#: exponents of graded spikes and of their state in 3 bits (``spike_exp``, ``state_exp``:
+#: ``precision=3``): a graded spike carries ``spike_exp`` fractional bits, the state
+#: ``spike_exp + state_exp``
+SD_EXP_RANGE = (0, 7)
+#: netx's exponents for every SDNN layer (hdf5.py ``Network(spike_exp=6)``, ``state_exp: 6``)
+NETX_SPIKE_EXP = 6
+NETX_STATE_EXP = 6
+#: the delta threshold and the bias enter the state scaled by ``2**(spike_exp + state_exp)``
+#: (the process's ``vth * (1 << (spike_exp + state_exp))``); scaled, each must fit the 24-bit
+#: state: ``|x| << (spike_exp + state_exp) <= V_LIMIT`` (:func:`sd_scaled_max`).
+#: Lava's Python models hold the state in int32 (``precision=24`` is not enforced): sums wrap
+#: at 32 bits there, which the simulator reproduces and reports as a saturation
+SD_WORD_BITS = 32
+
 # ---------------------------------------------------------------- messages
 
 #: payload width of graded messages between Lava processes (Loihi 2 graded spikes ≤ 24 bits)
 GRADED_BITS = 24
+
+
+def sd_scaled_max(spike_exp: int, state_exp: int) -> int:
+    """The largest integer threshold or bias magnitude of a sigma-delta neuron whose scaled value
+    ``x << (spike_exp + state_exp)`` still fits the 24-bit state (``V_LIMIT``)."""
+    return V_LIMIT >> (spike_exp + state_exp)
 
 
 def shift(x: Any, exp: int) -> Any:

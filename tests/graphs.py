@@ -17,6 +17,8 @@ from neurodeploy.ir import (
     InputQ,
     NeuronQ,
     Readout,
+    SigmaDelta,
+    SigmaDeltaQ,
     SumPool2d,
     WeightQ,
 )
@@ -98,8 +100,24 @@ def random_graphs(draw: st.DrawFn) -> Graph:
                   **_neuron_params(rng, (n,), per_neuron)), *sources)
     if recurrent:
         g.connect("lif1", "rec", delay=1)
+    last = "lif1"
+    if draw(st.booleans()):  # a sigma-delta layer with graded spikes
+        w = rng.normal(0, 1, (n, n)).astype(np.float32)
+        g.add(Dense("fc_sd", weight=w, quant=_weight_q(rng, w.shape) if quant else None), "lif1")
+        mode = draw(st.sampled_from(["sigma_delta", "delta", "sigma"]))
+        full = mode == "sigma_delta"
+        bias = rng.normal(0, 0.5, (n,) if per_neuron else ()).astype(np.float32)
+        q = SigmaDeltaQ(vth=int(rng.integers(0, 64)) if mode != "sigma" else 0,
+                        bias=rng.integers(-100, 100, (n,)).astype(np.int32) if full else 0,
+                        spike_exp=int(rng.integers(0, 4)), state_exp=int(rng.integers(0, 4)),
+                        scale=float(rng.uniform(0.01, 1)))
+        g.add(SigmaDelta("sd", shape=(n,), mode=mode,
+                         activation=draw(st.sampled_from(["relu", "identity"])) if full
+                         else "identity", vth=np.float32(0.1 if mode != "sigma" else 0),
+                         bias=bias * full, quant=q if quant else None), "fc_sd")
+        last = "sd"
     n_out = draw(st.integers(1, 5))
-    g.add(Dense("fc2", weight=rng.normal(0, 1, (n_out, n)).astype(np.float32)), "lif1")
+    g.add(Dense("fc2", weight=rng.normal(0, 1, (n_out, n)).astype(np.float32)), last)
     decoding = draw(st.sampled_from(["mean", "max", "last", "sum", "weighted"]))
     g.add(Readout("out", shape=(n_out,), decoding=decoding,
                   weights=rng.uniform(0, 2, 8).astype(np.float32) if decoding == "weighted"

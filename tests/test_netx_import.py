@@ -148,8 +148,8 @@ def _dense(n_out: int, n_in: int, **neuron) -> dict:
 
 
 @pytest.mark.parametrize("layers, match", [
-    ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, type="SDNN")],
-     "layer 1 \\(dense\\): neuron type 'SDNN' is not supported"),
+    ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, type="RF")],
+     "layer 1 \\(dense\\): neuron type 'RF' is not supported"),
     ([{"type": "input", "shape": np.array([2, 4, 4])},
       {"type": "pool", "shape": np.array([2, 2, 2])}],
      "layer 1 \\(pool\\): pooling"),
@@ -183,7 +183,7 @@ def _input_block(**neuron) -> dict:
     (_input_block(vDecay=5000), "neuron/vDecay 5000 outside \\[0, 4096\\]"),
     (_input_block(iDecay=1.5), "neuron/iDecay must be one integer"),
     (_input_block(iDecay=np.array([4096, 4096])), "neuron/iDecay must be one integer"),
-    (_input_block(type="SDNN"), "neuron type 'SDNN' is not supported"),
+    (_input_block(type="RF"), "neuron type 'RF' is not supported"),
     ({**_input_block(), "bias": np.ones(4)}, "'bias' of shape \\(4,\\): netx reads an input "
      "block's bias as one number"),
     (_input_block(vThMant=2**17), "vThMant 131072 can never be reached"),
@@ -214,7 +214,7 @@ def test_cli_imports_net_and_refuses_in_one_line(tmp_path: Path, capsys) -> None
     assert graph_diff(from_h5, load_graph(tmp_path / "m.ndg")) is None
     capsys.readouterr()
     bad = _write(tmp_path / "sdnn.net", [{"type": "input", "shape": np.array([4])},
-                                         _dense(3, 4, type="SDNN")])
+                                         _dense(3, 4, type="RF")])
     assert main(["export", str(bad), "-o", str(tmp_path / "x.ndg")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "sdnn.net: layer 1" in err

@@ -22,6 +22,8 @@ from neurodeploy.ir.nodes import (
     NeuronQ,
     Node,
     Readout,
+    SigmaDelta,
+    SigmaDeltaQ,
     SumPool2d,
     WeightQ,
 )
@@ -31,7 +33,8 @@ from neurodeploy.ir.validate import validate
 
 __all__ = [
     "NODE_TYPES", "Add", "AvgPool2d", "Conv2d", "CubaLIF", "Dense", "Edge", "Flatten", "Graph",
-    "Input", "InputQ", "NeuronQ", "Node", "NodeSummary", "Readout", "SumPool2d", "WeightQ",
+    "Input", "InputQ", "NeuronQ", "Node", "NodeSummary", "Readout", "SigmaDelta",
+    "SigmaDeltaQ", "SumPool2d", "WeightQ",
     "graph_diff", "graphs_equal", "infer_shapes", "load_graph", "save_graph", "summarize",
     "validate",
 ]

@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.formats import BIAS_MANT_RANGE, DU_RANGE, DV_RANGE, VTH_MAX
+from neurodeploy.formats import (
+    BIAS_MANT_RANGE,
+    DU_RANGE,
+    DV_RANGE,
+    SD_EXP_RANGE,
+    VTH_MAX,
+    sd_scaled_max,
+)
 
 Shape = tuple[int, ...]
 
@@ -60,3 +67,57 @@ def check_neuron_q(node: Any, shape: Shape) -> None:
     if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
         fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
     check_broadcast(node, "quant.bias_mant", bm, shape)
+
+
+def check_sigma_delta(node: Any, shape: Shape) -> None:
+    """A sigma-delta neuron's fields: its mode and activation, ``vth`` ≥ 0 and ``bias`` (finite,
+    scalar or of the node's shape), what its mode has no use for left at 0, and its
+    SigmaDeltaQ, if any, within Lava's ranges (:func:`check_sigma_delta_q`)."""
+    from neurodeploy.ir.nodes import ACTIVATIONS, SIGMA_DELTA_MODES
+
+    if node.mode not in SIGMA_DELTA_MODES:
+        fail(node, f"mode '{node.mode}' is not one of {', '.join(SIGMA_DELTA_MODES)}")
+    if node.activation not in ACTIVATIONS:
+        fail(node, f"activation '{node.activation}' is not one of {', '.join(ACTIVATIONS)}")
+    for f in ("vth", "bias"):
+        check_finite(node, f, getattr(node, f))
+        check_broadcast(node, f, getattr(node, f), shape)
+    if np.any(node.vth < 0):
+        fail(node, "threshold 'vth' must be >= 0")
+    if node.mode != "sigma_delta":
+        if np.any(node.bias != 0) or node.activation != "identity":
+            fail(node, f"mode '{node.mode}' (Lava's {node.mode.capitalize()}) has no bias and no "
+                       "activation: bias must be 0 and activation 'identity'")
+    if node.mode == "sigma" and np.any(node.vth != 0):
+        fail(node, "mode 'sigma' sends its sigma every step: it has no threshold (vth must be 0)")
+    q = node.quant
+    if q is None:
+        return
+    from neurodeploy.ir.nodes import SigmaDeltaQ
+
+    if not isinstance(q, SigmaDeltaQ):
+        fail(node, f"quantized parameters must be SigmaDeltaQ, got {type(q).__name__}")
+    check_broadcast(node, "quant.bias", np.asarray(q.bias), shape)
+    why = sigma_delta_q_refusal(q.vth, np.asarray(q.bias), q.spike_exp, q.state_exp)
+    if why:
+        fail(node, why)
+
+
+def sigma_delta_q_refusal(vth: int, bias: np.ndarray, spike_exp: int,
+                          state_exp: int) -> str | None:
+    """Why integer sigma-delta parameters lie outside Loihi's ranges (None: they fit): the
+    3-bit exponents, and ``vth`` and ``|bias|`` scaled by ``2**(spike_exp + state_exp)``
+    within the 24-bit state."""
+    lo, hi = SD_EXP_RANGE
+    for name, e in (("spike_exp", spike_exp), ("state_exp", state_exp)):
+        if not lo <= int(e) <= hi:
+            return f"{name} = {e} outside Loihi's 3-bit range [{lo}, {hi}]"
+    top = sd_scaled_max(int(spike_exp), int(state_exp))
+    if not 0 <= int(vth) <= top:
+        return (f"threshold vth = {vth} outside [0, {top}] (vth << {spike_exp + state_exp} "
+                "must fit the 24-bit state)")
+    b = int(np.abs(np.asarray(bias, np.int64)).max(initial=0))
+    if b > top:
+        return (f"|bias| = {b} exceeds {top} (bias << {spike_exp + state_exp} must fit the "
+                "24-bit state)")
+    return None

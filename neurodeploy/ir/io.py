@@ -66,7 +66,7 @@ def _write_fields(group: Any, obj: object) -> None:
 
 
 def _array_dtype(cls: type, field: str) -> type:
-    if cls in (nodes_mod.WeightQ, nodes_mod.NeuronQ):
+    if cls in (nodes_mod.WeightQ, nodes_mod.NeuronQ, nodes_mod.SigmaDeltaQ):
         return np.int32
     return np.float32
 

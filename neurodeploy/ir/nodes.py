@@ -113,6 +113,30 @@ class NeuronQ:
         _coerce_arrays(self, np.int32)
 
 
+@dataclass(eq=False)
+class SigmaDeltaQ:
+    """Integer sigma-delta parameters in Lava's fixed-point formats (lava/proc/sdn/models.py).
+
+    - ``vth``: delta threshold (integer, ≥ 0); the state compares ``|delta|`` with
+      ``vth << (spike_exp + state_exp)``.
+    - ``bias``: per-neuron integer bias (int32 array, scalar or node shape), entering the
+      activation as ``bias << (spike_exp + state_exp)``.
+    - ``spike_exp``, ``state_exp``: 3-bit exponents; a graded spike carries ``spike_exp``
+      fractional bits, the state ``spike_exp + state_exp``.
+    - ``scale``: the float value of one unit of the output (a graded spike; ``sigma`` mode: of
+      the sigma it sends).
+    """
+
+    vth: int = 0
+    bias: np.ndarray = field(default_factory=lambda: np.zeros((), np.int32))
+    spike_exp: int = 0
+    state_exp: int = 0
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        _coerce_arrays(self, np.int32)
+
+
 # ---------------------------------------------------------------- nodes
 
 
@@ -269,12 +293,48 @@ class Readout(Node):
         checks.check_neuron_q(self, shape)
 
 
+SIGMA_DELTA_MODES = ("sigma_delta", "delta", "sigma")
+ACTIVATIONS = ("relu", "identity")
+
+
+@dataclass(eq=False)
+class SigmaDelta(Node):
+    """Loihi 2's sigma-delta neurons with graded spikes (Lava's lava/proc/sdn), float form::
+
+        sigma[t] = sigma[t-1] + I[t]                    (modes sigma_delta, sigma)
+        act[t]   = f(sigma[t] + bias)  | I[t] (mode delta)
+        delta    = act[t] − act[t-1] + residue[t-1]
+        y[t]     = delta where |delta| >= vth, else 0;  residue[t] = delta − y[t]
+
+    ``mode``: ``sigma_delta`` (Lava's ``SigmaDelta``: the above, ``f`` = ``activation``,
+    ``relu`` or ``identity``), ``delta`` (Lava's ``Delta``: encodes its input, no sigma, no
+    activation, no bias — netx's SDNN input block), ``sigma`` (Lava's ``Sigma``: sends
+    ``y = sigma`` every step, no activation, bias or threshold — netx's ``sigma_output``
+    layer). ``vth`` ≥ 0 and ``bias`` are float32 arrays, 0-d or of the node's shape (``vth``
+    one per layer in fixed point). Its fixed-point form: :mod:`neurodeploy.kinds.sigma_delta`.
+    """
+
+    shape: tuple[int, ...] = ()
+    mode: str = "sigma_delta"
+    activation: str = "relu"
+    vth: np.ndarray = field(default_factory=lambda: _f32(0.0))
+    bias: np.ndarray = field(default_factory=lambda: _f32(0.0))
+    quant: SigmaDeltaQ | None = None
+    kind: ClassVar[str] = "sigma_delta"
+    arity: ClassVar[tuple[int, int | None]] = (1, None)
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        checks.check_sigma_delta(self, shape)
+
+
 NODE_TYPES: dict[str, type[Node]] = {
     cls.kind: cls
-    for cls in (Input, Dense, Conv2d, SumPool2d, AvgPool2d, Flatten, Add, CubaLIF, Readout)
+    for cls in (Input, Dense, Conv2d, SumPool2d, AvgPool2d, Flatten, Add, CubaLIF, Readout,
+                SigmaDelta)
 }
-QUANT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (InputQ, WeightQ, NeuronQ)}
+QUANT_TYPES: dict[str, type] = {cls.__name__: cls
+                                for cls in (InputQ, WeightQ, NeuronQ, SigmaDeltaQ)}
 
 #: the neuron node types; each has one kind in :mod:`neurodeploy.kinds` (its behaviour)
-NEURON_TYPES = (CubaLIF, Readout)
+NEURON_TYPES = (CubaLIF, Readout, SigmaDelta)
 SYNAPSE_TYPES = (Dense, Conv2d)

@@ -8,7 +8,8 @@ ask the kind (``kinds.kind_of(node)``) instead of testing node types. The regist
 the IR node kind string (``Node.kind``, the name stored in ``.ndg`` files).
 
 Kinds: :mod:`~neurodeploy.kinds.cuba_lif` (``cuba_lif``), :mod:`~neurodeploy.kinds.readout`
-(``readout``); what the CUBA family shares is in :mod:`~neurodeploy.kinds.cuba`. How to add a
+(``readout``), :mod:`~neurodeploy.kinds.sigma_delta` (``sigma_delta``); what the CUBA family
+shares is in :mod:`~neurodeploy.kinds.cuba`. How to add a
 kind: ``docs/neuron_kinds.md``.
 """
 
@@ -21,9 +22,11 @@ from neurodeploy.ir.nodes import Node
 from neurodeploy.kinds.base import LavaNeuron, NeuronKind, NeuronOps
 from neurodeploy.kinds.cuba_lif import CubaLIFKind
 from neurodeploy.kinds.readout import ReadoutKind
+from neurodeploy.kinds.sigma_delta import SigmaDeltaKind
 
 #: the registry: IR node kind string → kind
-KINDS: dict[str, NeuronKind] = {k.name: k for k in (CubaLIFKind(), ReadoutKind())}
+KINDS: dict[str, NeuronKind] = {k.name: k for k in (CubaLIFKind(), ReadoutKind(),
+                                                    SigmaDeltaKind())}
 
 CUBA_LIF = KINDS["cuba_lif"]
 READOUT = KINDS["readout"]

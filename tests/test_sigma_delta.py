@@ -1,0 +1,254 @@
+"""Sigma-delta neurons with graded spikes (``neurodeploy.kinds.sigma_delta``): the fixed step
+against Lava's own fixed-point model methods (lava/proc/sdn/models.py), the float step against
+a hand-written loop, lava-dl's PilotNet SDNN imported from netx and simulated exactly as
+lava-dl's test records it, and the refusals (range, quantization, NIR).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from neurodeploy.converters.netx import from_netx, netx_timing
+
+from neurodeploy import kinds
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir import Graph, SigmaDelta, SigmaDeltaQ, graph_diff, load_graph
+from neurodeploy.kinds import sigma_delta as sd
+from neurodeploy.sim import simulate
+
+DATA = Path(os.environ.get("NEURODEPLOY_REFERENCE_DATA",
+                           Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SDNN = DATA / "lava-dl" / "pilotnet_sdnn"
+
+
+def _need(*paths: Path) -> None:
+    for p in paths:
+        if not p.exists():
+            pytest.skip(f"reference data {p} is not here")
+
+
+# ---------------------------------------------------------------- fixed step = Lava's models
+
+
+def _lava_reference(mode: str, relu: bool, vth: int, bias: np.ndarray, se: int, st_: int,
+                    a_seq: np.ndarray) -> list[np.ndarray]:
+    """Lava's fixed-point models (their own methods, on int32 arrays as Lava holds them),
+    stepped as their ``run_spk`` does; returns the graded output of every step."""
+    from lava.proc.sdn.models import (
+        PyDeltaModelFixed,
+        PySigmaDeltaModelFixed,
+        PySigmaModelFixed,
+    )
+    from lava.proc.sdn.process import ActivationMode
+
+    n = a_seq.shape[1]
+    z = np.zeros(n, np.int32)
+    cls = {"sigma_delta": PySigmaDeltaModelFixed, "delta": PyDeltaModelFixed,
+           "sigma": PySigmaModelFixed}[mode]
+    m = cls.__new__(cls)
+    m.sigma, m.act, m.residue, m.error = z.copy(), z.copy(), z.copy(), z.copy()
+    m.vth = np.array([vth << (se + st_)], np.int32)
+    m.bias = (bias.astype(np.int32) << (se + st_)).astype(np.int32)
+    m.cum_error = np.array([False])
+    m.act_mode = ActivationMode.RELU if relu else ActivationMode.UNIT
+    m.spike_exp, m.state_exp = np.array([se], np.int32), np.array([st_], np.int32)
+    out = []
+    for a in a_seq.astype(np.int32):
+        if mode == "sigma":
+            m.sigma = m.sigma_dynamics(a)
+            out.append(m.sigma.copy())
+        elif mode == "delta":
+            a = np.left_shift(a, m.spike_exp + m.state_exp)
+            s = np.right_shift(m.delta_dynamics(a), m.state_exp)
+            m.act = a
+            out.append(s)
+        else:
+            out.append(np.right_shift(m.dynamics(a), m.state_exp))
+    return out
+
+
+@given(mode=st.sampled_from(["sigma_delta", "delta", "sigma"]), relu=st.booleans(),
+       vth=st.integers(0, 40), se=st.integers(0, 7), st_=st.integers(0, 7),
+       seed=st.integers(0, 2**16), big=st.booleans())
+def test_fixed_step_equals_lavas_models(mode: str, relu: bool, vth: int, se: int, st_: int,
+                                        seed: int, big: bool) -> None:
+    pytest.importorskip("lava.proc.sdn.models")
+    rng = np.random.default_rng(seed)
+    n, T = 7, 6
+    hi = 2**30 if big else 3000  # big: int32 wraps in Lava's arithmetic
+    a_seq = rng.integers(-hi, hi, (T, n))
+    if mode == "delta":
+        a_seq = a_seq >> (se + st_)
+    bias = rng.integers(-40, 40, n)
+    lava = _lava_reference(mode, relu, vth, bias, se, st_, a_seq)
+    node = SigmaDelta("sd", shape=(n,), mode=mode,
+                      activation="relu" if relu and mode == "sigma_delta" else "identity",
+                      quant=SigmaDeltaQ(vth=vth, bias=bias if mode == "sigma_delta" else 0,
+                                        spike_exp=se, state_exp=st_))
+    kind = kinds.kind_of(node)
+    state = kind.initial_state(node, (1, n), True, "cpu")
+    params = kind.fixed_params(node, "cpu")
+    if mode != "sigma_delta":
+        lava = _lava_reference(mode, relu, vth, np.zeros(n, np.int64), se, st_, a_seq)
+    for t in range(T):
+        state, y, sat = kind.fixed_step(state, torch.as_tensor(a_seq[t][None]), params)
+        np.testing.assert_array_equal(y[0].numpy(), lava[t], err_msg=f"step {t}")
+        if not big:
+            assert not sat.any()
+
+
+def test_float_step_equals_a_plain_loop() -> None:
+    rng = np.random.default_rng(1)
+    i_seq = rng.normal(0, 2, (8, 5)).astype(np.float32)
+    node = SigmaDelta("sd", shape=(5,), vth=np.float32(0.5), bias=np.float32(-0.3))
+    kind = kinds.kind_of(node)
+    state = kind.initial_state(node, (1, 5), False, "cpu")
+    params = kind.float_params(node, "cpu")
+    sigma = act = residue = np.zeros(5, np.float32)
+    for t in range(8):
+        state, y = kind.float_step(state, torch.as_tensor(i_seq[t][None]), params)
+        sigma = sigma + i_seq[t]
+        new = np.maximum(sigma - np.float32(0.3), 0)
+        delta = new - act + residue
+        s = np.where(np.abs(delta) >= 0.5, delta, 0)
+        residue, act = delta - s, new
+        np.testing.assert_allclose(y[0].numpy(), s, rtol=1e-6, atol=1e-6)
+    # graded spikes add up to the activation minus what is still held back
+    np.testing.assert_allclose(state.act[0].numpy() - state.residue[0].numpy(), act - residue,
+                               atol=1e-5)
+
+
+# ---------------------------------------------------------------- PilotNet SDNN (lava-dl)
+
+
+def _pilotnet_input(T: int) -> np.ndarray:
+    """lava-dl's input.npy [W, H, C, 1] repeated every step as IR data [T, 1, C, H, W]."""
+    x = np.load(SDNN / "input.npy")[..., 0].T.astype(np.float32)
+    return np.ascontiguousarray(np.broadcast_to(x[None, None], (T, 1) + x.shape))
+
+
+def test_pilotnet_sdnn_imports() -> None:
+    _need(SDNN / "network.net")
+    g = from_netx(SDNN / "network.net")
+    neurons = [n for n in g if isinstance(n, SigmaDelta)]
+    assert [n.mode for n in neurons] == ["delta"] + ["sigma_delta"] * 7 + ["sigma"]
+    assert g.in_edges("layer0.neuron")[0].src == "in"
+    assert g["in"].quant.bits == 12 and g["in"].quant.signed
+    q = g["layer1.neuron"].quant
+    assert (q.vth, q.spike_exp, q.state_exp) == (13, 6, 6) and q.bias.shape == (24, 16, 49)
+    assert neurons[-1].quant.vth == 0 and not np.any(neurons[-1].quant.bias)
+
+
+def test_pilotnet_sdnn_fixed_simulation_reproduces_lava_dl_output() -> None:
+    """lava-dl's test_pilotnet_sdnn: input.npy repeated into the input block's neuron, the last
+    layer's output over len(net.layers) = 9 Lava steps, Loihi2SimCfg fixed_pt. netx runs the
+    SDNN as a pipeline with biases from step 0 (``netx_timing``); IR step t = Lava step t + 1.
+    """
+    _need(SDNN / "network.net", SDNN / "input.npy", SDNN / "output.npy")
+    g = from_netx(SDNN / "network.net")
+    expected = np.load(SDNN / "output.npy").astype(np.int64)  # (1, 9)
+    out = g.outputs[0]
+    res = simulate(netx_timing(g), _pilotnet_input(9), mode="fixed", record=[out])
+    got = res.records[out]["s"].numpy().reshape(9, 1).T
+    assert np.abs(got - expected).max() == 0
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(expected) == 8  # not vacuous
+    assert not any(res.saturations.values())
+    # the graph output reports the sigma in float units (2**-12 per unit)
+    np.testing.assert_allclose(res.outputs[out].numpy().reshape(-1), expected[0] / 4096.0)
+
+
+def test_pilotnet_sdnn_export_cli_and_ndg_round_trip(tmp_path: Path) -> None:
+    _need(SDNN / "network.net")
+    dst = tmp_path / "s.ndg"
+    r = subprocess.run([sys.executable, "-m", "neurodeploy", "export",
+                        str(SDNN / "network.net"), "-o", str(dst)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not graph_diff(load_graph(dst), from_netx(SDNN / "network.net"))
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def _sdnn_file(path: Path, vth: int = 3, bias: float = 2.0) -> Path:
+    """A tiny netx SDNN: input block (Delta) 4 → dense 3 (SigmaDelta) → dense 1 (Sigma)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        def s(g, k, v):
+            g.create_dataset(k, (1,), "S10", [v.encode()])
+        g0 = f.create_group("layer/0")
+        s(g0, "type", "input")
+        g0.create_dataset("shape", data=np.array([4]))
+        g0.create_dataset("neuron/type", data="SDNN")
+        g0.create_dataset("neuron/vThMant", data=0)
+        g1 = f.create_group("layer/1")
+        s(g1, "type", "dense")
+        g1.create_dataset("shape", data=np.array([3]))
+        g1.create_dataset("weight", data=np.arange(12, dtype=np.float32).reshape(3, 4) - 6)
+        g1.create_dataset("bias", data=np.full(3, bias, np.float32))
+        g1.create_dataset("neuron/type", data="SDNN")
+        g1.create_dataset("neuron/vThMant", data=vth)
+        g2 = f.create_group("layer/2")
+        s(g2, "type", "dense")
+        g2.create_dataset("shape", data=np.array([1]))
+        g2.create_dataset("weight", data=np.ones((1, 3), np.float32))
+        g2.create_dataset("neuron/type", data="SDNN")
+        g2.create_dataset("neuron/vThMant", data=0)
+        g2.create_dataset("neuron/sigma_output", data=True)
+    return path
+
+
+def test_sdnn_parameters_outside_loihis_range_are_refused_at_import(tmp_path: Path) -> None:
+    g = from_netx(_sdnn_file(tmp_path / "ok.net"))
+    assert [n.mode for n in g if isinstance(n, SigmaDelta)] == ["delta", "sigma_delta", "sigma"]
+    with pytest.raises(NeurodeployError, match=r"layer 1 \(dense\): neuron: threshold vth = "
+                       r"5000 outside \[0, 2047\]"):
+        from_netx(_sdnn_file(tmp_path / "vth.net", vth=5000))
+    with pytest.raises(NeurodeployError, match=r"layer 1 \(dense\): neuron: \|bias\| = 3000 "
+                       r"exceeds 2047"):
+        from_netx(_sdnn_file(tmp_path / "bias.net", bias=3000.0))
+
+
+def test_exponents_outside_loihis_range_are_refused() -> None:
+    for f, v in (("spike_exp", 8), ("state_exp", -1)):
+        node = SigmaDelta("bad", shape=(2,), quant=SigmaDeltaQ(vth=1, **{f: v}))
+        g = Graph()
+        from neurodeploy.ir import Input, InputQ
+        g.add(Input("in", shape=(2,), quant=InputQ(scale=1.0, bits=8)))
+        g.add(node, "in")
+        g.inputs, g.outputs = ["in"], ["bad"]
+        from neurodeploy.ir import validate
+        with pytest.raises(NeurodeployError, match=rf"node 'bad' \(sigma_delta\): {f} = {v} "
+                           r"outside Loihi's 3-bit range \[0, 7\]"):
+            validate(g)
+
+
+def test_float_sigma_delta_quantization_and_nir_are_refused_naming_the_node() -> None:
+    from neurodeploy.ir import Dense, Input
+
+    g = Graph()
+    g.add(Input("in", shape=(3,)))
+    g.add(Dense("fc", weight=np.ones((2, 3), np.float32)), "in")
+    g.add(SigmaDelta("sd", shape=(2,), vth=np.float32(0.1)), "fc")
+    g.inputs, g.outputs = ["in"], ["sd"]
+    from neurodeploy.quantize import quantize
+
+    with pytest.raises(NeurodeployError, match=r"node 'sd' \(sigma_delta\): quantization of "
+                       "float sigma-delta neurons is not implemented"):
+        quantize(g, np.ones((4, 2, 3), np.float32))
+    from neurodeploy.converters.nir import to_nir
+
+    with pytest.raises(NeurodeployError, match=r"node 'sd' \(sigma_delta\): NIR has no "
+                       "sigma-delta primitive"):
+        to_nir(g)
+    assert sd.SigmaDeltaKind().nir_types() == ()
