@@ -222,7 +222,7 @@ class SigmaDeltaKind(NeuronKind):
         from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 
         if node.mode == "sigma":
-            proc = Sigma(shape=shape, name=node.name)
+            proc = Sigma(shape=shape)  # Sigma and Delta take no name
             return LavaNeuron(proc, proc.a_in, proc.s_out, {"u": proc.sigma}, [proc.sigma])
         if fixed:
             q = node.quant
@@ -234,7 +234,7 @@ class SigmaDeltaKind(NeuronKind):
             vth, exps = _layer_vth(node), dict(spike_exp=0, state_exp=0)
             bias = scaled = np.broadcast_to(np.asarray(node.bias, np.float64), shape).copy()
         if node.mode == "delta":
-            proc = Delta(shape=shape, vth=vth, name=node.name, **exps)
+            proc = Delta(shape=shape, vth=vth, **exps)
             resets = [proc.act, proc.residue, proc.error]
             return LavaNeuron(proc, proc.a_in, proc.s_out, {"u": proc.sigma, "v": proc.act},
                               resets)

@@ -2,7 +2,8 @@
 
 Fixed mode (the simulator's fixed point vs Lava ``fixed_pt``): every neuron layer's ``s``, ``u``
 and ``v`` must be identical at every step of every sample. Float mode (float simulator vs Lava
-``floating_pt``): spikes must be identical; ``u`` and ``v`` agree when
+``floating_pt``): binary spikes must be identical; ``u``, ``v`` and graded spikes (a
+sigma-delta layer's ``s``) agree when
 ``|sim − lava| ≤ rtol · max(|lava|, M)`` elementwise, ``M`` the largest ``|lava|`` of that
 variable in that layer over all steps and samples (so values that are rounding residue of a
 cancellation, near 0, are judged against the layer's scale, not their own). The
@@ -24,9 +25,11 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph
 
 
-def _mismatch(var: str, a: np.ndarray, b: np.ndarray, rtol: float | None) -> np.ndarray:
-    """Boolean mask of disagreeing elements: exact for spikes and for ``rtol`` None."""
-    if rtol is None or var == "s":
+def _mismatch(var: str, a: np.ndarray, b: np.ndarray, rtol: float | None,
+              binary: bool = True) -> np.ndarray:
+    """Boolean mask of disagreeing elements: exact for binary spikes and for ``rtol`` None
+    (graded spikes, ``binary`` False, are values: within ``rtol`` like ``u`` and ``v``)."""
+    if rtol is None or (var == "s" and binary):
         return a != b
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     scale = float(np.abs(b64).max(initial=0.0))
@@ -49,14 +52,15 @@ def compare_records(graph: Graph, sim: dict[str, dict[str, Any]],
     order = [n for n in graph.topological_order() if kinds.is_neuron(graph.nodes[n])]
     for rank, name in enumerate(order):
         entry: dict[str, Any] = {"layer": name, "identical": True, "mismatches": 0}
-        for vi, var in enumerate(kinds.neuron_kind(graph.nodes[name]).variables):
+        kind = kinds.neuron_kind(graph.nodes[name])
+        for vi, var in enumerate(kind.variables):
             a = np.asarray(sim[name][var])
             b = np.asarray(lava[name][var])
             if a.shape != b.shape:
                 raise NeurodeployError(f"layer '{name}': simulator and Lava records of '{var}' "
                                        f"have shapes {a.shape} and {b.shape}")
-            diff = _mismatch(var, a, b, rtol).reshape(a.shape[0], a.shape[1], -1)
-            if rtol is not None and var != "s":
+            diff = _mismatch(var, a, b, rtol, kind.binary).reshape(a.shape[0], a.shape[1], -1)
+            if rtol is not None and (var != "s" or not kind.binary):
                 scale = float(np.abs(b.astype(np.float64)).max(initial=0.0))
                 err = float(np.abs(a.astype(np.float64) - b).max(initial=0.0))
                 entry.setdefault("max_rel_error", {})[var] = err / scale if scale else err
