@@ -97,7 +97,7 @@ def test_small_sdnn_graph_lava_fixed_equals_simulator() -> None:
     sim = simulate(g, x, mode="fixed", record=True)
     assert not any(sim.saturations.values())
     lava = simulate_lava(g, x, record=True)
-    for name, node in g.nodes.items():
+    for name in g.nodes:
         for var, value in sim.records[name].items():
             np.testing.assert_array_equal(lava.records[name][var].numpy(), value.numpy(),
                                           err_msg=f"{name}.{var}")
@@ -131,6 +131,7 @@ def test_pilotnet_sdnn_compare_is_identical() -> None:
         if not p.exists():
             pytest.skip(f"reference data {p} is not here")
     from neurodeploy.converters.netx import from_netx, netx_timing
+
     from neurodeploy.data.datasets import Dataset
     from neurodeploy.lava.comparison import compare
 
