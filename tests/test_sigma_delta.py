@@ -252,3 +252,81 @@ def test_float_sigma_delta_quantization_and_nir_are_refused_naming_the_node() ->
                        "sigma-delta primitive"):
         to_nir(g)
     assert sd.SigmaDeltaKind().nir_types() == ()
+
+
+# ---------------------------------------------------------------- netx export
+
+
+def test_sdnn_round_trip_through_netx_is_the_identity(tmp_path: Path) -> None:
+    import h5py
+
+    from neurodeploy.lava.netx import export_netx
+
+    sources = [_sdnn_file(tmp_path / "tiny.net")]
+    if (SDNN / "network.net").exists():
+        sources.append(SDNN / "network.net")
+    for src in sources:
+        g = from_netx(src)
+        ex = export_netx(g, tmp_path / "rt.net")
+        assert ex.approximated == [] and ex.patched == []
+        h = from_netx(tmp_path / "rt.net")
+        h.metadata["file"] = g.metadata["file"]
+        assert graph_diff(g, h) is None, src
+    with h5py.File(tmp_path / "rt.net", "r") as f:  # the last one written, as written
+        last = f["layer"][str(max(int(k) for k in f["layer"]))]
+        assert f["layer/0/neuron/type"][()].decode() == "SDNN"
+        assert bool(last["neuron/sigma_output"][()]) and "bias" not in last
+
+
+def test_sdnn_nodes_netx_cannot_express_are_refused(tmp_path: Path) -> None:
+    from neurodeploy.lava.netx import export_netx
+
+    g = from_netx(_sdnn_file(tmp_path / "tiny.net"))
+    g["layer1.neuron"].quant.spike_exp = 4
+    with pytest.raises(NeurodeployError, match=r"node 'layer1.neuron' \(sigma_delta\): "
+                       "spike_exp 4, state_exp 6; netx runs every SDNN layer with spike_exp 6"):
+        export_netx(g, tmp_path / "a.net")
+    g = from_netx(_sdnn_file(tmp_path / "tiny.net"))
+    g["layer1.neuron"].activation = "identity"
+    with pytest.raises(NeurodeployError, match="netx's SDNN neurons are ReLU"):
+        export_netx(g, tmp_path / "b.net")
+    g = from_netx(_sdnn_file(tmp_path / "tiny.net"))
+    g["layer1.neuron"].mode, g["layer1.neuron"].activation = "delta", "identity"
+    g["layer1.neuron"].bias = np.float32(0)
+    g["layer1.neuron"].quant.bias = np.zeros((), np.int32)
+    with pytest.raises(NeurodeployError, match="netx builds a Delta encoder only for its input"):
+        export_netx(g, tmp_path / "c.net")
+    assert not (tmp_path / "c.net").exists()
+
+
+def run_lava_dl_sdnn(path: Path, frame_whc: np.ndarray, steps: int) -> np.ndarray:
+    """lava-dl's test_pilotnet_sdnn procedure on a netx file: a RingBuffer repeating the frame
+    into ``net.in_layer.neuron.a_in``, a RingBuffer sink on ``net.out_layer.out``,
+    ``Loihi2SimCfg(select_tag='fixed_pt')``; the sink's data ``[*out_shape, steps]``."""
+    from lava.lib.dl.netx.hdf5 import Network
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc import io
+
+    net = Network(net_config=str(path))
+    source = io.source.RingBuffer(data=frame_whc)
+    sink = io.sink.RingBuffer(shape=net.out_layer.out.shape, buffer=steps)
+    source.s_out.connect(net.in_layer.neuron.a_in)
+    net.out_layer.out.connect(sink.a_in)
+    net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    out = sink.data.get()
+    net.stop()
+    return out
+
+
+@pytest.mark.lava
+def test_exported_pilotnet_sdnn_runs_in_lava_dl_netx_as_the_original(tmp_path: Path) -> None:
+    """PilotNet SDNN → IR → our netx export → lava-dl's netx, run as lava-dl's test runs the
+    original: output.npy exactly."""
+    _need(SDNN / "network.net", SDNN / "input.npy", SDNN / "output.npy")
+    pytest.importorskip("lava.lib.dl.netx")
+    from neurodeploy.lava.netx import export_netx
+
+    export_netx(from_netx(SDNN / "network.net"), tmp_path / "p.net")
+    out = run_lava_dl_sdnn(tmp_path / "p.net", np.load(SDNN / "input.npy"), 9)
+    np.testing.assert_array_equal(out, np.load(SDNN / "output.npy"))

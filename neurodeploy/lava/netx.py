@@ -79,6 +79,7 @@ from neurodeploy.ir import (
     Graph,
     Input,
     Node,
+    SigmaDelta,
     SumPool2d,
     infer_shapes,
     validate,
@@ -131,10 +132,12 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
     outs = graph.out_edges(cur)
     if len(outs) == 1 and kinds.is_neuron(graph.nodes[outs[0].dst]):
         first = outs[0].dst  # the input feeds a neuron layer directly: netx's Input block
-        if not kinds.fires(graph.nodes[first]) or len(graph.in_edges(first)) != 1:
+        node0 = graph.nodes[first]
+        if not kinds.fires(node0) or len(graph.in_edges(first)) != 1 or (
+                isinstance(node0, SigmaDelta) and node0.mode != "delta"):
             raise NeurodeployError(f"node '{first}': a neuron layer fed by the input becomes "
-                                   "netx's input block, which must be a CubaLIF with that one "
-                                   "input")
+                                   "netx's input block, which must be a CubaLIF or a "
+                                   "sigma-delta encoder (mode delta) with that one input")
         layers.append(NetxLayer(None, first))
         cur = first
     flatten = False
@@ -169,6 +172,12 @@ def netx_chain(graph: Graph) -> list[NetxLayer]:
         cur = neuron
     if not any(layer.synapse for layer in layers):
         raise NeurodeployError("netx export: the graph has no synapse-neuron layer")
+    for layer in layers:
+        node = graph.nodes[layer.neuron]
+        if isinstance(node, SigmaDelta) and node.mode == "delta" and layer.synapse is not None:
+            raise NeurodeployError(f"node '{layer.neuron}' (sigma_delta): netx builds a Delta "
+                                   "encoder only for its input block; a mode 'delta' layer "
+                                   "after a synapse has no netx form")
     for layer in layers[:-1]:
         node = graph.nodes[layer.neuron]
         if not kinds.fires(node):
@@ -213,6 +222,8 @@ def _bias(node: Node, exact: bool, approx: list[str],
     """Stock-netx bias mantissas (netx's exponent is 6); rounded ones are listed as in
     :func:`_weight`."""
     q = node.quant
+    if isinstance(node, SigmaDelta):  # netx gives an SDNN layer's bias to the neuron as is
+        return np.asarray(q.bias, np.int64)
     mant = np.asarray(q.bias_mant, np.int64)
     e = int(q.bias_exp)
     eff = shift(mant, e)
@@ -286,7 +297,8 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                 for key, value in (graph.metadata.get("netx_input_transform") or {}).items():
                     if key in ("weight", "bias"):
                         g0.create_dataset(key, data=np.float32(value))
-                if np.any(np.asarray(neu0.quant.bias_mant) != 0):
+                if not isinstance(neu0, SigmaDelta) and np.any(
+                        np.asarray(neu0.quant.bias_mant) != 0):
                     if patched is None:
                         raise NeurodeployError(
                             f"node '{neu0.name}' (cuba_lif): netx gives its input block's neuron "
@@ -349,6 +361,8 @@ def _write_patch(g: Any, syn: Dense | Conv2d | None, neu: Node,
         g.create_dataset("weight", data=np.asarray(wq.weight, np.int64))
         g.create_dataset("weight_exp", data=int(wq.weight_exp))
         g.create_dataset("num_weight_bits", data=int(wq.num_weight_bits))
+    if isinstance(neu, SigmaDelta):  # its integer bias is in the layer's 'bias' already
+        return
     g.create_dataset("bias_mant", data=_lava_layout(np.asarray(nq.bias_mant, np.int64), shape))
     g.create_dataset("bias_exp", data=int(nq.bias_exp))
 
@@ -401,6 +415,8 @@ def load_netx(path: str | Path, input_message_bits: int | None = None, **kwargs:
             blk.synapse.weights.init = w
             blk.synapse.proc_params.overwrite("weight_exp", int(patch["weight_exp"]))
             blk.synapse.proc_params.overwrite("num_weight_bits", int(patch["num_weight_bits"]))
+        if "bias_mant" not in patch:  # a sigma-delta layer: weights only
+            continue
         shape = tuple(blk.neuron.bias_mant.shape)
         blk.neuron.bias_mant.init = np.broadcast_to(np.asarray(patch["bias_mant"], np.int64),
                                                     shape).copy()
