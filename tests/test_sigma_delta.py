@@ -330,3 +330,40 @@ def test_exported_pilotnet_sdnn_runs_in_lava_dl_netx_as_the_original(tmp_path: P
     export_netx(from_netx(SDNN / "network.net"), tmp_path / "p.net")
     out = run_lava_dl_sdnn(tmp_path / "p.net", np.load(SDNN / "input.npy"), 9)
     np.testing.assert_array_equal(out, np.load(SDNN / "output.npy"))
+
+
+# ---------------------------------------------------------------- energy and mapping
+
+
+def test_graded_spikes_are_priced_as_macs(tmp_path: Path) -> None:
+    """Synaptic ops fed by graded spikes are multiply-accumulates: in the energy model (the
+    kind's ``binary = False``) and in the mapping's sources, so the performance model prices
+    them with ``mac_pj`` (and never ``ac_pj``)."""
+    from profile_edit import edited_profile
+
+    from neurodeploy.energy import count_ops
+    from neurodeploy.mapping import map_graph
+    from neurodeploy.mapping.layers import graph_layers
+    from neurodeploy.perf import activity_from_records, activity_nodes, simulate_perf
+
+    g = from_netx(_sdnn_file(tmp_path / "tiny.net"))
+    layers = {layer.name: layer for layer in graph_layers(g)}
+    assert all(s.graded for s in layers["layer1.neuron"].sources)
+    assert all(s.graded for s in layers["layer2.neuron"].sources)
+    x = np.random.default_rng(0).integers(-100, 100, (6, 1, 4)).astype(np.float32)
+    res = simulate(g, x, mode="fixed", record=activity_nodes(g))
+    counts = {n: (v.numpy() != 0).sum(0).mean(0) for n, v in
+              ((n, r.get("s", r.get("y"))) for n, r in res.records.items())}
+    rows = {r.name: r for r in count_ops(g, counts, 6)}
+    assert rows["layer1"].snn_macs > 0 and rows["layer1"].snn_acs == 0
+    assert rows["layer2"].snn_macs > 0 and rows["layer2"].snn_acs == 0
+    act = activity_from_records(g, res.records)
+    energies, synops = [], 0.0
+    for mac, ac in ((1.0, 1.0), (2.0, 1.0), (1.0, 5.0)):
+        p = edited_profile(tmp_path, "loihi2", mac_pj=mac, ac_pj=ac)
+        perf = simulate_perf(map_graph(g, p), act, p)
+        energies.append(perf.dynamic_energy_pj)
+        synops = float(perf.core_synops.sum())
+    assert synops > 0
+    assert energies[1] - energies[0] == pytest.approx(synops, rel=1e-6)
+    assert energies[2] == pytest.approx(energies[0], rel=1e-9)

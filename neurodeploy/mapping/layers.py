@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
@@ -209,8 +210,12 @@ def _weight_bits(graph: Graph, chain: list[str], default: int) -> int:
 
 
 def _graded(graph: Graph, src: str) -> bool:
-    """Does ``src`` send graded values (an Input that is not binary) rather than spikes?"""
+    """Does ``src`` send graded values (an Input that is not binary, a neuron whose kind is not
+    ``binary``: a sigma-delta layer's graded spikes) rather than spikes?"""
     node = graph.nodes[src]
+    kind = kinds.kind_of(node)
+    if kind is not None:
+        return not kind.binary
     if isinstance(node, Input):
         q = node.quant
         return not (q is not None and q.bits == 1) and node.encoding == "direct"
