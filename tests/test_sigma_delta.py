@@ -20,7 +20,7 @@ from neurodeploy.converters.netx import from_netx, netx_timing
 
 from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Graph, SigmaDelta, SigmaDeltaQ, graph_diff, load_graph
+from neurodeploy.ir import Flatten, Graph, SigmaDelta, SigmaDeltaQ, graph_diff, load_graph
 from neurodeploy.kinds import sigma_delta as sd
 from neurodeploy.sim import simulate
 
@@ -233,24 +233,97 @@ def test_exponents_outside_loihis_range_are_refused() -> None:
             validate(g)
 
 
-def test_float_sigma_delta_quantization_and_nir_are_refused_naming_the_node() -> None:
-    from neurodeploy.ir import Dense, Input
+def float_sdnn_graph(seed: int = 0) -> Graph:
+    """A float SDNN: frames (2, 6, 6) → conv → SigmaDelta ReLU (per-neuron bias) → flatten →
+    dense → SigmaDelta ReLU → dense → Sigma read-out."""
+    from neurodeploy.ir import Conv2d, Dense, Flatten, Input
 
-    g = Graph()
-    g.add(Input("in", shape=(3,)))
-    g.add(Dense("fc", weight=np.ones((2, 3), np.float32)), "in")
-    g.add(SigmaDelta("sd", shape=(2,), vth=np.float32(0.1)), "fc")
-    g.inputs, g.outputs = ["in"], ["sd"]
+    rng = np.random.default_rng(seed)
+    g = Graph(metadata={"T": 8})
+    g.add(Input("in", shape=(2, 6, 6), encoding="direct"))
+    g.add(Conv2d("conv", weight=rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32)), "in")
+    g.add(SigmaDelta("sd1", shape=(4, 4, 4), vth=np.float32(0.05),
+                     bias=rng.normal(0, 0.2, (4, 4, 4)).astype(np.float32)), "conv")
+    g.add(Flatten("flat"), "sd1")
+    g.add(Dense("fc", weight=rng.normal(0, 0.3, (10, 64)).astype(np.float32)), "flat")
+    g.add(SigmaDelta("sd2", shape=(10,), vth=np.float32(0.02), bias=np.float32(0.1)), "fc")
+    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (3, 10)).astype(np.float32)), "sd2")
+    g.add(SigmaDelta("out", shape=(3,), mode="sigma", activation="identity"), "fc2")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g
+
+
+def _dataset(n: int = 32, seed: int = 0):
+    from neurodeploy.data.datasets import Dataset
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, 2, 6, 6)).astype(np.float32)
+    return Dataset(x, rng.integers(0, 3, n), "rand", "direct", 3)
+
+
+def test_float_sigma_delta_graph_quantizes_close_to_float() -> None:
+    """The kind's rule: exponents 0, vth and bias times the layer scale λ, a graded spike worth
+    1/λ downstream; the fixed-point read-out stays within 5 % of the float one's range (8-bit
+    input and weights; the sigma integrates a direct input every step)."""
     from neurodeploy.quantize import quantize
 
-    with pytest.raises(NeurodeployError, match=r"node 'sd' \(sigma_delta\): quantization of "
-                       "float sigma-delta neurons is not implemented"):
-        quantize(g, np.ones((4, 2, 3), np.float32))
+    g = float_sdnn_graph()
+    ds = _dataset()
+    q, report = quantize(g, ds)
+    for name in ("sd1", "sd2", "out"):
+        sq = q[name].quant
+        assert (sq.spike_exp, sq.state_exp) == (0, 0)
+    lam = next(r.scale for r in report.layers if r.name == "sd1")
+    assert q["sd1"].quant.vth == round(0.05 * lam)
+    np.testing.assert_array_equal(q["sd1"].quant.bias,
+                                  np.round(lam * g["sd1"].bias.astype(np.float64)))
+    x = np.repeat(ds.x[None, :8], 8, 0)
+    a = simulate(g, x, mode="float").outputs["out"].numpy()
+    res = simulate(q, x, mode="fixed")
+    b = res.outputs["out"].numpy()
+    assert not any(res.saturations.values())
+    assert np.abs(a - b).max() <= 0.05 * np.abs(a).max()
+
+
+def test_sigma_delta_quantization_refusals_name_the_node() -> None:
+    from neurodeploy.ir import Dense, Input
+    from neurodeploy.quantize import quantize
+
+    g = float_sdnn_graph()
+    g["fc"].bias = np.ones(10, np.float32)
+    with pytest.raises(NeurodeployError, match=r"node 'sd2' \(sigma_delta\): a synapse bias "
+                       "would accumulate in its sigma"):
+        quantize(g, _dataset(4))
+    # fed without a synapse, the encoder takes the input's scale: its threshold cannot fit
+    g = Graph(metadata={"T": 4})
+    g.add(Input("in", shape=(2, 6, 6), encoding="direct"))
+    g.add(SigmaDelta("enc", shape=(2, 6, 6), mode="delta", activation="identity",
+                     vth=np.float32(1e6)), "in")
+    g.add(Flatten("flat"), "enc")
+    g.add(Dense("fc", weight=np.ones((2, 72), np.float32)), "flat")
+    g.add(SigmaDelta("out", shape=(2,), mode="sigma", activation="identity"), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    with pytest.raises(NeurodeployError, match=r"node 'enc' \(sigma_delta\): at scale "
+                       r"[0-9.]+, threshold vth = [0-9]+ outside \[0, 8388607\]"):
+        quantize(g, _dataset(4))
+
+
+@pytest.mark.lava
+def test_quantized_float_sdnn_compares_identical_in_lava() -> None:
+    from neurodeploy.lava.comparison import compare
+    from neurodeploy.quantize import quantize
+
+    q, _ = quantize(float_sdnn_graph(), _dataset())
+    result = compare(q, _dataset(2, seed=3), samples=2, T=6)
+    assert result["identical"], result["first_divergence"]
+
+
+def test_nir_export_refuses_sigma_delta_naming_the_node() -> None:
     from neurodeploy.converters.nir import to_nir
 
-    with pytest.raises(NeurodeployError, match=r"node 'sd' \(sigma_delta\): NIR has no "
+    with pytest.raises(NeurodeployError, match=r"node 'sd1' \(sigma_delta\): NIR has no "
                        "sigma-delta primitive"):
-        to_nir(g)
+        to_nir(float_sdnn_graph())
     assert sd.SigmaDeltaKind().nir_types() == ()
 
 

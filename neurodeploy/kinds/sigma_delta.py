@@ -22,8 +22,10 @@ Records: ``u`` = sigma, ``v`` = act (0 in mode ``sigma``), ``s`` = what the node
 graded spike; mode ``sigma``: sigma). Graded spikes are not 0/1 (``binary = False``): the
 synapses they feed multiply-accumulate, and Lava's synapses take them with graded messages.
 
-Quantization of float sigma-delta graphs is not implemented (the quantizer refuses the node):
-sigma-delta graphs come quantized from netx (``converters/netx.py``). NIR has no sigma-delta
+Quantization (the quantizer's layer scale λ: state units per float unit): ``spike_exp =
+state_exp = 0``, ``vth`` and ``bias`` times λ, a graded spike worth ``1/λ`` — the synapses a
+sigma-delta layer feeds take that unit like any input. Netx files bring their own exponents
+(``spike_exp = state_exp = 6``). NIR has no sigma-delta
 primitive (export refused naming the node). netx: ``SDNN`` neurons with netx's exponents
 (``spike_exp = state_exp = 6``), ReLU, ``sigma_output`` for mode ``sigma``; mode ``delta`` is
 netx's SDNN input block.
@@ -38,10 +40,14 @@ import torch
 
 from neurodeploy import formats as lf
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.ir.checks import sigma_delta_q_refusal
 from neurodeploy.ir.nodes import SigmaDelta, SigmaDeltaQ
 from neurodeploy.kinds.base import LavaNeuron, NeuronKind, SpikeFn
 
 Tensor = torch.Tensor
+#: the quantizer keeps sigma, twice the activation (a delta), the threshold and the bias below
+#: this fraction of the 24-bit state
+STATE_HEADROOM = 0.9
 
 
 class SDState(NamedTuple):
@@ -194,18 +200,37 @@ class SigmaDeltaKind(NeuronKind):
     # ------------------------------------------------------------ fixed point, quantization
 
     def fixed_refusal(self, node: SigmaDelta) -> str | None:
-        if node.quant is None:
-            return ("quantization of float sigma-delta neurons is not implemented; import an "
-                    "integer SDNN (lava-dl netx .net) instead")
-        return None
+        return _uniform_vth(node) if node.quant is None else None
 
     def scale_limits(self, node: SigmaDelta, max_u: float, max_v: float,
                      bias: np.ndarray) -> list[float]:
-        raise NeurodeployError(f"node '{node.name}' (sigma_delta): {self.fixed_refusal(node)}")
+        """The state (``u`` = sigma, ``v`` = act; a delta reaches twice the activation) within
+        :data:`STATE_HEADROOM` of the 24-bit state; threshold and bias within it too."""
+        top = STATE_HEADROOM * lf.V_LIMIT
+        limits = [top / max(max_u, 1e-12), top / max(2 * max_v, 1e-12)]
+        for value in (float(np.abs(node.vth).max(initial=0)),
+                      float(np.abs(bias).max(initial=0))):
+            if value > 0:
+                limits.append(top / value)
+        return limits
 
     def quantize(self, node: SigmaDelta, scale: float,
                  bias: np.ndarray) -> tuple[SigmaDeltaQ, list[str]]:
-        raise NeurodeployError(f"node '{node.name}' (sigma_delta): {self.fixed_refusal(node)}")
+        """At scale λ (state units per float unit), with ``spike_exp = state_exp = 0`` (no
+        bits are shifted away: a graded spike is the state's delta, a 24-bit message):
+        ``vth = round(λ·vth)``, ``bias = round(λ·bias)``, one output unit = ``1/λ``."""
+        vth = _layer_vth(node)
+        vth_q = int(round(scale * vth))
+        bias_q = np.round(scale * np.asarray(bias, np.float64)).astype(np.int64)
+        why = sigma_delta_q_refusal(vth_q, bias_q, 0, 0)
+        if why:
+            raise NeurodeployError(f"node '{node.name}' (sigma_delta): at scale {scale:g}, {why}")
+        notes = []
+        if vth > 0 and vth_q == 0:
+            notes.append(f"threshold {vth:g} rounds to 0 at scale {scale:g}: every change is sent")
+        q = SigmaDeltaQ(vth=vth_q, bias=bias_q.astype(np.int32), spike_exp=0, state_exp=0,
+                        scale=1.0 / scale)
+        return q, notes
 
     # ------------------------------------------------------------ Lava
 

@@ -38,6 +38,7 @@ from neurodeploy.ir import (
     Graph,
     Input,
     InputQ,
+    SigmaDelta,
     SumPool2d,
     WeightQ,
     validate,
@@ -63,9 +64,10 @@ def check_expressible(graph: Graph, target: str) -> None:
         raise NeurodeployError(f"the quantizer takes graphs with one input, got {graph.inputs}")
     check_fixed(graph, quantized=False)
     for e in graph.edges:
-        if e.delay and not kinds.fires(graph.nodes[e.src]):
-            raise NeurodeployError(f"recurrent edge '{e.src}' -> '{e.dst}': only spikes may be "
-                                   "delayed in fixed point")
+        kind = kinds.kind_of(graph.nodes[e.src])
+        if e.delay and not (kind is not None and kind.fires and kind.binary):
+            raise NeurodeployError(f"recurrent edge '{e.src}' -> '{e.dst}': only binary spikes "
+                                   "may be delayed in fixed point")
 
 
 @dataclass
@@ -126,8 +128,9 @@ def _unit(g: Graph, name: str, lam: dict[str, float], st: _Structure, in_scale: 
     node = g.nodes[name]
     if isinstance(node, Input):
         return in_scale
-    if kinds.fires(node):  # spikes
-        return 1.0
+    kind = kinds.kind_of(node)
+    if kind is not None and kind.fires:  # spikes: 1; graded spikes: their quantized unit
+        return 1.0 if kind.binary else float(node.quant.scale)
     if isinstance(node, (Dense, Conv2d)):
         return 1.0 / lam[st.target[name]]
     src = g.in_edges(name)[0].src
@@ -157,9 +160,10 @@ def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats
         max_u[n] = float(r["u"].abs().max())
         max_v[n] = float(r["v"].abs().max())
         kind = kinds.neuron_kind(g.nodes[n])
-        if kind.fires:
-            counts[n] = r["s"].sum(0).cpu().numpy()
-            trains[n] = r["s"].to(torch.float32)
+        if kind.fires:  # in float units (graded spikes in fixed point: times their unit)
+            s = kind.output(g.nodes[n], r["s"], mode == "fixed")
+            counts[n] = s.sum(0).cpu().numpy()
+            trains[n] = s
         else:
             v = res.outputs[n] if n in res.outputs else kind.output(
                 g.nodes[n], r[kind.output_var], mode == "fixed")
@@ -235,11 +239,15 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         if kind is None:
             continue
         rep = LayerReport(n, node.kind, synapses=list(st.synapses[n]))
-        du = layer_value(node, "du")
         units = {s: _unit(q, q.in_edges(s)[0].src, lam, st, in_q.scale) for s in st.synapses[n]}
         # the bias the neuron sees: its own plus its synapses' biases folded in (below)
         bias, syn_bias = _neuron_biases(q, st, n)
         if syn_bias is not None:
+            if isinstance(node, SigmaDelta):
+                raise NeurodeployError(f"node '{n}' (sigma_delta): a synapse bias would "
+                                       "accumulate in its sigma every step; give the bias to "
+                                       "the sigma-delta node instead")
+            du = layer_value(node, "du")
             factor = fold.get(n) if fold else None
             if factor is None:
                 factor = np.full(node.shape, _fold_candidates(du, stats.T)[0])
@@ -289,7 +297,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         node.quant, notes = kind.quantize(node, lam_n, bias)
         rep.notes += notes
         rep.vth = int(node.quant.vth) if kind.fires else None
-        rep.du, rep.dv = node.quant.du, node.quant.dv
+        rep.du, rep.dv = getattr(node.quant, "du", 0), getattr(node.quant, "dv", 0)
         reports.append(rep)
     return q, reports
 
@@ -317,6 +325,8 @@ def _downstream_kernel(g: Graph, st: _Structure, n: str) -> tuple[float, float]:
     if len(fed) != 1:
         return 1.0, 0.0
     node = g.nodes[fed.pop()]
+    if isinstance(node, SigmaDelta):  # its sigma integrates what it receives
+        return 1.0, 0.0
     return layer_value(node, "du"), layer_value(node, "dv")
 
 
@@ -352,9 +362,10 @@ def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float
     each may take its best candidate from a separate run. Returns the number of runs."""
     node = g.nodes[n]
     _, syn_bias = _neuron_biases(g, st, n)
-    du = layer_value(node, "du")
-    cands = _fold_candidates(du, int(x.shape[0]))
-    if syn_bias is None or len(cands) < 2:
+    if syn_bias is None:
+        return 0
+    cands = _fold_candidates(layer_value(node, "du"), int(x.shape[0]))
+    if len(cands) < 2:
         return 0
     drifts = []
     for c in cands:

@@ -224,6 +224,7 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
         if op.kind is not None:
             op.params = (op.kind.fixed_params(node, dev) if fixed
                          else op.kind.float_params(node, dev))
+            op.bound = _NEURON_BOUND[op.kind.binary]
         elif fixed:
             if isinstance(node, Input):
                 quantize, bound = ops.input_quantizer(node)
@@ -292,9 +293,15 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
                      {n: int(s.item()) for n, s in sats.items()}, T, mode)
 
 
+#: the largest |output| of a neuron node, by its kind's ``binary``: spikes 1; graded values
+#: (a read-out's v, graded spikes) as large as Lava's int32 messages
+_NEURON_BOUND = {True: 1.0, False: float(2**31)}
+
+
 def _src_bound(graph: Graph, opsd: dict[str, _Op], src: str) -> float:
-    """Output bound of ``src``; a recurrent source not compiled yet is a firing neuron
-    (spikes, 1) or unknown (2**31, which makes the consumer accumulate in float64)."""
+    """Output bound of ``src``; a recurrent source not compiled yet is a neuron with binary
+    spikes (1) or unknown (2**31, which makes the consumer accumulate in float64)."""
     if src in opsd:
         return opsd[src].bound
-    return 1.0 if kinds.fires(graph.nodes[src]) else float(2**31)
+    kind = kinds.kind_of(graph.nodes[src])
+    return _NEURON_BOUND[kind is not None and kind.fires and kind.binary]
