@@ -57,12 +57,24 @@ is what netx runs in Lava, spike for spike:
   ``du = iDecay/4096``, ``dv = vDecay/4096``, ``vth = vThMant``,
   ``bias = (bias_mant << bias_exp)/64``; the float simulation approximates the fixed-point one
   (Lava truncates each decay to an integer).
+- **SDNN** neurons (``type = SDNN``, lava-dl's sigma-delta networks, PilotNet SDNN) →
+  :class:`~neurodeploy.ir.SigmaDelta` with netx's exponents ``spike_exp = state_exp = 6``
+  (``SigmaDeltaQ``), as netx builds them (hdf5.py ``get_neuron_params``): the input block
+  → mode ``delta`` (Lava's ``Delta`` encoder, no bias; its data are integers, ``InputQ(scale=1,
+  bits=12, signed=True)``: ``x << 12`` fits the 24-bit state), a layer with ``sigma_output`` →
+  mode ``sigma`` (Lava's ``Sigma``: no threshold, no bias), any other → mode ``sigma_delta``
+  with ReLU (netx never reads ``activation``); ``vth = vThMant``, the layer's ``bias`` as the
+  neuron's integer bias. A graded spike carries 6 fractional bits and the state 12, so the
+  float equivalents are ``W = w_eff·2**-6`` (``2**-12`` from the network's input), ``vth``
+  and ``bias`` as read, one output unit ``2**-6`` (sigma: ``2**-12``). ``vThMant`` or
+  ``|bias|`` above ``2047`` (``<< 12`` beyond the 24-bit state) are refused naming the layer
+  and the limit, as are ``messageBits <= 0`` and a network mixing SDNN and CUBA neurons.
 - ``simulation/tSample``, when present, becomes ``metadata["T"]``.
 
 Refused, with one line naming the file, layer and field: layer types netx does not implement or
 the IR has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
-``dense_comp``, complex weights), synaptic ``delay``, neuron types other than CUBA (``SDNN``,
-``RF``, ...), graded output spikes, a neuron field that is missing or not one integer,
+``dense_comp``, complex weights), synaptic ``delay``, neuron types other than CUBA and SDNN
+(``RF``, ...), graded output spikes of CUBA neurons, a neuron field that is missing or not one integer,
 ``iDecay``/``vDecay`` outside [0, 4096], ``vThMant ≤ 0``, a hidden layer that can never spike,
 an input block's ``weight``/``bias`` that is not one number (netx's ``int(...)`` fails), shapes
 that do not chain.
@@ -70,6 +82,9 @@ that do not chain.
 Time: the IR is delay-free; netx's ``net.layers[i]`` (the input block, when it has a neuron,
 is ``i = 0``) shows IR step ``t`` at Lava step ``t + i + 1`` when loaded with ``reset_offset =
 1``, data entering the input block's neuron at step ``t + 1`` (see :mod:`neurodeploy.lava.netx`).
+netx ignores ``reset_interval`` for SDNN neurons, so lava-dl runs an SDNN as a pipeline whose
+biases act from step 0; :func:`netx_timing` gives that pipeline as an IR graph (delay-1 edges
+into every synapse), whose fixed-point simulation is lava-dl's run step for step.
 """
 
 from __future__ import annotations

@@ -17,7 +17,12 @@ lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
   (C, H, W) order — netx reverses it to Lava's (W, H, C)); ``weight`` (dense ``[out, in]``; conv
   PyTorch ``[C_out, C_in/g, kH, kW]``, netx flips and transposes it as our compiler does);
   conv ``stride``/``padding``/``dilation`` as (H, W) and ``groups``; ``bias`` (netx's bias
-  mantissa); ``neuron/{type: CUBA, iDecay, vDecay, vThMant, refDelay, gradedSpike}``.
+  mantissa); ``neuron/{type: CUBA, iDecay, vDecay, vThMant, refDelay, gradedSpike}``; a
+  sigma-delta layer: ``neuron/{type: SDNN, activation: relu, vThMant}`` (``sigma_output`` for
+  mode ``sigma``) and its integer ``bias`` as is — netx fixes ``spike_exp = state_exp = 6`` and
+  ReLU, so other exponents, an identity activation or a ``delta`` layer after a synapse (netx
+  builds a Delta for its input block only) are refused naming the node. netx runs SDNN layers
+  without resets: a pipeline, :func:`neurodeploy.converters.netx.netx_timing`.
 
 What netx 0.6 reads per layer (hdf5.py ``create_dense``/``create_conv``/``get_neuron_params``):
 ``weight``; ``bias`` (→ ``bias_mant``); ``delay`` (dense only, synaptic, ≤ 62); conv geometry;
