@@ -122,6 +122,7 @@ from neurodeploy.ir import (
 )
 from neurodeploy.ir.checks import sigma_delta_q_refusal
 from neurodeploy.ir.shapes import node_output_shape
+from neurodeploy.kinds import is_neuron
 
 #: netx's neuron for a dense layer without one (hdf5.py ``create_dense``: ``1 << 18 - 1`` is
 #: ``1 << 17``): (iDecay, vDecay, vThMant) — a non-leaky, never-firing integrator
@@ -377,9 +378,8 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
         cur, shape = neuron.name, out_shape
     if not synapse_layers:
         raise NeurodeployError(f"{path}: no dense or conv layer to import")
-    neuron_kinds = {type(n) for n in g.nodes.values() if isinstance(n, (CubaLIF, Readout,
-                                                                        SigmaDelta))}
-    if SigmaDelta in neuron_kinds and len(neuron_kinds) > 1:
+    families = {isinstance(n, SigmaDelta) for n in g.nodes.values() if is_neuron(n)}
+    if len(families) > 1:
         raise NeurodeployError(f"{path}: mixes SDNN and CUBA neurons; only networks of one "
                                "neuron family are imported")
     if flatten_next:

@@ -217,6 +217,15 @@ def test_sdnn_parameters_outside_loihis_range_are_refused_at_import(tmp_path: Pa
     with pytest.raises(NeurodeployError, match=r"layer 1 \(dense\): neuron: \|bias\| = 3000 "
                        r"exceeds 2047"):
         from_netx(_sdnn_file(tmp_path / "bias.net", bias=3000.0))
+    import h5py
+
+    mixed = _sdnn_file(tmp_path / "mixed.net")
+    with h5py.File(mixed, "a") as f:
+        del f["layer/2/neuron"]
+        for k, v in (("type", "CUBA"), ("iDecay", 4096), ("vDecay", 0), ("vThMant", 2**17)):
+            f.create_dataset(f"layer/2/neuron/{k}", data=v)
+    with pytest.raises(NeurodeployError, match="mixes SDNN and CUBA neurons"):
+        from_netx(mixed)
 
 
 def test_exponents_outside_loihis_range_are_refused() -> None:
