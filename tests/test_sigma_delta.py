@@ -105,6 +105,18 @@ def test_fixed_step_equals_lavas_models(mode: str, relu: bool, vth: int, se: int
             assert not sat.any()
 
 
+def test_saturation_marks_states_beyond_24_bits() -> None:
+    """Lava's Python model keeps int32; Loihi's state is 24-bit: the step flags the neurons
+    where they part (the values stay Lava's)."""
+    node = SigmaDelta("sd", shape=(3,), activation="identity", quant=SigmaDeltaQ())
+    kind = kinds.kind_of(node)
+    state = kind.initial_state(node, (1, 3), True, "cpu")
+    a = torch.tensor([[2**23 - 1, 2**23, -(2**23)]])
+    _, y, sat = kind.fixed_step(state, a, kind.fixed_params(node, "cpu"))
+    assert sat[0].tolist() == [False, True, True]
+    assert y[0].tolist() == a[0].tolist()  # Lava's int32 arithmetic does not clip them
+
+
 def test_float_step_equals_a_plain_loop() -> None:
     rng = np.random.default_rng(1)
     i_seq = rng.normal(0, 2, (8, 5)).astype(np.float32)
