@@ -73,3 +73,29 @@ def test_refusals_name_module_and_class(mod, msg):
         convert(net, torch.zeros(1, 3))
     assert str(err.value).startswith(msg)
     assert "\n" not in str(err.value)
+
+
+def test_rsynaptic_export_to_nir_imports_as_nir_reads_it():
+    """snnTorch's export_to_nir of an RSynaptic 12-38-7 network through the NIR path: NIR's
+    CubaLIF resets at once (snnTorch's own importer reads it with reset_delay=False), so it
+    equals the direct conversion with the delayed reset's refractory step dropped."""
+    from neurodeploy.converters.nir import from_nir
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(5)
+    net = nn.Sequential(
+        nn.Linear(12, 38), snn.RSynaptic(alpha=0.8, beta=0.9, linear_features=38,
+                                         init_hidden=True, reset_mechanism="zero"),
+        nn.Linear(38, 7), snn.RSynaptic(alpha=0.8, beta=0.9, linear_features=7,
+                                        init_hidden=True, reset_mechanism="zero")).eval()
+    g = from_nir(export_to_nir(net, torch.rand(1, 12), ignore_dims=[0]))
+    assert sorted(e.dst for e in g.edges if e.delay == 1) == ["1.w_rec", "3.w_rec"]
+    direct = convert(net, torch.zeros(1, 12))
+    for n in direct:
+        if n.kind == "cuba_lif":
+            n.refractory = 0
+    x = (torch.rand(T, B, 12) < 0.3).float()
+    out = simulate(g, x).outputs[g.outputs[0]]
+    ref = simulate(direct, x).outputs[direct.outputs[0]]
+    assert ref.sum() > 50
+    assert torch.equal(out, ref)
