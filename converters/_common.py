@@ -96,6 +96,8 @@ class NeuronSpec:
     returns: tuple[str, ...] = ("spikes",)
     #: recurrent synapses s[t−1] → neuron: each a Dense or Conv2d node (name set by the builder)
     recurrent: list[Node] = field(default_factory=list)
+    #: steps after a spike during which v stays 0 (the IR's CubaLIF.refractory)
+    refractory: int = 0
     note: str = ""
 
 
@@ -186,7 +188,8 @@ class Builder:
                     reset = "none"
             if spec.ge and reset != "subtract":
                 vth = np.nextafter(vth.astype(np.float32), np.float32(-np.inf)).astype(np.float32)
-            node = CubaLIF(name, shape=shape, du=du, dv=dv, vth=vth, bias=bias, reset=reset)
+            node = CubaLIF(name, shape=shape, du=du, dv=dv, vth=vth, bias=bias, reset=reset,
+                           refractory=int(spec.refractory))
         out = self.add(node, *srcs, where=where)
         if spec.delayed_reset and node.reset == "none":
             spec.recurrent.append(_self_reset(f"{out.node}.reset", -vth, shape, where))

@@ -8,8 +8,16 @@ it, snnTorch's exporter assumes 1e-4) their forward-Euler step is the IR's CUBA 
 - ``CubaLIF(tau_syn, tau_mem, r, v_leak, v_threshold, w_in)``: ``i += dt/τs·(−i + w_in·I)``,
   ``v += dt/τm·(v_leak − v + r·i)`` → ``du = dt/τs``, ``dv = dt/τm``,
   ``g = (dt/τs·w_in)·(dt/τm·r)``, ``bias = dt/τm·v_leak``.
-- ``IF(r, v_threshold)``: ``v += dt·r·I`` → ``dv = 0``, ``g = dt·r``.
+- ``IF(r, v_threshold)``: ``v += r·I`` per time step → ``dv = 0``, ``g = r``. NIR's spec
+  reads ``dt·r``, but every producer (Sinabs, Norse, snnTorch, Lava) steps IF without ``dt``
+  and writes ``r = 1``; with ``dt = 1e-4`` a Sinabs CNN would get thresholds of 10000 and never
+  fire. ``dt`` does not enter IF.
 - ``LI`` / ``CubaLI``: the same without threshold → Readout.
+
+After import, a layer none of whose neurons can reach its threshold for any spike input in
+[0, 1] (within the graph's ``T`` steps, else 1000), and a readout that holds less than 1e-3 of
+its input within that time, are reported with a ``UserWarning`` of one line naming the node
+(:mod:`converters._reach`): the usual sign of a ``--dt`` the producer did not use.
 
 Each neuron kind (:mod:`neurodeploy.kinds`) holds its NIR mapping (``to_nir``, ``from_nir``,
 the NIR classes it imports); this module maps the synapses and the graph.
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +64,8 @@ from neurodeploy.ir.nodes import NODE_TYPES, QUANT_TYPES
 
 KEY = "neurodeploy"
 GAIN_TOL = 1e-6
+#: a readout holding less than this fraction of its input is reported (see _warn_unresponsive)
+READOUT_MIN_RESPONSE = 1e-3
 
 
 # ------------------------------------------------------------------ IR → NIR
@@ -319,6 +330,7 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
     vals: dict[str, Value] = {}
     cyclic = {d for _, d in delayed} | {s for s, _ in delayed}
     out_names: list[str] = []
+    readout_gain: dict[str, np.ndarray] = {}
     for name in order:
         node = nodes[name]
         srcs = [vals[s] for s, d in fwd if d == name and s in vals]
@@ -333,7 +345,11 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
         if not srcs and not any(d == name for _, d in delayed):
             raise NeurodeployError(f"{where}: node '{name}' has no input")
         vals[name] = _nir_node(b, name, node, srcs, dt, name in cyclic,
-                               recurrent_src=[s for s, d in delayed if d == name])
+                               recurrent_src=[s for s, d in delayed if d == name],
+                               readout_gain=readout_gain)
+        if isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)) and \
+                sum(s == name for s, _ in edges) == 1:
+            b.exclusive.add(vals[name].node)  # a neuron's gain may fold into its weights
     for s, d in delayed:
         b.graph.connect(vals[s].node, vals[d].node, delay=1)
     if not out_names:
@@ -341,7 +357,33 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
     b.graph.outputs = list(dict.fromkeys(out_names))
     del outputs
     validate(b.graph)
+    _warn_unresponsive(b.graph, nodes, readout_gain, dt)
     return b.graph
+
+
+def _warn_unresponsive(graph: Graph, nir_nodes: dict[str, Any],
+                       readout_gain: dict[str, np.ndarray], dt: float) -> None:
+    """One ``UserWarning`` line per spiking layer that cannot fire and per readout that cannot
+    respond for any spike input in [0, 1] (see :mod:`converters._reach`)."""
+    from neurodeploy.converters import _reach
+
+    steps = int(graph.metadata.get("T") or _reach.HORIZON)
+    for name, peak, vth in _reach.unreachable(graph, steps):
+        kind = type(nir_nodes[name]).__name__ if name in nir_nodes else "neuron"
+        hint = ("IF is stepped per time step, without dt" if kind == "IF" else
+                f"its decays and gain were read with dt={dt:g} s; pass the producer's --dt")
+        warnings.warn(f"NIR node '{name}' ({kind}): cannot fire for any spike input in [0, 1] "
+                      f"within {steps} steps (membrane at most {peak:.3g}, threshold "
+                      f"{vth:.3g}); {hint}", UserWarning, stacklevel=3)
+    for name, gain in readout_gain.items():
+        node = graph[name]
+        unit = np.broadcast_to(np.abs(gain).astype(np.float64), tuple(node.shape))
+        held = float(np.abs(_reach.peak_response(unit, node, steps)).max())
+        if held < READOUT_MIN_RESPONSE:
+            kind = type(nir_nodes[name]).__name__ if name in nir_nodes else "readout"
+            warnings.warn(f"NIR node '{name}' ({kind}): holds at most {held:.3g} of its input "
+                          f"within {steps} steps (dt={dt:g} s against its time constants); "
+                          "pass the producer's --dt", UserWarning, stacklevel=3)
 
 
 def _is_neuron(node: Any) -> bool:
@@ -366,7 +408,7 @@ def _topo(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
 
 
 def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cyclic: bool,
-              recurrent_src: list[str]) -> Value:
+              recurrent_src: list[str], readout_gain: dict[str, np.ndarray]) -> Value:
     import nir
 
     exact = _exact_node(name, dict(node.metadata or {}))
@@ -415,7 +457,10 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
             spec.gain = 1.0
         if not srcs:
             raise NeurodeployError(f"NIR node '{name}': a neuron fed only by a recurrent edge")
-        return b.neuron(name, spec, srcs, name)
+        out = b.neuron(name, spec, srcs, name)
+        if spec.readout:
+            readout_gain[out.node] = g
+        return out
     raise NeurodeployError(f"NIR node '{name}' ({type(node).__name__}): not supported by the "
                            "IR (Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale of "
                            "ones, LIF, CubaLIF, IF, LI, CubaLI)")
@@ -423,8 +468,11 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
 
 def _neuron_spec(node: Any, dt: float, name: str) -> NeuronSpec:
     """The NIR neuron as the IR's CUBA form, by the kind that imports it."""
+    import nir
+
     kind = kinds.for_nir(node)
-    return NeuronSpec(**kind.from_nir(node, dt, name), readout=not kind.fires)
+    step = 1.0 if isinstance(node, nir.IF) else dt  # IF: per time step (module docstring)
+    return NeuronSpec(**kind.from_nir(node, step, name), readout=not kind.fires)
 
 
 def _pair(x: Any) -> tuple[int, int]:

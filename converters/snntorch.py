@@ -1,4 +1,5 @@
-"""snnTorch (1.0) → IR: ``Leaky``, ``Synaptic``, ``RLeaky`` with ``init_hidden=True``.
+"""snnTorch (1.0) → IR: ``Leaky``, ``Synaptic``, ``RLeaky``, ``RSynaptic`` with
+``init_hidden=True``.
 
 snnTorch's algebra (``snntorch/_neurons``; ``β = clamp(beta, 0, 1)``, ``α = clamp(alpha, 0, 1)``,
 θ the threshold, ``s[t] = mem[t] > θ``, ``r[t] = (mem[t−1] > θ)`` the *delayed* reset, which
@@ -13,15 +14,24 @@ with ``reset_delay=True`` (the default) is the previous step's spike ``s[t−1]`
 - Leaky, none: ``mem[t] = β·mem[t−1] + I[t]`` → reset ``none``; when its membrane is the
   model's output it becomes a Readout (``dv = 1 − β``).
 - Synaptic: ``syn[t] = α·syn[t−1] + I[t]``, ``mem[t] = β·mem[t−1] + syn[t] − θ·s[t−1]`` →
-  ``du = 1 − α``, ``dv = 1 − β``, subtract handled as for Leaky. Zero reset in Synaptic also
-  discards ``syn[t]`` of the step after a spike, which the IR cannot express: refused.
-- RLeaky: ``mem[t] = β·mem[t−1] + I[t] + V(s[t−1]) − θ·s[t−1]``; ``V`` (Linear, Conv2d or the
-  one-to-one ``V``) becomes a recurrent Dense/Conv2d (delay 1), its bias the neuron's bias.
-  Zero reset discards the whole step: refused.
+  ``du = 1 − α``, ``dv = 1 − β``, subtract handled as for Leaky.
+- RLeaky / RSynaptic: as Leaky / Synaptic with ``V(s[t−1])`` added to the input (RSynaptic:
+  into ``syn``); ``V`` (Linear, Conv2d or the one-to-one ``V``) becomes a recurrent
+  Dense/Conv2d (delay 1) into the neuron's input (the IR's ``u``), its bias the neuron's bias.
+- Zero reset in Synaptic, RLeaky and RSynaptic with ``reset_delay=True``: the step after a
+  spike, ``mem[t] = (1 − s[t−1])·(β·mem[t−1] + syn[t])`` = 0 (the whole step's input to ``mem``
+  is discarded; ``syn`` keeps integrating) — the IR's zero reset with a refractory period of
+  one step (float only: Lava's fixed-point LIF has no refractory period, and quantization says
+  so).
+- Zero reset with ``reset_delay=False``: ``r[t]`` is then always 0 (``mem`` was zeroed when it
+  crossed θ), so ``mem ← 0`` at the spike: exactly the IR's zero reset (fixed point too).
+  RSynaptic with ``reset_delay=False`` is refused: snnTorch 1.0's forward reads its ``spk``
+  argument there, which is None with ``init_hidden=True``, so the source model cannot run.
 - ``graded_spikes_factor`` g ≠ 1: spikes of amplitude g, folded into the next synapse's weights.
 - ``reset_delay=False`` with subtract resets twice when ``mem > 2θ`` (snnTorch's "avoid
-  double reset" term): refused; with zero it equals the IR's zero reset.
-- ``inhibition``, ``state_quant``: refused.
+  double reset" term): refused.
+- ``inhibition``, ``state_quant``, and every other snnTorch neuron (Alpha, Lapicque, SLSTM, ...):
+  refused, naming the module path and class.
 """
 
 from __future__ import annotations
@@ -77,27 +87,32 @@ def leaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
     return spec
 
 
+def _zero_refractory(reset: str, mod: Any) -> int:
+    """snnTorch's delayed zero reset discards the step after a spike: refractory 1."""
+    return 1 if reset == "zero" and mod.reset_delay else 0
+
+
 def synaptic(mod: Any, where: str, shape: Shape) -> NeuronSpec:
     """snn.Synaptic → CubaLIF with a current state (``du = 1 − α``)."""
-    beta, vth, reset, g = _common(mod, where, "Synaptic")
-    if reset == "zero":
-        raise NeurodeployError(f"module '{where}' (Synaptic): reset_mechanism='zero' also clears "
-                               "the next step's synaptic input, which the IR cannot express")
+    return _synaptic(mod, where, shape, "Synaptic")
+
+
+def _synaptic(mod: Any, where: str, shape: Shape, kind: str) -> NeuronSpec:
+    beta, vth, reset, g = _common(mod, where, kind)
     alpha = np.clip(check_finite(where, "alpha", mod.alpha), 0, 1)
     spec = NeuronSpec(du=(1 - alpha).astype(np.float32), dv=(1 - beta).astype(np.float32),
-                      vth=vth, reset=reset, delayed_reset=reset == "subtract", spike_scale=g)
+                      vth=vth, reset=reset, delayed_reset=reset == "subtract", spike_scale=g,
+                      refractory=_zero_refractory(reset, mod))
     spec.returns = _returns(mod, ("spikes", "syn", "mem"))
     return spec
 
 
-def rleaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
-    """snn.RLeaky → CubaLIF + recurrent synapse (delay 1)."""
+def _recurrent(mod: Any, where: str, shape: Shape, kind: str, g: float,
+               keep_bias: bool = False) -> tuple[Any, Any]:
+    """snnTorch's recurrent ``V`` as an IR synapse (weights times the spike amplitude ``g``)
+    and the bias it adds to the neuron (0 with ``keep_bias``: the bias stays on the synapse)."""
     import torch.nn as nn
 
-    beta, vth, reset, g = _common(mod, where, "RLeaky")
-    if reset == "zero":
-        raise NeurodeployError(f"module '{where}' (RLeaky): reset_mechanism='zero' also clears "
-                               "the next step's input, which the IR cannot express")
     rec = mod.recurrent
     bias: Any = 0.0
     if isinstance(rec, nn.Linear):
@@ -105,34 +120,68 @@ def rleaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
         node: Any = Dense(f"{where}.recurrent", weight=w.astype(np.float32))
         if rec.bias is not None:
             bias = check_finite(where, "recurrent.bias", rec.bias)
+            if keep_bias:
+                node.bias, bias = bias, 0.0
     elif isinstance(rec, nn.Conv2d):
         from neurodeploy.converters.torch_fx import _conv
 
         node = _conv(rec, f"{where}.recurrent")
         node.weight = (node.weight * np.float32(g)).astype(np.float32)
-        if node.bias is not None:
+        if node.bias is not None and not keep_bias:
             bias = node.bias
             node.bias = None
     else:  # RecurrentOneToOne: x * V
         v = check_finite(where, "V", rec.V) * np.float32(g)
         if len(shape) != 1:
-            raise NeurodeployError(f"module '{where}' (RLeaky): one-to-one V on {shape} "
+            raise NeurodeployError(f"module '{where}' ({kind}): one-to-one V on {shape} "
                                    "neurons is not supported (1-D layers only)")
         diag = np.broadcast_to(v.reshape(-1) if v.size > 1 else v.reshape(()), shape)
         node = Dense(f"{where}.recurrent", weight=np.diag(diag).astype(np.float32))
     if isinstance(node, Conv2d) and np.ndim(bias):
         bias = np.broadcast_to(np.asarray(bias).reshape(-1, 1, 1), shape).astype(np.float32)
+    return node, bias
+
+
+def rleaky(mod: Any, where: str, shape: Shape) -> NeuronSpec:
+    """snn.RLeaky → CubaLIF + recurrent synapse (delay 1)."""
+    beta, vth, reset, g = _common(mod, where, "RLeaky")
+    node, bias = _recurrent(mod, where, shape, "RLeaky", g)
     spec = NeuronSpec(du=1.0, dv=(1 - beta).astype(np.float32), vth=vth, bias=bias, reset=reset,
-                      delayed_reset=reset == "subtract", spike_scale=g, recurrent=[node])
+                      delayed_reset=reset == "subtract", spike_scale=g, recurrent=[node],
+                      refractory=_zero_refractory(reset, mod))
     spec.returns = _returns(mod, ("spikes", "mem"))
     return spec
+
+
+def rsynaptic(mod: Any, where: str, shape: Shape) -> NeuronSpec:
+    """snn.RSynaptic → CubaLIF with a current state + recurrent synapse into it (delay 1)."""
+    if not mod.reset_delay:
+        raise NeurodeployError(
+            f"module '{where}' (RSynaptic): reset_delay=False cannot run in snnTorch 1.0 itself "
+            "(its forward reads the spk argument, None with init_hidden=True); use "
+            "reset_delay=True")
+    spec = _synaptic(mod, where, shape, "RSynaptic")
+    # V's bias enters syn, which decays: it stays on the recurrent synapse (the IR's u)
+    node, _ = _recurrent(mod, where, shape, "RSynaptic", spec.spike_scale, keep_bias=True)
+    spec.recurrent = [node]
+    return spec
+
+
+def _refuse(mod: Any, where: str, shape: Shape) -> NeuronSpec:
+    raise NeurodeployError(f"module '{where}' ({type(mod).__name__}): snnTorch's "
+                           f"{type(mod).__name__} neuron has no IR form (supported: Leaky, "
+                           "Synaptic, RLeaky, RSynaptic)")
 
 
 def handlers() -> dict[type, Any]:
     """Neuron module type → NeuronSpec function, for :func:`converters.torch_fx.capture`."""
     import snntorch as snn
+    from snntorch._neurons import SpikingNeuron
 
-    return {snn.RLeaky: rleaky, snn.Synaptic: synaptic, snn.Leaky: leaky}
+    # every other snnTorch neuron is a leaf too, so that it is refused by name instead of
+    # being traced into
+    return {snn.RSynaptic: rsynaptic, snn.RLeaky: rleaky, snn.Synaptic: synaptic,
+            snn.Leaky: leaky, SpikingNeuron: _refuse}
 
 
 def convert(module: Any, input_shape: Shape, **opts: Any) -> Any:

@@ -150,7 +150,7 @@ def test_avgpool_is_rewritten_with_its_factor_folded() -> None:
     g.inputs, g.outputs = ["in"], ["out"]
     ds = Dataset(rng.random((12, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 12), "img",
                  "direct", 3)
-    qg, rep = quantize(g, ds)
+    qg, rep = quantize(g, ds, fold=False)  # the pool kept: its own rewrite
     assert qg.nodes["pool"].kind == "sumpool2d"
     np.testing.assert_allclose(qg.nodes["fc"].weight, g.nodes["fc"].weight / 4, rtol=1e-6)
     assert rep.layer("lif").weight_exp == {"conv": 0}

@@ -49,7 +49,9 @@ def energy_cmd(
     from neurodeploy.report import chip_lines, energy_html, energy_table, ratio_lines, report_dict
 
     spec = cluster_spec(workers, scheduler, slurm)
-    graph = load_graph(existing_file(model, "graph file"))
+    from neurodeploy.quantize.pool_folding import fold_pools
+
+    graph, folding = fold_pools(load_graph(existing_file(model, "graph file")))
     if samples is not None and samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
     if perf_samples < 1:
@@ -60,7 +62,8 @@ def energy_cmd(
     res = dataset_result(spec, graph, ds, mode="fixed" if quantized else "float", T=steps,
                          progress=not json_out)
     meta = {"model": model.name, "data": str(data), "samples": int(res.n_samples),
-            "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6)}
+            "mode": "fixed" if quantized else "float", "accuracy": round(res.accuracy, 6),
+            "pool_folding": [str(n) for n in folding]}
     report = estimate_energy(graph, res.counts, res.T, profiles, memory=memory, metadata=meta,
                              spike_data=ds.encoding == "spikes")
     chips = {}
@@ -77,6 +80,8 @@ def energy_cmd(
                                          f"T = {res.T}, per inference"))
     for line in ratio_lines(report):
         con.print(line)
+    for note in folding:
+        con.print(f"pool folding: {note}")
     for name, (m, t) in chips.items():
         for line in chip_lines(name, m, t):
             con.print(line)

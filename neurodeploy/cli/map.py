@@ -42,7 +42,9 @@ def map_cmd(
         raise NeurodeployError(f"--html {html} is the input model; choose another file")
     if samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
-    graph = load_graph(path)
+    from neurodeploy.quantize.pool_folding import fold_pools
+
+    graph, _ = fold_pools(load_graph(path))  # pools folded where cheaper, as quantize does
     profile = load_profile(target)
     mapping = map_graph(graph, profile)
     perf = None

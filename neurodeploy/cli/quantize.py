@@ -44,7 +44,8 @@ def quantize_cmd(
         emit_json({"model": str(model), "output": str(out), "target": target, "T": report.T,
                    "n_test": len(test), "float_accuracy": acc_float,
                    "quantized_accuracy": acc_fixed, "input_scale": report.input_scale,
-                   "input_bits": report.input_bits, "layers": layers})
+                   "input_bits": report.input_bits, "layers": layers,
+                   "pool_folding": report.pool_folding})
         return
     from rich.table import Table
 
@@ -64,6 +65,8 @@ def quantize_cmd(
                       "; ".join(r.notes))
     c = console()
     c.print(table)
+    for note in report.pool_folding:
+        c.print(f"pool folding: {note}")
     c.print(f"accuracy on {len(test)} test samples: float {acc_float:.2%}, "
             f"fixed point {acc_fixed:.2%} ({(acc_fixed - acc_float) * 100:+.2f} pp)")
 

@@ -184,7 +184,8 @@ class CubaLIFKind(NeuronKind):
             return nir.LIF(tau=c["tau_mem"], r=c["r"], v_leak=c["v_leak"], v_threshold=vth,
                            v_reset=np.zeros_like(vth), metadata=metadata)
         if np.all(du == 1) and np.all(dv == 0) and np.all(node.bias == 0):
-            return nir.IF(r=np.full(tuple(node.shape), 1 / dt, np.float32), v_threshold=vth,
+            # IF is stepped per time step by every producer (converters/nir.py): r = 1, no dt
+            return nir.IF(r=np.ones(tuple(node.shape), np.float32), v_threshold=vth,
                           v_reset=np.zeros_like(vth), metadata=metadata)
         return nir.CubaLIF(tau_syn=c["tau_syn"], tau_mem=c["tau_mem"], r=c["r"],
                            v_leak=c["v_leak"], v_threshold=vth, v_reset=np.zeros_like(vth),

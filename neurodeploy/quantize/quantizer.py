@@ -44,6 +44,7 @@ from neurodeploy.ir import (
     validate,
 )
 from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
+from neurodeploy.quantize.pool_folding import fold_pools
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
 from neurodeploy.sim import decode, simulate
@@ -396,20 +397,24 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
 
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
-             seed: int = 0) -> tuple[Graph, QuantReport]:
+             seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
     """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
     ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
     (default: ``graph.metadata['T']`` or the data's steps).
 
-    Returns the quantized graph (the same float graph with ``quant`` filled in; AvgPool2d nodes
-    become SumPool2d with ``1/k²`` folded into a synapse) and a :class:`QuantReport`.
+    Returns the quantized graph (the same float graph with ``quant`` filled in; with ``fold``,
+    pools folded into the synapse after them where that is cheaper on the chip
+    (:mod:`neurodeploy.quantize.pool_folding`, listed in the report's ``pool_folding``); the
+    remaining AvgPool2d nodes become SumPool2d with ``1/k²`` folded into a synapse) and a
+    :class:`QuantReport`.
     Raises NeurodeployError naming the node fixed point cannot express.
     """
     from neurodeploy.data import encode
 
     validate(graph)
     check_expressible(graph, target)
-    g = fold_avgpools(graph)
+    g, fold_notes = fold_pools(graph) if fold else (graph, [])
+    g = fold_avgpools(g)
     st = _structure(g)
     ds = calib.subset(slice(0, max_calib))
     if len(ds) == 0:
@@ -453,6 +458,6 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
                                                "calibration": ds.name, "n_calib": len(ds)})
     report = QuantReport(target, int(x.shape[0]), len(ds), float(in_q.scale), int(in_q.bits),
                          float(np.mean(ref.predictions == y)), float(np.mean(got.predictions == y)),
-                         reports, tried)
+                         reports, tried, [str(n) for n in fold_notes])
     validate(qg)
     return qg, report

@@ -51,6 +51,8 @@ class QuantReport:
     fixed_accuracy: float
     layers: list[LayerReport] = field(default_factory=list)
     candidates_tried: int = 0
+    #: what the pool-folding pass did (pool folded into synapse, or kept and why)
+    pool_folding: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
