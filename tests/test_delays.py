@@ -111,3 +111,53 @@ def test_a_file_with_a_delay_above_the_limit_is_refused_on_load(tmp_path):
     with pytest.raises(NeurodeployError, match=r"d.ndg: node 'fc' \(dense\): delay 99 exceeds "
                                                r"Loihi 2's maximum synaptic delay of 62 steps"):
         load_graph(tmp_path / "d.ndg")
+
+
+def _float_mlp(delays: bool) -> object:
+    from neurodeploy.ir import CubaLIF, Graph, Input, Readout
+
+    rng = np.random.default_rng(3)
+    g = Graph(metadata={"T": 16})
+    g.add(Input("in", shape=(6,)))
+    g.add(Dense("fc1", weight=rng.normal(0, 0.5, (8, 6)).astype(np.float32),
+                delay=rng.integers(0, 8, (8, 6)) if delays else None), "in")
+    g.add(CubaLIF("lif1", shape=(8,), du=0.5, dv=0.1, vth=1.0), "fc1")
+    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (3, 8)).astype(np.float32),
+                delay=rng.integers(0, 8, (3, 8)) if delays else None), "lif1")
+    g.add(Readout("out", shape=(3,), du=1.0, dv=0.0), "fc2")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g
+
+
+def test_quantize_keeps_the_delays_and_tracks_the_float_graph():
+    """quantize → the same delays; the fixed-point readout tracks the float one (max error
+    ≤ 10 % of the float output's range, as for the delay-free twin of this tiny network)."""
+    from neurodeploy.data import Dataset
+    from neurodeploy.quantize import quantize
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(rng.random((16, 6)).astype(np.float32), rng.integers(0, 3, 16), "tiny",
+                 "direct", 3)
+    x = np.repeat(rng.random((1, 8, 6)).astype(np.float32), 16, axis=0)
+    errs = {}
+    for delays in (True, False):
+        g = _float_mlp(delays)
+        qg, _ = quantize(g, ds)
+        for s in ("fc1", "fc2"):
+            assert graph_diff(g, qg) is not None
+            d = g.nodes[s].delay
+            assert (qg.nodes[s].delay is None) if d is None else \
+                np.array_equal(qg.nodes[s].delay, d)
+        fl = simulate(g, x).outputs["out"].numpy()
+        fx = simulate(qg, x, mode="fixed").outputs["out"].numpy()
+        errs[delays] = np.abs(fl - fx).max() / (np.ptp(fl) or 1.0)
+    assert errs[True] <= 0.1 and errs[False] <= 0.1, errs
+
+
+def test_onnx_export_refuses_delays_naming_the_layer():
+    pytest.importorskip("onnx")
+    from neurodeploy.converters.onnx import to_onnx
+
+    with pytest.raises(NeurodeployError, match=r"^node 'fc1' \(dense\): synaptic delays \(up to "
+                                               r"7 steps\) have no ONNX form \(Gemm\)$"):
+        to_onnx(_float_mlp(True))
