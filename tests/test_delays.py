@@ -161,3 +161,21 @@ def test_onnx_export_refuses_delays_naming_the_layer():
     with pytest.raises(NeurodeployError, match=r"^node 'fc1' \(dense\): synaptic delays \(up to "
                                                r"7 steps\) have no ONNX form \(Gemm\)$"):
         to_onnx(_float_mlp(True))
+
+
+def test_lava_schedule_folds_no_more_than_the_delay_field_leaves():
+    """A shortcut Dense whose own delays fill the 6-bit field gets no folded delay: the
+    schedule's extra step goes to an identity delay process on the edge instead."""
+    from test_lava_cases import residual_graph
+
+    from neurodeploy.lava.schedule import schedule
+
+    g = residual_graph()
+    plain = schedule(g)
+    skip_edge = next(i for i, e in enumerate(g.edges) if e.src == "skip")
+    assert plain.dense_delay["skip"] == 1 and plain.extra[skip_edge] == 0
+    g.nodes["skip"].delay = np.full(g.nodes["skip"].weight.shape, DELAY_MAX, np.int32)
+    full = schedule(g)
+    assert "skip" not in full.dense_delay and full.extra[skip_edge] == 1
+    g.nodes["skip"].delay[:] = DELAY_MAX - 1
+    assert schedule(g).dense_delay["skip"] == 1

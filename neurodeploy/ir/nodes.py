@@ -4,7 +4,8 @@ Time is discrete; one step is one Loihi algorithmic time step. Shapes are per sa
 step (no time or batch dimension): a Dense input is ``(n,)``, a Conv2d input ``(C, H, W)``.
 
 Synapse nodes (:class:`Dense`, :class:`Conv2d`, :class:`SumPool2d`, :class:`AvgPool2d`,
-:class:`Flatten`, :class:`Add`) are linear maps applied within a step, without delay. Neuron
+:class:`Flatten`, :class:`Add`) are linear maps applied within a step, without delay — except
+that a :class:`Dense` may carry per-synapse integer delays (``delay``; docs/delays.md). Neuron
 nodes (:class:`CubaLIF`, :class:`Readout`) sum all their incoming edges as the synaptic input
 ``I[t]`` and follow Loihi's CUBA dynamics (float form)::
 
