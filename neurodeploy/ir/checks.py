@@ -64,11 +64,12 @@ def check_neuron_q(node: Any, shape: Shape) -> None:
 
 def integer_array(value: Any) -> np.ndarray:
     """``value`` as an int32 array when it holds integers only (bools and integral floats
-    included), else as given (float64) for :func:`check_delay` to refuse by name."""
+    included; int64 beyond int32's range), else as float64, for :func:`check_delay` to refuse
+    by name."""
     arr = np.asarray(value)
     if arr.dtype.kind in "iub":
         ok = arr.size == 0 or (int(arr.min()) >= -(2**31) and int(arr.max()) < 2**31)
-        return arr.astype(np.int32) if ok else arr.astype(np.float64)
+        return arr.astype(np.int32) if ok else arr.astype(np.int64)  # refused by its range
     arr = arr.astype(np.float64)
     if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2**31):
         return arr.astype(np.int32)
