@@ -72,6 +72,8 @@ class Value:
     node: str
     shape: Shape
     scale: float = 1.0
+    #: steps each element arrives late (a NIR ``Delay`` not yet folded into a Dense's delays)
+    delay: np.ndarray | None = None
 
 
 @dataclass

@@ -34,7 +34,8 @@ is what netx runs in Lava, spike for spike:
   and ``num_weight_bits``; Lava's Dense clips/truncates ``w'`` (8-bit mantissa, mixed sign even)
   and computes ``(Σ w'·s) >> k``. The IR keeps that effective mantissa and exponent, reduced
   while exact: ``(Σ 2^m·w''·s) >> k = (Σ w''·s) >> (k − m)`` for integers, so a halving that
-  stays on Lava's 8-bit grid changes nothing. **Conv weights** (``[C_out, C_in/g, kH, kW]``,
+  stays on Lava's 8-bit grid changes nothing. A dense ``delay`` (netx: a ``DelayDense``) becomes
+  the Dense's per-synapse ``delay`` (see ``_delays`` for netx's shapes). **Conv weights** (``[C_out, C_in/g, kH, kW]``,
   PyTorch's layout; netx flips and transposes them for Lava) have no exponent.
   ``stride``/``padding``/``dilation`` are stored (H, W) (netx reverses them to Lava's (x, y)).
 - **Neuron** ``type = CUBA`` (or ``LOIHI``), mapped as netx does: ``du = iDecay − 1``,
@@ -73,8 +74,10 @@ is what netx runs in Lava, spike for spike:
 
 Refused, with one line naming the file, layer and field: layer types netx does not implement or
 the IR has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
-``dense_comp``, complex weights), synaptic ``delay``, neuron types other than CUBA and SDNN
-(``RF``, ...), graded output spikes of CUBA neurons, a neuron field that is missing or not one integer,
+``dense_comp``, complex weights), a conv layer's ``delay`` (netx ignores it), a dense
+``delay`` that is negative, non-integral or above 62 (netx clamps it), neuron types other than
+CUBA and SDNN (``RF``, ...), graded output spikes of CUBA neurons, a neuron field that is
+missing or not one integer,
 ``iDecay``/``vDecay`` outside [0, 4096], ``vThMant ≤ 0``, a hidden layer that can never spike,
 an input block's ``weight``/``bias`` that is not one number (netx's ``int(...)`` fails), shapes
 that do not chain.
@@ -99,6 +102,7 @@ from neurodeploy.formats import (
     BIAS_EXP_MAX,
     BIAS_MANT_RANGE,
     DECAY_UNITY,
+    DELAY_MAX,
     NETX_BIAS_EXP,
     NETX_SPIKE_EXP,
     NETX_STATE_EXP,
@@ -322,8 +326,10 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
             raise fail(i, kind, "unknown netx layer type")
         if "weight" not in layer or not isinstance(layer["weight"], h5py.Dataset):
             raise fail(i, kind, "no real 'weight' dataset (complex weights are not supported)")
-        if "delay" in layer and np.any(np.asarray(layer["delay"][()]) != 0):
-            raise fail(i, kind, "synaptic/axonal delays have no IR form")
+        if kind == "conv" and "delay" in layer and np.any(np.asarray(layer["delay"][()]) != 0):
+            raise fail(i, kind, "a conv layer's 'delay' is ignored by netx (create_conv never "
+                       "reads it) though the slayer block that wrote it applies it; refused "
+                       "rather than guessed")
         name = f"layer{i}"
         if flatten_next and len(shape) > 1:
             g.add(Flatten(f"{name}.flatten"), cur)
@@ -345,7 +351,9 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
                            "range [-256, 255]")
             eff, exp = _dense_weights(w)
             syn: Dense | Conv2d = Dense(name, weight=(eff * 2.0**exp).astype(np.float32),
-                                        quant=WeightQ(weight=eff, weight_exp=exp, scale=1.0))
+                                        quant=WeightQ(weight=eff, weight_exp=exp, scale=1.0),
+                                        delay=_delays(layer, w.shape, lambda why, i=i, k=kind:
+                                                      fail(i, k, why)))
         else:
             if w.ndim < 4:
                 raise fail(i, kind, f"weight of shape {tuple(w.shape)}: expected "
@@ -386,6 +394,39 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
         raise NeurodeployError(f"{path}: the network ends with a 'flatten' layer")
     g.inputs, g.outputs = ["in"], [cur]
     return g
+
+
+def _delays(layer: Any, shape: tuple[int, int], fail: Any) -> np.ndarray | None:
+    """A dense layer's ``delay`` dataset as netx applies it (hdf5.py ``create_dense``), as
+    per-synapse delays ``[out, in]``: a scalar for every synapse; 1-D of length ``out`` (slayer's
+    axonal delay of the layer's neurons, which netx applies to every synapse into that neuron —
+    checked first, as netx does) or of length ``in`` (per input); 2-D of the weight's shape.
+    Refused, naming the layer: negative or non-integral delays (netx's ``astype(int)`` would
+    truncate them), delays above :data:`neurodeploy.formats.DELAY_MAX` (netx clamps them with a
+    warning: the file would not run as written), other shapes."""
+    if "delay" not in layer:
+        return None
+    d = np.asarray(layer["delay"][()], np.float64)
+    if d.size and (not np.all(np.isfinite(d)) or np.any(d != np.round(d))):
+        raise fail("'delay' holds non-integral values (netx would truncate them)")
+    if d.size and d.min() < 0:
+        raise fail(f"'delay' {d.min():g} is negative")
+    if d.size and d.max() > DELAY_MAX:
+        raise fail(f"'delay' {d.max():g} exceeds Loihi 2's maximum synaptic delay of "
+                   f"{DELAY_MAX} steps (netx would clamp it)")
+    n_out, n_in = shape
+    if d.ndim == 0:
+        full = np.full(shape, d.reshape(-1)[0])
+    elif d.ndim == 1 and d.size == n_out:
+        full = np.repeat(d.reshape(-1, 1), n_in, axis=1)
+    elif d.ndim == 1 and d.size == n_in:
+        full = np.repeat(d.reshape(1, -1), n_out, axis=0)
+    elif d.shape == tuple(shape):
+        full = d
+    else:
+        raise fail(f"'delay' of shape {tuple(d.shape)} fits neither the weight {tuple(shape)} "
+                   "nor its rows or columns")
+    return full.astype(np.int32)
 
 
 def _input_transform(layer: Any, i: str, fail: Any) -> dict[str, int]:

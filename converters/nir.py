@@ -23,6 +23,15 @@ Each neuron kind (:mod:`neurodeploy.kinds`) holds its NIR mapping (``to_nir``, `
 the NIR classes it imports); this module maps the synapses and the graph.
 - ``Affine``/``Linear`` → Dense, ``Conv2d``, ``SumPool2d``, ``AvgPool2d``, ``Flatten``; a
   ``Scale`` of ones with several inputs is the IR's Add (NIR sums the edges into a node).
+- ``Delay`` (``y(t) = x(t − τ)``, elementwise, τ in seconds: ``τ/dt`` steps) ↔ a Dense's
+  synaptic delays where that is exact: a Delay right before a Linear/Affine delays each input
+  (every synapse from input ``i`` by ``d_i``); a Delay right after a Linear (or an Affine
+  without bias: an Affine's delayed bias would be missing in the first steps), which feeds
+  nothing else, delays each output. On export a Dense whose delays are one per input becomes
+  ``Delay → Linear/Affine``, one per output (no bias) ``Linear → Delay``; other per-synapse
+  delays (NIR's Delay is elementwise) are refused naming the node. Delays that are not whole
+  steps, negative or above :data:`neurodeploy.formats.DELAY_MAX`, and Delays elsewhere, are
+  refused naming the NIR node.
 
 The gain ``g`` is folded into the neuron's only incoming synapse, or into the state
 (``vth/g``, ``bias/g``). A gain within 1e-6 of 1 (what float τ = dt/(1−β), r = τ/dt
@@ -48,6 +57,7 @@ from neurodeploy.converters._common import Builder, NeuronSpec, Value, to_numpy
 
 from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import DELAY_MAX
 from neurodeploy.ir import (
     Add,
     AvgPool2d,
@@ -103,6 +113,7 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
     shapes = validate(graph)
     dt = float(dt if dt is not None else graph.metadata.get("dt", 1e-4))
     nodes: dict[str, Any] = {}
+    edges = [(e.src, e.dst) for e in graph.edges]
     for node in graph:
         meta = _node_meta(node)
         if isinstance(node, Input):
@@ -112,6 +123,8 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
                 nodes[node.name] = nir.Linear(weight=node.weight, metadata=meta)
             else:
                 nodes[node.name] = nir.Affine(weight=node.weight, bias=node.bias, metadata=meta)
+            if node.max_delay > 0:
+                edges = _delay_to_nir(node, dt, nodes, edges)
         elif isinstance(node, Conv2d):
             in_shape = shapes[graph.in_edges(node.name)[0].src]
             bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0],
@@ -135,7 +148,6 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
             nodes[node.name] = kind.to_nir(node, dt, meta)
         else:  # pragma: no cover - every IR kind is handled above
             raise NeurodeployError(f"node '{node.name}': no NIR form for {node.kind}")
-    edges = [(e.src, e.dst) for e in graph.edges]
     for i, out in enumerate(graph.outputs):
         oname = f"output{i}" if f"output{i}" not in nodes else f"{out}.output"
         nodes[oname] = nir.Output(output_type=np.array(shapes[out]))
@@ -149,6 +161,27 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
         f"{KEY}.dt": dt,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=gmeta, type_check=False)
+
+
+def _delay_to_nir(node: Dense, dt: float, nodes: dict[str, Any],
+                  edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Add the NIR ``Delay`` node ``<name>.delay`` that carries ``node``'s delays (before it:
+    one delay per input; after it: one per output, no bias) and route ``edges`` through it."""
+    import nir
+
+    d = np.asarray(node.delay, np.int64)
+    name = f"{node.name}.delay"
+    carried = {f"{KEY}.carried_by": node.name}  # the Dense's exact metadata holds the delays
+    if np.all(d == d[:1]):  # one delay per input
+        nodes[name] = nir.Delay(delay=d[0].astype(np.float64) * dt, metadata=carried)
+        return [(s, name if t == node.name else t) for s, t in edges] + [(name, node.name)]
+    no_bias = node.bias is None or not np.any(node.bias)
+    if np.all(d == d[:, :1]) and no_bias:  # one delay per output
+        nodes[name] = nir.Delay(delay=d[:, 0].astype(np.float64) * dt, metadata=carried)
+        return [(name if s == node.name else s, t) for s, t in edges] + [(node.name, name)]
+    raise NeurodeployError(f"node '{node.name}' (dense): its per-synapse delays are neither one "
+                           "per input nor (without bias) one per output; NIR's Delay is "
+                           "elementwise and cannot express them (use .ndg or netx)")
 
 
 def write_nir(graph: Graph, path: str | Path, dt: float | None = None) -> None:
@@ -344,6 +377,17 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
             continue
         if not srcs and not any(d == name for _, d in delayed):
             raise NeurodeployError(f"{where}: node '{name}' has no input")
+        if isinstance(node, nir.Delay):
+            before = [s for s, d in fwd if d == name]
+            feeds = sum(1 for s, _ in edges if s == before[0]) if len(before) == 1 else 0
+            vals[name] = _delay_value(b, name, node, srcs, dt, feeds == 1)
+            continue
+        pending = next((s for s in srcs if s.delay is not None), None)
+        if pending is not None and not isinstance(node, (nir.Affine, nir.Linear)) or (
+                pending is not None and len(srcs) > 1):
+            raise NeurodeployError(f"NIR node '{name}' ({type(node).__name__}): fed by a Delay; "
+                                   "the IR takes a Delay only right before a Linear/Affine (its "
+                                   "sole input) or right after a bias-free Linear")
         vals[name] = _nir_node(b, name, node, srcs, dt, name in cyclic,
                                recurrent_src=[s for s, d in delayed if d == name],
                                readout_gain=readout_gain)
@@ -386,6 +430,47 @@ def _warn_unresponsive(graph: Graph, nir_nodes: dict[str, Any],
                           "pass the producer's --dt", UserWarning, stacklevel=3)
 
 
+def _delay_value(b: Builder, name: str, node: Any, srcs: list[Value], dt: float,
+                 sole_consumer: bool) -> Value:
+    """A NIR ``Delay``: folded into the Linear right before it (one delay per output) when it
+    is that Linear's only consumer and the Linear has no bias, else carried on the value for the
+    Linear/Affine right after it (one delay per input). One of ours whose Dense came back
+    from its exact metadata (which holds the delays) passes its input through."""
+    if len(srcs) == 1 and _s((node.metadata or {}).get(f"{KEY}.carried_by")) in b.graph.nodes:
+        carrier = b.graph.nodes[_s(node.metadata[f"{KEY}.carried_by"])]
+        if isinstance(carrier, Dense) and carrier.delay is not None:
+            return srcs[0]
+    tau = np.asarray(node.delay, np.float64).reshape(-1)
+    steps = tau / dt
+    whole = np.round(steps)
+    if not np.all(np.isfinite(steps)) or np.any(np.abs(steps - whole) > 1e-6 * np.maximum(
+            1.0, whole)):
+        raise NeurodeployError(f"NIR node '{name}' (Delay): delays {tau.tolist()} s are not whole "
+                               f"steps of dt = {dt:g} s")
+    if whole.size and (whole.min() < 0 or whole.max() > DELAY_MAX):
+        raise NeurodeployError(f"NIR node '{name}' (Delay): {int(whole.max())} steps outside "
+                               f"[0, {DELAY_MAX}] (Loihi 2's maximum synaptic delay)")
+    if len(srcs) != 1 or len(srcs[0].shape) != 1 or srcs[0].delay is not None:
+        raise NeurodeployError(f"NIR node '{name}' (Delay): takes one flat input, not itself "
+                               "delayed")
+    src = srcs[0]
+    d = np.broadcast_to(whole.astype(np.int32), src.shape) if whole.size == 1 else \
+        whole.astype(np.int32)
+    if d.shape != src.shape:
+        raise NeurodeployError(f"NIR node '{name}' (Delay): {d.size} delays for an input of "
+                               f"shape {src.shape}")
+    prev = b.graph.nodes.get(src.node)
+    if isinstance(prev, Dense) and sole_consumer and (prev.bias is None or not np.any(prev.bias)):
+        own = np.zeros(prev.weight.shape, np.int64) if prev.delay is None else prev.delay
+        total = own + d[:, None]
+        if total.max() > DELAY_MAX:
+            raise NeurodeployError(f"NIR node '{name}' (Delay): with '{src.node}''s own delays "
+                                   f"{int(total.max())} steps exceed {DELAY_MAX}")
+        prev.delay = total.astype(np.int32)
+        return src
+    return Value(src.node, src.shape, src.scale, delay=np.array(d, np.int32))
+
+
 def _is_neuron(node: Any) -> bool:
     return kinds.for_nir(node) is not None
 
@@ -420,6 +505,9 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
             srcs = [_sum(b, name, srcs)]
         x = srcs[0] if srcs else Value("", (int(np.asarray(node.weight).shape[1]),))
         dense = Dense(name, weight=_arr(node.weight), bias=bias)
+        if srcs and srcs[0].delay is not None:  # a Delay right before: one delay per input
+            dense.delay = np.repeat(srcs[0].delay[None, :], dense.weight.shape[0], axis=0)
+            srcs = [Value(srcs[0].node, srcs[0].shape, srcs[0].scale)]
         if not srcs:  # fed only by a delayed edge
             dense.name = b.fresh(name)
             b.graph.add(dense)

@@ -11,7 +11,9 @@ import them from here. Sources (lava-nc 0.10.0, lava-dl 0.6.0):
   with the current's ``ds_offset = 1``, ``a_in << 6``, 13-bit bias mantissa with an exponent,
   17-bit threshold mantissa ``<< 6``, 24-bit ``u`` (wrapped) and ``v`` (clipped);
 - lava/proc/conv/utils.py (``signed_clamp``): a convolution's output wraps at 24 bits;
-- lava/lib/dl/netx/hdf5.py: netx fixes the bias exponent at 6.
+- lava/lib/dl/netx/hdf5.py: netx fixes the bias exponent at 6;
+- lava/proc/dense/models.py (``PyDelayDenseModelBitAcc``) and lava/lib/dl/netx (hdf5.py,
+  blocks/process.py, utils.py ``num_delay_bits``): 6-bit synaptic delays, at most 62 steps.
 
 Besides the constants: integer helpers (numpy or torch integers alike) and the rounding of float
 values onto these formats that the quantization rules use (weights onto the 8-bit mantissa grid
@@ -90,6 +92,17 @@ NETX_STATE_EXP = 6
 #: Lava's Python models hold the state in int32 (``precision=24`` is not enforced): sums wrap
 #: at 32 bits there, which the simulator reproduces and reports as a saturation
 SD_WORD_BITS = 32
+
+# ---------------------------------------------------------------- synaptic delays
+
+#: bits of a synaptic delay on Loihi 2 (``PyDelayDenseModelBitAcc``: "Loihi 2 has a maximum of
+#: 6 bits for delays")
+DELAY_BITS = 6
+#: the largest synaptic delay, in steps. lava-nc's bit-accurate DelayDense accepts up to 63, but
+#: lava-dl netx (the .net format Loihi deployments use) builds every DelayDense with
+#: ``max_delay=62``, clamps larger delays with a warning and its ``num_delay_bits`` refuses ≥ 63;
+#: we take the stricter 62 so that every delay the IR holds runs the same in both
+DELAY_MAX = 62
 
 # ---------------------------------------------------------------- messages
 

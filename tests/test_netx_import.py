@@ -160,7 +160,8 @@ def _dense(n_out: int, n_in: int, **neuron) -> dict:
     ([{"type": "input", "shape": np.array([4])}, _dense(3, 4, vThMant=2**17), _dense(2, 3)],
      "layer 1 \\(dense\\): vThMant 131072 can never be reached"),
     ([{"type": "input", "shape": np.array([4])},
-      {**_dense(3, 4), "delay": np.ones(3)}], "layer 1 \\(dense\\): synaptic"),
+      {**_dense(3, 4), "delay": np.full(3, 63)}],
+     "layer 1 \\(dense\\): 'delay' 63 exceeds Loihi 2's maximum synaptic delay of 62 steps"),
 ])
 def test_refusals_name_the_file_and_layer(layers, match, tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.net", layers)

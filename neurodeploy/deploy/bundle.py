@@ -43,7 +43,7 @@ import numpy as np
 
 from neurodeploy.atomic import check_writable_dir, umask
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Graph, save_graph, validate
+from neurodeploy.ir import Dense, Graph, save_graph, validate
 from neurodeploy.ir.nodes import Node
 from neurodeploy.jsonsafe import to_jsonable
 
@@ -138,6 +138,10 @@ def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
     """
     from neurodeploy.lava.netx import export_netx
 
+    delayed = [n.name for n in graph if isinstance(n, Dense) and n.max_delay > 0]
+    if delayed:  # run.py runs netx samples back to back (see lava.netx.run_network's gates)
+        return {}, (f"node '{delayed[0]}' (dense): delayed synapses keep what they hold across "
+                    "netx's neuron reset between samples run back to back")
     try:
         ex = export_netx(graph, path, exact=True, patch=True)
     except NeurodeployError as exc:

@@ -29,6 +29,11 @@ Energy per profile, in pJ per inference::
 With ``memory=True`` and a profile with a ``[memory]`` table, every MAC/AC also reads one
 weight of ``weight_bits`` from the smallest SRAM that holds the layer's weights (else DRAM).
 These are estimates from published per-operation energies, not measurements.
+
+Synaptic delays (``Dense.delay``) change no count: a spike's synaptic ops happen when it
+arrives at the synapse (Lava's ``DelayDense`` accumulates it then into a delay slot), and
+neither Lava nor Intel documents a per-step cost for holding delay slots, so none is added;
+their memory is counted by the mapper (``delay_slot_words_per_neuron``).
 """
 
 from __future__ import annotations

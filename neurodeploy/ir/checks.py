@@ -10,6 +10,7 @@ import numpy as np
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import (
     BIAS_MANT_RANGE,
+    DELAY_MAX,
     DU_RANGE,
     DV_RANGE,
     SD_EXP_RANGE,
@@ -121,3 +122,33 @@ def sigma_delta_q_refusal(vth: int, bias: np.ndarray, spike_exp: int,
         return (f"|bias| = {b} exceeds {top} (bias << {spike_exp + state_exp} must fit the "
                 "24-bit state)")
     return None
+
+
+def integer_array(value: Any) -> np.ndarray:
+    """``value`` as an int32 array when it holds integers only (bools and integral floats
+    included; int64 beyond int32's range), else as float64, for :func:`check_delay` to refuse
+    by name."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iub":
+        ok = arr.size == 0 or (int(arr.min()) >= -(2**31) and int(arr.max()) < 2**31)
+        return arr.astype(np.int32) if ok else arr.astype(np.int64)  # refused by its range
+    arr = arr.astype(np.float64)
+    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2**31):
+        return arr.astype(np.int32)
+    return arr
+
+
+def check_delay(node: Any, weight_shape: Shape) -> None:
+    """A synapse's delays, if any: integers in ``[0, DELAY_MAX]`` of the weight's shape."""
+    d = node.delay
+    if d is None:
+        return
+    if tuple(d.shape) != tuple(weight_shape):
+        fail(node, f"delay has shape {tuple(d.shape)}; expected the weight's {tuple(weight_shape)}")
+    if d.dtype.kind != "i":
+        fail(node, "delays must be integers (steps)")
+    if d.size and d.min() < 0:
+        fail(node, f"delays must be >= 0 steps, got {int(d.min())}")
+    if d.size and d.max() > DELAY_MAX:
+        fail(node, f"delay {int(d.max())} exceeds Loihi 2's maximum synaptic delay of "
+                   f"{DELAY_MAX} steps")

@@ -13,6 +13,9 @@ library into an endless loop instead of an error. Then::
                       every scalar/tuple/string field; datasets: every array field
     /nodes/<i>/quant  the node's quantized parameters, attrs: type (InputQ|WeightQ|NeuronQ)
 
+A Dense's optional ``delay`` dataset (int32, the weight's shape) holds its synaptic delays;
+files without it (every file before delays existed) load as delay-free synapses.
+
 Fields that are ``None`` are absent. Any unreadable, truncated, foreign or newer file raises a
 NeurodeployError whose one-line message names the file.
 """
@@ -65,9 +68,11 @@ def _write_fields(group: Any, obj: object) -> None:
             group.attrs[f.name] = value
 
 
-def _array_dtype(cls: type, field: str) -> type:
+def _array_dtype(cls: type, field: str) -> type | None:
     if cls in (nodes_mod.WeightQ, nodes_mod.NeuronQ, nodes_mod.SigmaDeltaQ):
         return np.int32
+    if cls is nodes_mod.Dense and field == "delay":
+        return None  # as stored: the node makes int32 of integers and refuses the rest by name
     return np.float32
 
 

@@ -4,7 +4,8 @@ Time is discrete; one step is one Loihi algorithmic time step. Shapes are per sa
 step (no time or batch dimension): a Dense input is ``(n,)``, a Conv2d input ``(C, H, W)``.
 
 Synapse nodes (:class:`Dense`, :class:`Conv2d`, :class:`SumPool2d`, :class:`AvgPool2d`,
-:class:`Flatten`, :class:`Add`) are linear maps applied within a step, without delay. Neuron
+:class:`Flatten`, :class:`Add`) are linear maps applied within a step, without delay — except
+that a :class:`Dense` may carry per-synapse integer delays (``delay``; docs/delays.md). Neuron
 nodes (:class:`CubaLIF`, :class:`Readout`) sum all their incoming edges as the synaptic input
 ``I[t]`` and follow Loihi's CUBA dynamics (float form)::
 
@@ -173,12 +174,36 @@ class Input(Node):
 
 @dataclass(eq=False)
 class Dense(Node):
-    """Fully connected synapse: ``y = weight @ x (+ bias)``; ``weight`` is ``[out, in]``."""
+    """Fully connected synapse: ``y = weight @ x (+ bias)``; ``weight`` is ``[out, in]``.
+
+    ``delay`` (optional, int32 ``[out, in]``, the weight's shape): per-synapse delays in steps,
+    ``0 ≤ delay ≤`` :data:`neurodeploy.formats.DELAY_MAX`. Synapse ``(j, i)`` carries
+    ``s_in[t]`` to ``y[t + delay[j, i]]``::
+
+        y[t] = Σ_d (weight · [delay == d]) @ x[t − d]  (+ bias)      (x[t < 0] = 0)
+
+    ``None`` (or all zeros) is the delay-free synapse. In fixed point the weight exponent
+    shifts each delay group's sum separately, as Lava's ``DelayDense`` does.
+    """
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     bias: np.ndarray | None = None
     quant: WeightQ | None = None
+    delay: np.ndarray | None = None
     kind: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        delay, self.delay = self.delay, None
+        super().__post_init__()
+        self.delay = None if delay is None else checks.integer_array(delay)
+
+    @property
+    def max_delay(self) -> int:
+        """The largest synaptic delay in steps (0 without delays)."""
+        return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        checks.check_delay(self, self.weight.shape)
 
 
 @dataclass(eq=False)

@@ -5,7 +5,9 @@ One IR node becomes (read lava/proc/*/models.py for the arithmetic):
 - ``Input`` → ``lava.proc.io.source.RingBuffer`` holding the integer inputs of every sample
   (``InputQ``: ``clip(round(x / scale))``), each sample padded with ``depth`` zero steps;
 - ``Dense`` → ``lava.proc.dense.Dense`` (``weight_exp``, ``num_weight_bits`` as proc params), or
-  ``DelayDense`` when a shortcut needs its output later (native synaptic delay);
+  ``DelayDense`` when it has IR delays or a shortcut needs its output later (native synaptic
+  delay): its delays are the IR's per-synapse delays plus the schedule's folded delay. Lava's
+  fixed-point DelayDense shifts each delay group's sum by ``weight_exp``, as the simulator does;
 - ``Conv2d`` → ``lava.proc.conv.Conv``. Lava's Conv works on (W, H, C) arrays and computes a true
   convolution: the kernel is flipped and transposed to (C_out, kW, kH, C_in/groups) and the
   ports are transposed (virtual ``TransposePort``), so neurons keep the IR's (C, H, W) layout;
@@ -320,9 +322,10 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
                 w = np.asarray(node.weight, np.float64)
                 params = dict(num_message_bits=GRADED_BITS, name=name)
             delay = sched.dense_delay.get(name, 0)
-            if delay:
-                proc = DelayDense(weights=w, delays=np.full(w.shape, delay, dtype=int),
-                                  max_delay=delay, **params)
+            if delay or node.max_delay:
+                delays = delay + (np.zeros(w.shape, int) if node.delay is None
+                                  else np.asarray(node.delay, int))
+                proc = DelayDense(weights=w, delays=delays, max_delay=int(delays.max()), **params)
             else:
                 proc = LavaDense(weights=w, **params)
             resets.append(proc.a_buff)

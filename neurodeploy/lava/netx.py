@@ -25,7 +25,9 @@ lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
   without resets: a pipeline, :func:`neurodeploy.converters.netx.netx_timing`.
 
 What netx 0.6 reads per layer (hdf5.py ``create_dense``/``create_conv``/``get_neuron_params``):
-``weight``; ``bias`` (→ ``bias_mant``); ``delay`` (dense only, synaptic, ≤ 62); conv geometry;
+``weight``; ``bias`` (→ ``bias_mant``); ``delay`` (dense only, synaptic, ≤ 62: we write a
+Dense's per-synapse delays as ``[out, in]``, which netx's DelayDense runs as the IR does);
+conv geometry;
 ``neuron/{type, iDecay, vDecay, vThMant, messageBits}`` (``refDelay``, ``gradedSpike`` are not
 read for CUBA); type ``dense_rec`` (a Dense plus a recurrent ``weight_rec`` into the same
 neurons). What it does *not* read: any weight exponent (a Dense's exponent is re-derived from the
@@ -336,6 +338,8 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                     g.create_dataset("groups", data=int(syn.groups))
                 else:
                     string(g, "type", "dense")
+                    if syn.delay is not None:  # netx: a DelayDense, per-synapse [out, in]
+                        g.create_dataset("delay", data=np.asarray(syn.delay, np.int64))
                 bias = _bias(neu, exact, approx, patched)
                 if np.any(bias != 0):
                     g.create_dataset("bias", data=_lava_layout(bias, shape))
@@ -437,6 +441,23 @@ def has_input_neuron(net: Any) -> bool:
     return isinstance(net.layers[0], InputBlock)
 
 
+def _delay_gates(net: Any) -> list[tuple[int, Any]]:
+    """``(k, a_buff)`` of every netx block ``k`` whose synapse is a ``DelayDense``, by ``k``.
+
+    netx resets a layer's neurons right before its IR step 0 (``reset_offset``), which wipes
+    what a one-step synapse delivered before; a delayed synapse still holds, for up to its
+    delay, contributions of its input layer's steps before that layer's own IR step 0 (its bias
+    runs from Lava step 0) and of the previous sample. Block ``k``'s input shows IR step 0 in
+    Lava step ``k`` of a sample, so its buffer is emptied right before that step.
+    """
+    gates = []
+    for k, blk in enumerate(net.layers):
+        syn = getattr(blk, "synapse", None)
+        if syn is not None and hasattr(syn, "delays"):
+            gates.append((k, syn.a_buff))
+    return gates
+
+
 def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[str, np.ndarray]]:
     """Run a netx ``Network`` (loaded with ``reset_interval = T + len(net.layers)``,
     ``reset_offset = 1``) on integer inputs ``xi`` ``[T, B, *shape]`` (IR layout) in Lava
@@ -451,6 +472,11 @@ def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[s
     each sample's frame ``xi[0, b]`` as the block's ``neuron.bias_mant`` (replacing any bias),
     as lava-dl drives PilotNet LIF (``xi`` must be constant over T). The two give the same
     spikes and voltages for ``iDecay = 4096``; the block's ``u`` is 0 under the bias drive.
+
+    Delayed synapses (netx ``delay``: ``DelayDense``) are emptied in each sample right before
+    their input layer's IR step 0 (see :func:`_delay_gates`): samples then run one at a time,
+    paused at those steps; without that, what a delayed synapse holds from earlier steps would
+    arrive after netx's neuron reset.
     """
     import tempfile
 
@@ -486,12 +512,20 @@ def run_network(net: Any, xi: np.ndarray, drive: str = "current") -> list[dict[s
                                           [p.u for p in neurons] + [p.v for p in neurons],
                                           Path(d), B * n)
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={rec: model})
+        gates = _delay_gates(net)
         try:
-            if by_bias:  # one frame per sample, switched between samples with the run paused
+            if by_bias or gates:  # paused between samples (and at each delayed layer's gate)
                 for b in range(B):
-                    if b:
+                    if by_bias and b:
                         net.in_layer.neuron.bias_mant.set(frames[b])
-                    net.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                    done = 0
+                    for k, buff in gates:
+                        if k > done:
+                            net.run(condition=RunSteps(num_steps=k - done), run_cfg=cfg)
+                            done = k
+                        if b or done:  # before the first run there is no runtime (all 0)
+                            buff.set(np.zeros(buff.shape, np.int32))
+                    net.run(condition=RunSteps(num_steps=n - done), run_cfg=cfg)
             else:
                 net.run(condition=RunSteps(num_steps=B * n), run_cfg=cfg)
         finally:

@@ -17,8 +17,10 @@ synapse process. A loop with more synapse processes than delay-1 edges would nee
 delay and is refused.
 
 Extra delays leaving a Dense are folded into it (Lava ``DelayDense``, a native Loihi synaptic
-delay) when all its out-edges need at least that much; what remains is realised by an identity
-delay process on the edge (see :mod:`neurodeploy.lava.compiler`).
+delay) when all its out-edges need at least that much, as far as the Dense's own IR delays
+leave room in the delay field; what remains is realised by an identity delay process on the
+edge (see :mod:`neurodeploy.lava.compiler`). A Dense's IR delays change no latency: its value
+of step ``t`` already includes them.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import DELAY_MAX
 from neurodeploy.ir import AvgPool2d, Conv2d, Dense, Graph, Input, SumPool2d
 
 #: IR node kinds that become a Lava synapse process (one step of delay each)
 PROCESS_SYNAPSES = (Dense, Conv2d, SumPool2d, AvgPool2d)
-#: Loihi 2 synaptic delays are 6-bit (lava/proc/dense/models.py, PyDelayDenseModelBitAcc)
-MAX_SYNAPTIC_DELAY = 62
+#: the largest synaptic delay a Lava DelayDense takes (:data:`neurodeploy.formats.DELAY_MAX`)
+MAX_SYNAPTIC_DELAY = DELAY_MAX
 
 
 @dataclass
@@ -87,7 +90,8 @@ def schedule(graph: Graph) -> Schedule:
     for name, node in graph.nodes.items():
         outs = [i for i, e in enumerate(graph.edges) if e.src == name]
         if isinstance(node, Dense) and outs:
-            fold = min(MAX_SYNAPTIC_DELAY, min(extra[i] for i in outs))
+            # the Dense's own (IR) delays share the same 6-bit delay field
+            fold = min(MAX_SYNAPTIC_DELAY - node.max_delay, min(extra[i] for i in outs))
             if fold > 0:
                 dense_delay[name] = fold
                 for i in outs:

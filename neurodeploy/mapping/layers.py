@@ -19,7 +19,9 @@ Two forms of connectivity, both exact:
 
 Synapses are counted structurally, zero weights included: a Dense weight matrix is stored
 whole (the dense synapse encoding Lava's Dense and Intel's compiler use), a convolution's
-kernel likewise.
+kernel likewise. ``delay_slots`` is the largest synaptic delay of the Dense nodes feeding the
+layer: each of its neurons keeps that many input accumulators besides its own (Lava's
+``DelayDense`` ``a_buff``: ``max_delay + 1`` per neuron).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class Layer:
     shape: tuple[int, ...]
     synapses: tuple[str, ...]
     sources: tuple[Source, ...]
+    delay_slots: int = 0
 
     @property
     def neurons(self) -> int:
@@ -274,7 +277,9 @@ def graph_layers(graph: Graph, weight_bits: int = 8) -> list[Layer]:
                     graded))
         if not all(isinstance(s, SpatialSource) for s in sources):
             sources = [_as_matrix(s) for s in sources]
-        layers.append(Layer(name, shape, tuple(synapses), tuple(sources)))
+        slots = max((graph.nodes[c].max_delay for c in synapses
+                     if isinstance(graph.nodes[c], Dense)), default=0)
+        layers.append(Layer(name, shape, tuple(synapses), tuple(sources), slots))
     return layers
 
 

@@ -136,7 +136,9 @@ def limits_of(profile: Profile) -> Limits:
                   synmem_word_bits=int(r["synmem_word_bits"]),
                   dense_axon_words=int(r["dense_axon_words"]),
                   conv_axon_words=int(r["conv_axon_words"]), max_fan_in=int(r["max_fan_in"]),
-                  shared_kernels=bool(r["shared_conv_kernels"]))
+                  shared_kernels=bool(r["shared_conv_kernels"]),
+                  max_delay=int(r["max_delay"]) if "max_delay" in r else None,
+                  delay_slot_words=int(r.get("delay_slot_words_per_neuron", 0)))
 
 
 def _axis_blocks(tiles: list[Box], axis: int) -> list[tuple[int, int]]:

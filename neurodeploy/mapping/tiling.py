@@ -15,6 +15,10 @@ costs (:class:`CoreCost`), with the profile's ``[resources]``:
   ``ceil(channels · kernel · weight_bits / synmem_word_bits)``. A chip without shared kernels
   (Loihi 1) stores a convolution as dense synapses: per input axon ``dense_axon_words + 1``
   (the bound on the rounding up) plus ``ceil(neurons · kernel · weight_bits / word_bits)``.
+  A layer fed by delayed synapses (``Layer.delay_slots = D``) adds ``neurons · D ·
+  delay_slot_words`` (each neuron's ``D`` delay-slot accumulators; an ESTIMATE kept in the
+  synapse-memory budget, see the profile's ``delay_slot_words_per_neuron``). A delay above the
+  profile's ``max_delay`` is refused naming the layer.
 
 Spatial layers try every split of the three axes into equal blocks (the last may be smaller)
 and keep the one with the fewest cores, then the smallest receptive fields (input axons) —
@@ -49,6 +53,10 @@ class Limits:
     conv_axon_words: int
     max_fan_in: int
     shared_kernels: bool = True
+    #: the largest synaptic delay (steps); None: the profile states none (delays refused)
+    max_delay: int | None = None
+    #: synapse-memory words per neuron per delay slot
+    delay_slot_words: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ def tile_cost(layer: Layer, box: Box, out_axons: np.ndarray, lim: Limits) -> Cor
             axons += int(cnt.size)
             words += int(cnt.size * lim.dense_axon_words + np.ceil(
                 cnt * s.weight_bits / lim.synmem_word_bits).sum())
+    words += int(idx.size) * layer.delay_slots * lim.delay_slot_words
     return CoreCost(int(idx.size), axons, int(out_axons.reshape(-1)[idx].sum()), words)
 
 
@@ -138,6 +147,7 @@ def _spatial_tiles(layer: Layer, out_axons: np.ndarray, lim: Limits) -> list[Box
             n = math.prod(f[a][b] for a, b in enumerate(combo))
             axons += n
             words += _spatial_words(n, combo[0], neurons, s, lim)
+        words += neurons * layer.delay_slots * lim.delay_slot_words
         if axons > lim.axons_in or words > lim.synmem_words:
             continue
         cores = math.prod(math.ceil(d / b) for d, b in zip(dims, combo, strict=True))
@@ -167,7 +177,7 @@ def _chunk_fits(layer: Layer, size: int, out_axons: np.ndarray, lim: Limits) -> 
     if np.add.reduceat(flat_out, starts).max(initial=0) > lim.axons_out:
         return False
     axons = np.zeros(len(starts), np.int64)
-    words = np.zeros(len(starts), np.int64)
+    words = np.minimum(size, n - starts) * layer.delay_slots * lim.delay_slot_words
     for s in layer.sources:
         if isinstance(s, MatrixSource):
             cnt = np.add.reduceat(s.count, starts, axis=0)  # [chunks, source elements]
@@ -204,6 +214,11 @@ def tile_layer(layer: Layer, out_axons: np.ndarray, lim: Limits, profile: str) -
     if fan_in > lim.max_fan_in:
         raise NeurodeployError(f"{what}: fan-in {fan_in} per neuron exceeds {profile}'s limit "
                                f"of {lim.max_fan_in} (resource: fan-in / input axons per neuron)")
+    if layer.delay_slots and (lim.max_delay is None or layer.delay_slots > lim.max_delay):
+        limit = "states no max_delay" if lim.max_delay is None else \
+            f"allows at most {lim.max_delay} steps"
+        raise NeurodeployError(f"{what}: synaptic delay {layer.delay_slots} steps; {profile} "
+                               f"{limit} (resource: max_delay)")
     if layer.neurons == 0:
         return []
     if layer.spatial:

@@ -21,7 +21,9 @@ Fixed-point mode (``mode="fixed"``, a quantized graph), Lava's bit-accurate mode
   what Lava's ``clip_weights(num_bits=8)`` + ``truncate_weights`` leave (lava/utils/
   weightutils.py): excitatory [0, 255], inhibitory [−255, 0], mixed sign [−256, 255] with the
   LSB cleared (even values). No clamp of ``a`` (the ``precision=16`` of ``a_buff`` is a type
-  annotation the Python model does not enforce).
+  annotation the Python model does not enforce). A Dense with ``delay``
+  (``PyDelayDenseModelBitAcc``): the same per delay group ``d`` — ``(W_int·[delay == d]) @ s``
+  shifted on its own — arriving ``d`` steps later (ring buffer: :mod:`neurodeploy.sim.delays`).
 - **Conv2d** (lava/proc/conv/models.py ``PyConvModelFixed`` + lava/proc/conv/utils.py
   ``conv``/``signed_clamp``): ``a = conv(s, W_int)`` with no weight exponent (the quantizer uses
   ``weight_exp = 0``), then wrapped to 24 bits signed: ``(a + 2**23) mod 2**24 − 2**23``.

@@ -29,6 +29,7 @@ from neurodeploy.ir import (
 )
 from neurodeploy.ir.nodes import Node
 from neurodeploy.kinds import NeuronKind
+from neurodeploy.sim import delays as delay_lines
 from neurodeploy.sim import ops
 
 MODES = ("float", "fixed")
@@ -84,6 +85,14 @@ class _Op:
     bound: float = 1.0  # fixed mode: largest |integer| the node can output
     kind: NeuronKind | None = None
     params: object = None  # a neuron's parameters as its kind's step takes them
+    #: a delayed Dense: its distinct delays; ``step`` then returns one partial sum per delay
+    #: ``[K, B, out]`` and the runner's ring buffer delivers them (:mod:`neurodeploy.sim.delays`)
+    delays: tuple[int, ...] = ()
+    after: Callable[[Tensor], Tensor] | None = None  # applied to what arrives (float bias)
+
+
+def _delayed(node: Node) -> bool:
+    return isinstance(node, Dense) and node.max_delay > 0
 
 
 def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Callable, float]:
@@ -97,6 +106,16 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
         w = torch.as_tensor(w_np, dtype=dt, device=dev)
         if isinstance(node, Dense):
             exp = int(q.weight_exp)
+            if _delayed(node):  # Lava's DelayDense shifts each delay group's sum
+                present, stacked = delay_lines.delay_groups(w_np, np.asarray(node.delay))
+                ws = torch.as_tensor(stacked, dtype=dt, device=dev)
+                k, n_out = len(present), w_np.shape[0]
+
+                def step(ins: list[Tensor]) -> Tensor:
+                    acc = ops.to_int(ops.dense(ins[0].to(dt), ws))
+                    return shift(acc.reshape(-1, k, n_out).transpose(0, 1), exp)
+
+                return step, acc_bound * 2.0**exp + k
 
             def step(ins: list[Tensor]) -> Tensor:
                 return shift(ops.to_int(ops.dense(ins[0].to(dt), w)), exp)
@@ -132,8 +151,12 @@ def _compile_float(node: Node, dev: torch.device) -> Callable:
     if isinstance(node, Input):
         return lambda ins: ins[0]
     if isinstance(node, Dense):
-        w = _param(node.weight, dev)
         b = _param(node.bias, dev) if node.bias is not None else None
+        if _delayed(node):  # the bias is added to what arrives (see simulate)
+            present, stacked = delay_lines.delay_groups(node.weight, np.asarray(node.delay))
+            ws, k, n_out = _param(stacked, dev), len(present), node.weight.shape[0]
+            return lambda ins: ops.dense(ins[0], ws).reshape(-1, k, n_out).transpose(0, 1)
+        w = _param(node.weight, dev)
         return lambda ins: ops.dense(ins[0], w, b)
     if isinstance(node, Conv2d):
         w = _param(node.weight, dev)
@@ -237,6 +260,11 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
                     op.step, op.bound = _compile_fixed(node, max(bound_in, 1.0), dev)
         else:
             op.step = _compile_float(node, dev)
+        if _delayed(node):
+            op.delays = tuple(int(d) for d in np.unique(node.delay))
+            if not fixed and node.bias is not None:
+                bias = _param(node.bias, dev)
+                op.after = lambda y, b=bias: y + b
         opsd[name] = op
     # recurrent sources whose bound is only known after compiling: spikes (1) in valid graphs
 
@@ -245,6 +273,8 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
               for n, op in opsd.items() if op.kind is not None}
     prev: dict[str, Tensor] = {
         n: torch.zeros((B, *shapes[n]), dtype=val_dtype, device=dev) for n in delayed_srcs}
+    rings = {n: delay_lines.new_ring(op.delays[-1], (B, *shapes[n]), val_dtype, dev)
+             for n, op in opsd.items() if op.delays}
     counts = {n: torch.zeros(shapes[n], dtype=torch.int64, device=dev) for n in order}
     sats = {n: torch.zeros((), dtype=torch.int64, device=dev) for n in states}
     outs: dict[str, list[Tensor]] = {n: [] for n in graph.outputs}
@@ -266,6 +296,10 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
                     sats[name] += sat.sum()
                 else:
                     states[name], y = op.kind.float_step(states[name], i_in, op.params)
+            elif op.delays:
+                y = delay_lines.arrive(rings[name], t, op.step(ins), op.delays)
+                if op.after is not None:
+                    y = op.after(y)
             else:
                 y = op.step(ins)
             cur[name] = y
