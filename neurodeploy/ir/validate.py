@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import WEIGHT_RANGE
 from neurodeploy.ir.checks import check_finite as _check_finite
+from neurodeploy.ir.checks import check_input_q, check_weight_q
 from neurodeploy.ir.checks import fail as _fail
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
@@ -33,6 +36,24 @@ def _check_weights(node: Dense | Conv2d) -> None:
                         f"shape {node.weight.shape}")
         if q.weight.size and (q.weight.min() < WEIGHT_RANGE[0] or q.weight.max() > WEIGHT_RANGE[1]):
             _fail(node, f"quantized weights outside Lava's 8-bit range {WEIGHT_RANGE}")
+        check_weight_q(node)
+
+
+#: the most time steps a graph may declare (``metadata["T"]``)
+MAX_T = 1_000_000
+
+
+def check_metadata(metadata: dict) -> None:
+    """The facts stages read from the metadata: ``T`` a whole number of steps in
+    [1, MAX_T], ``dt`` a positive number of seconds."""
+    T = metadata.get("T")
+    if T is not None and (not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= MAX_T):
+        raise NeurodeployError(f"metadata 'T' = {T!r} must be a whole number of steps in "
+                               f"[1, {MAX_T}]")
+    dt = metadata.get("dt")
+    if dt is not None and (not isinstance(dt, (int, float)) or isinstance(dt, bool)
+                           or not math.isfinite(dt) or dt <= 0):
+        raise NeurodeployError(f"metadata 'dt' = {dt!r} must be a positive number of seconds")
 
 
 def validate(graph: Graph) -> dict[str, Shape]:
@@ -42,6 +63,7 @@ def validate(graph: Graph) -> dict[str, Shape]:
     """
     if not graph.nodes:
         raise NeurodeployError("the graph has no nodes")
+    check_metadata(graph.metadata)
     for name, node in graph.nodes.items():
         if name != node.name:
             raise NeurodeployError(f"node '{node.name}' is stored under the key '{name}'")
@@ -77,6 +99,7 @@ def validate(graph: Graph) -> dict[str, Shape]:
                 _fail(node, f"encoding '{node.encoding}' is not one of {', '.join(ENCODINGS)}")
             if not node.shape or min(node.shape) < 1:
                 _fail(node, f"shape {node.shape} must be non-empty with positive sizes")
+            check_input_q(node)
         if isinstance(node, (Dense, Conv2d)):
             _check_weights(node)
         if isinstance(node, Conv2d):
