@@ -19,6 +19,7 @@ NeurodeployError whose one-line message names the file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -483,8 +484,12 @@ def _in_child(fn: typing.Callable[[], Any], path: Path, timeout: float) -> Any:
             if vm:
                 import resource
 
+                soft, hard = resource.getrlimit(resource.RLIMIT_AS)
                 limit = vm + PARSE_MEMORY_BYTES
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                if hard != resource.RLIM_INFINITY:
+                    limit = min(limit, hard)
+                with contextlib.suppress(ValueError, OSError):
+                    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
             try:
                 result: tuple[str, Any] = ("ok", fn())
             except NeurodeployError as exc:
@@ -492,6 +497,9 @@ def _in_child(fn: typing.Callable[[], Any], path: Path, timeout: float) -> Any:
             except MemoryError:
                 result = ("error", f"{path}: reading it needs more memory than the "
                                    f"{PARSE_MEMORY_BYTES >> 30} GiB allowed")
+            except Exception as exc:  # a bug of ours, reported (not a silent refusal)
+                result = ("error", f"{path}: internal error reading the file "
+                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:
