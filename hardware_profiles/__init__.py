@@ -34,6 +34,9 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+#: the largest integer resource and the largest number a profile may give
+MAX_INT = 2**31 - 1
+MAX_NUMBER = 1e15
 ENERGY_KEYS = ("mac_pj", "ac_pj", "neuron_update_pj", "spike_pj")
 CHIP_ENERGY_KEYS = ENERGY_KEYS + ("hop_pj", "chip_hop_pj", "static_power_mw")
 RESOURCE_KEYS = ("cores_per_chip", "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y", "max_chips",
@@ -84,8 +87,9 @@ def list_profiles() -> list[str]:
 
 def _number(path: str, section: str, key: str, value: Any, integer: bool = False) -> Any:
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < 0:
-        want = "a non-negative integer" if integer else "a non-negative number"
+    top = MAX_INT if integer else MAX_NUMBER
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or not 0 <= value <= top:
+        want = f"a non-negative integer ≤ {top}" if integer else f"a non-negative number ≤ {top:g}"
         raise NeurodeployError(f"hardware profile {path}: key '{section}.{key}' must be {want}, "
                                f"got {value!r}")
     return int(value) if integer else float(value)

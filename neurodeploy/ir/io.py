@@ -19,7 +19,6 @@ NeurodeployError whose one-line message names the file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -36,6 +35,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import Edge, Graph
 from neurodeploy.ir.nodes import NODE_TYPES, QUANT_TYPES, Node
 from neurodeploy.ir.validate import validate
+from neurodeploy.safeload import in_child
 
 FORMAT = "neurodeploy-graph"
 SCHEMA_VERSION = 1
@@ -452,91 +452,6 @@ def _parse(path: Path) -> Graph:
                                ) from None
 
 
-def _vm_bytes() -> int:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _in_child(fn: typing.Callable[[], Any], path: Path, timeout: float) -> Any:
-    """Run ``fn`` in a forked child under a time and memory limit and return its result (or
-    raise its NeurodeployError). The HDF5 library can loop forever or allocate without bound
-    on a crafted file; in a child that costs ``timeout`` seconds, not the process. Without
-    ``fork`` (Windows), ``fn`` runs here."""
-    import pickle
-    import select
-    import signal
-    import time
-
-    if not hasattr(os, "fork"):
-        return fn()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        try:
-            os.close(r)
-            vm = _vm_bytes()
-            if vm:
-                import resource
-
-                soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-                limit = vm + PARSE_MEMORY_BYTES
-                if hard != resource.RLIM_INFINITY:
-                    limit = min(limit, hard)
-                with contextlib.suppress(ValueError, OSError):
-                    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-            try:
-                result: tuple[str, Any] = ("ok", fn())
-            except NeurodeployError as exc:
-                result = ("error", str(exc))
-            except MemoryError:
-                result = ("error", f"{path}: reading it needs more memory than the "
-                                   f"{PARSE_MEMORY_BYTES >> 30} GiB allowed")
-            except Exception as exc:  # a bug of ours, reported (not a silent refusal)
-                result = ("error", f"{path}: internal error reading the file "
-                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
-            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
-        finally:
-            os._exit(0)
-    os.close(w)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NeurodeployError(f"{path}: reading the file's HDF5 structure took more "
-                                       f"than {timeout:g} s (a damaged or crafted file); refused")
-            ready, _, _ = select.select([r], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(r, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(r)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    if not chunks:
-        raise NeurodeployError(f"{path}: the HDF5 library failed reading the file (a damaged "
-                               "or crafted file); refused")
-    status, value = pickle.loads(b"".join(chunks))  # our own child's output
-    if status != "ok":
-        raise NeurodeployError(value)
-    return value
-
-
 def load_graph(path: str | os.PathLike[str], timeout: float = PARSE_TIMEOUT_S) -> Graph:
     """Read and validate a ``.ndg`` file.
 
@@ -553,7 +468,7 @@ def load_graph(path: str | os.PathLike[str], timeout: float = PARSE_TIMEOUT_S) -
         _check_header(p)
     except OSError as exc:
         raise NeurodeployError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    graph = _in_child(lambda: _parse(p), p, timeout)
+    graph = in_child(lambda: _parse(p), p, timeout, PARSE_MEMORY_BYTES)
     try:
         validate(graph)
     except NeurodeployError as exc:
