@@ -132,3 +132,24 @@ def test_bounded_fuzz_run_finds_nothing(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert code == 0, out
     assert "different   exception        hang" in out
+
+
+def test_quantizing_a_huge_float_weight_is_one_line() -> None:
+    """A float weight of 3.4e38 was a ZeroDivisionError in the quantizer."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import fuzz_inputs
+    finally:
+        sys.path.pop(0)
+    from neurodeploy.quantize import quantize
+
+    g = fuzz_inputs._seed_graph(quantized=False)
+    g["fc1"].weight[0, 0] = 3.4e38
+    x = (np.random.default_rng(1).random((6, 4, 20)) < 0.3).astype(np.float32)
+    with pytest.raises(NeurodeployError, match=r"node 'lif1': no integer scale represents it "
+                                               r"on Loihi .*largest \|w\| = 3.4e\+38"):
+        quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
+    g["fc1"].weight[0, 0] = 1.0
+    g["lif1"].refractory = 10**12
+    with pytest.raises(NeurodeployError, match=r"node 'lif1' .*refractory period 1000000000000"):
+        quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))

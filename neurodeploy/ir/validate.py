@@ -114,6 +114,9 @@ def validate(graph: Graph) -> dict[str, Shape]:
         if isinstance(node, (SumPool2d, AvgPool2d)):
             if min(node.kernel) < 1 or min(node.stride) < 1:
                 _fail(node, f"kernel {node.kernel} and stride {node.stride} must be >= 1")
+        refractory = getattr(node, "refractory", None)
+        if refractory is not None and not 0 <= refractory <= MAX_T:
+            _fail(node, f"refractory period {refractory} outside [0, {MAX_T}] steps")
     shapes = infer_shapes(graph)
     for node in graph:
         node.check(shapes[node.name])
