@@ -554,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--keep", type=Path, default=None, help="copy failing cases here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--progress", type=int, default=0, metavar="N",
+                    help="print the running counts on stderr every N cases")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -579,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
                 mutation = make_case(rng, kind, seeds, case)
                 outcome, detail = work.run(kind, case, args.timeout)
                 counts[kind][outcome] += 1
+                if args.progress and (i + 1) % args.progress == 0:
+                    done = {o: sum(c[o] for c in counts.values()) for o in OUTCOMES}
+                    print(f"[{i + 1}/{args.cases}, {time.perf_counter() - start:.0f} s] "
+                          + " ".join(f"{o}={n}" for o, n in done.items()), file=sys.stderr,
+                          flush=True)
                 if outcome in FAILURES:
                     failures.append(f"case {i} ({kind}, {mutation}): {outcome}: {detail}")
                     if args.keep is not None:
