@@ -153,3 +153,18 @@ def test_quantizing_a_huge_float_weight_is_one_line() -> None:
     g["lif1"].refractory = 10**12
     with pytest.raises(NeurodeployError, match=r"node 'lif1' .*refractory period 1000000000000"):
         quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
+
+
+def test_a_billion_neurons_are_refused_before_anything_allocates(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture
+                                                                 ) -> None:
+    """A graph of 1e9 neurons (tiny on disk: shapes only) grew `map` to 9 GB."""
+    from neurodeploy.ir import CubaLIF, Graph, Input, validate
+
+    g = Graph(metadata={"T": 4})
+    g.add(Input("x", shape=(10**9,)))
+    g.add(CubaLIF("lif", shape=(10**9,)), "x")
+    g.inputs, g.outputs = ["x"], ["lif"]
+    with pytest.raises(NeurodeployError, match=r"node 'x' \(input\): output of 1000000000 "
+                                               r"elements \(1000000000,\); at most 16777216"):
+        validate(g)

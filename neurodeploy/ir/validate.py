@@ -39,6 +39,9 @@ def _check_weights(node: Dense | Conv2d) -> None:
         check_weight_q(node)
 
 
+#: the most elements (neurons) one node may output: 16 Mi, 16 Loihi 2 chips' worth in one
+#: layer; beyond it simulation and mapping would exhaust memory before saying anything useful
+MAX_LAYER_ELEMENTS = 1 << 24
 #: the most time steps a graph may declare (``metadata["T"]``)
 MAX_T = 1_000_000
 
@@ -119,5 +122,9 @@ def validate(graph: Graph) -> dict[str, Shape]:
             _fail(node, f"refractory period {refractory} outside [0, {MAX_T}] steps")
     shapes = infer_shapes(graph)
     for node in graph:
+        size = math.prod(shapes[node.name])
+        if size > MAX_LAYER_ELEMENTS:
+            _fail(node, f"output of {size} elements {shapes[node.name]}; at most "
+                        f"{MAX_LAYER_ELEMENTS} per node")
         node.check(shapes[node.name])
     return shapes
