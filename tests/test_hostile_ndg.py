@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import h5py
 import numpy as np
@@ -218,3 +220,40 @@ def test_files_in_the_earlier_layout_still_load(tmp_path: Path) -> None:
     save_graph(g2, path)
     assert graph_diff(load_graph(path), g2) is None
     assert isinstance(load_graph(path)["conv"], Conv2d)
+
+
+@dataclass(eq=False)
+class DenseV2(Dense):
+    """A Dense with a field added later, declaring what older files mean."""
+
+    delay_bits: int = field(default=6, metadata={"absent": 6})
+    kind: ClassVar[str] = "dense"
+
+
+@dataclass(eq=False)
+class DenseV3(Dense):
+    """A Dense with a field added later, without saying what older files mean."""
+
+    delay_bits: int = 6
+    kind: ClassVar[str] = "dense"
+
+
+def test_a_field_added_later_loads_from_older_files_only_when_it_says_how(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema comes from the node dataclasses: a new field is written and read with no
+    change to io.py; files written before it existed load only if the field declares the value
+    they mean (``metadata={"absent": ...}``), else they are refused naming the field."""
+    from neurodeploy.ir import io
+
+    path = tmp_path / "old.ndg"
+    save_graph(mlp_graph(), path)  # written without the field
+    monkeypatch.setitem(io.NODE_TYPES, "dense", DenseV2)
+    g = load_graph(path)
+    assert isinstance(g["fc1"], DenseV2) and g["fc1"].delay_bits == 6
+    g["fc1"].delay_bits = 3
+    save_graph(g, tmp_path / "new.ndg")
+    assert load_graph(tmp_path / "new.ndg")["fc1"].delay_bits == 3
+    monkeypatch.setitem(io.NODE_TYPES, "dense", DenseV3)
+    with pytest.raises(NeurodeployError, match=r"node 'fc1' \(dense\): required field "
+                                               r"'delay_bits' is missing"):
+        load_graph(path)

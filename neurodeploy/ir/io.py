@@ -69,7 +69,9 @@ class FieldSpec:
     """How one dataclass field is stored: ``form`` is ``str``, ``int``, ``float``, ``bool``,
     ``tuple`` (a JSON list of ints in an attribute; ``length`` None = any), ``array`` (a
     dataset of ``dtype``) or ``record`` (a subgroup holding one of ``records``). ``optional``:
-    the field may be None, stored as absent; every other field is required in a file."""
+    the field may be None, stored as absent; every other field is required in a file, unless
+    ``has_absent``: a field added after files were written declares the value older files
+    mean (``field(default=..., metadata={"absent": value})``) and loads as ``absent``."""
 
     name: str
     form: str
@@ -77,6 +79,8 @@ class FieldSpec:
     length: int | None = None
     dtype: type | None = None
     records: tuple[str, ...] = ()
+    has_absent: bool = False
+    absent: Any = None
 
 
 def field_specs(cls: type) -> tuple[FieldSpec, ...]:
@@ -86,22 +90,24 @@ def field_specs(cls: type) -> tuple[FieldSpec, ...]:
     ...})``, else int32 for quantized records and float32 for nodes."""
     specs = []
     for f in dataclasses.fields(cls):
+        extra = ({"has_absent": True, "absent": f.metadata["absent"]}
+                 if "absent" in f.metadata else {})
         parts = [t.strip() for t in str(f.type).split("|")]
         optional = "None" in parts
         parts = [t for t in parts if t != "None"]
         hint = parts[0] if len(parts) == 1 else ""
         if hint in ("str", "int", "float", "bool"):
-            specs.append(FieldSpec(f.name, hint, optional))
+            specs.append(FieldSpec(f.name, hint, optional, **extra))
         elif hint.startswith("tuple["):
             inner = [t.strip() for t in hint[6:-1].split(",")]
             specs.append(FieldSpec(f.name, "tuple", optional,
-                                   None if "..." in inner else len(inner)))
+                                   None if "..." in inner else len(inner), **extra))
         elif "ndarray" in hint:
             dtype = f.metadata.get("dtype") or (np.int32 if cls in QUANT_TYPES.values()
                                                 else np.float32)
-            specs.append(FieldSpec(f.name, "array", optional, dtype=dtype))
+            specs.append(FieldSpec(f.name, "array", optional, dtype=dtype, **extra))
         elif parts and all(t in QUANT_TYPES for t in parts):
-            specs.append(FieldSpec(f.name, "record", optional, records=tuple(parts)))
+            specs.append(FieldSpec(f.name, "record", optional, records=tuple(parts), **extra))
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no stored form for type {f.type}")
     return tuple(specs)
@@ -283,7 +289,9 @@ def _read_fields(group: Any, cls: type, where: str, budget: list[int],
         else:
             present = spec.name in group.attrs
         if not present:
-            if not spec.optional:
+            if spec.has_absent:
+                kwargs[spec.name] = spec.absent
+            elif not spec.optional:
                 raise _Bad(f"{where}: required field '{spec.name}' is missing")
             continue
         if spec.form == "array":
