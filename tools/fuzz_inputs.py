@@ -190,8 +190,10 @@ def _raw_matches(path: Path, graph: Any) -> str | None:
                     elif isinstance(value, str):
                         ok = value == (raw.decode() if isinstance(raw, bytes) else raw)
                     else:
-                        ok = type(value) is type(raw.item() if hasattr(raw, "item") else raw) \
-                            and value == raw
+                        item = raw.item() if hasattr(raw, "item") else raw
+                        widened = (type(value) is float and type(item) is int
+                                   and float(item) == value and int(value) == item)
+                        ok = (type(value) is type(item) or widened) and value == item
                     if not ok:
                         return f"{where}.{fld.name}: loaded {value!r}, file {raw!r}"
                 elif fld.name in group:

@@ -218,6 +218,8 @@ def _scalar(spec: FieldSpec, raw: Any, where: str) -> Any:
     if spec.form == "float":
         if not (_is_int(raw) or isinstance(raw, (float, np.floating))):
             raise _Bad(f"{where}: field '{name}' must be a number, got {raw!r}")
+        if _is_int(raw) and int(float(raw)) != int(raw):
+            raise _Bad(f"{where}: field '{name}' = {raw} has no exact floating-point value")
         return float(raw)
     if spec.form == "bool":
         if not isinstance(raw, (bool, np.bool_)):
