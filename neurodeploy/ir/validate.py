@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import WEIGHT_RANGE
@@ -50,11 +53,12 @@ def check_metadata(metadata: dict) -> None:
     """The facts stages read from the metadata: ``T`` a whole number of steps in
     [1, MAX_T], ``dt`` a positive number of seconds."""
     T = metadata.get("T")
-    if T is not None and (not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= MAX_T):
+    if T is not None and (not isinstance(T, numbers.Integral) or isinstance(T, (bool, np.bool_))
+                          or not 1 <= T <= MAX_T):
         raise NeurodeployError(f"metadata 'T' = {T!r} must be a whole number of steps in "
                                f"[1, {MAX_T}]")
     dt = metadata.get("dt")
-    if dt is not None and (not isinstance(dt, (int, float)) or isinstance(dt, bool)
+    if dt is not None and (not isinstance(dt, numbers.Real) or isinstance(dt, (bool, np.bool_))
                            or not math.isfinite(dt) or dt <= 0):
         raise NeurodeployError(f"metadata 'dt' = {dt!r} must be a positive number of seconds")
 
