@@ -233,28 +233,53 @@ def from_netx(path: str | Path, input_bits: int | None = None) -> Graph:
     used when the input block has a neuron (its data are integers, see the module docstring).
     Raises NeurodeployError naming the file and layer for what the IR cannot express.
     """
-    import h5py
+    from neurodeploy.safeload import in_child
 
     path = Path(path)
+    if not path.is_file():
+        raise NeurodeployError(f"{path}: no such file")
+    graph = in_child(lambda: _read_file(path, input_bits), path, READ_TIMEOUT_S)
+    try:
+        validate(graph)
+    except NeurodeployError as exc:
+        raise NeurodeployError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a value no check foresaw: still one line
+        raise NeurodeployError(f"{path}: invalid network ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]})") from None
+    return graph
+
+
+#: longest read of a netx file (seconds) before it is abandoned as damaged or crafted
+READ_TIMEOUT_S = 120.0
+
+
+def _read_file(path: Path, input_bits: int | None) -> Graph:
+    """Open and read netx file ``path`` (run in a limited child: see :func:`from_netx`)."""
+    import h5py
+
+    from neurodeploy.safeload import check_hdf5_tree
+
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise NeurodeployError(f"{path}: not an HDF5 netx file ({exc})") from None
     with f:
-        if not isinstance(f.get("layer"), h5py.Group) or "0" not in f["layer"]:
-            raise NeurodeployError(f"{path}: not a lava-dl netx network (no 'layer/0' group)")
-        if input_bits is None:
-            input_bits = int(f.attrs.get("input_message_bits", 0))
         try:
-            graph = _read(f, path, int(input_bits))
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            check_hdf5_tree(f, path)
+            if not isinstance(f.get("layer"), h5py.Group) or "0" not in f["layer"]:
+                raise NeurodeployError(f"{path}: not a lava-dl netx network (no 'layer/0' "
+                                       "group)")
+            if input_bits is None:
+                input_bits = int(f.attrs.get("input_message_bits", 0))
+            return _read(f, path, int(input_bits))
+        except NeurodeployError:
+            raise
+        except MemoryError:
+            raise NeurodeployError(f"{path}: reading it needs more memory than allowed"
+                                   ) from None
+        except Exception as exc:  # h5py/numpy raise many types on malformed content
             raise NeurodeployError(f"{path}: malformed netx content ({type(exc).__name__}: "
                                    f"{' '.join(str(exc).split())[:200]})") from None
-    try:
-        validate(graph)
-    except NeurodeployError as exc:
-        raise NeurodeployError(f"{path}: {exc}") from None
-    return graph
 
 
 def _read(f: Any, path: Path, input_bits: int) -> Graph:

@@ -297,24 +297,54 @@ def _back_edges(names: list[str], edges: list[tuple[str, str]], starts: list[str
 def from_nir(source: Any, dt: float = 1e-4) -> Graph:
     """A NIR graph (``nir.NIRGraph`` or a ``.nir`` file path) → validated IR Graph; ``dt`` in
     seconds. Files written by :func:`to_nir` come back exactly."""
-    import nir
-
     if isinstance(source, (str, Path)):
-        try:
-            g = nir.read(str(source), type_check=False)
-        except Exception as exc:
-            raise NeurodeployError(f"{source}: not a readable NIR file "
-                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-                                   ) from None
+        from neurodeploy.safeload import in_child
+
+        path = Path(source)
+        if not path.is_file():
+            raise NeurodeployError(f"{path}: no such file")
+        g = in_child(lambda: _read_nir(path), path, READ_TIMEOUT_S)
     else:
         g = source
-    gmeta = {k: _s(v) for k, v in (g.metadata or {}).items()} if isinstance(
-        g.metadata, dict) else {}
-    if f"{KEY}.order" in gmeta:
-        exact = _exact_graph(g, gmeta)
-        if exact is not None:
-            return exact
-    return _generic(g, float(dt), str(source) if isinstance(source, (str, Path)) else "NIR")
+    where = str(source) if isinstance(source, (str, Path)) else "NIR"
+    try:
+        gmeta = {k: _s(v) for k, v in (g.metadata or {}).items()} if isinstance(
+            g.metadata, dict) else {}
+        if f"{KEY}.order" in gmeta:
+            exact = _exact_graph(g, gmeta)
+            if exact is not None:
+                return exact
+        return _generic(g, float(dt), where)
+    except NeurodeployError as exc:
+        text = str(exc)
+        raise NeurodeployError(text if text.startswith(where) else f"{where}: {text}") from None
+    except Exception as exc:  # noqa: BLE001 - malformed content: one line, not a traceback
+        raise NeurodeployError(f"{where}: malformed NIR content ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]})") from None
+
+
+#: longest read of a NIR file (seconds) before it is abandoned as damaged or crafted
+READ_TIMEOUT_S = 120.0
+
+
+def _read_nir(path: Path) -> Any:
+    """``nir.read`` of ``path`` after refusing links out of the file, virtual datasets and
+    huge declared sizes (run in a limited child by :func:`from_nir`)."""
+    import h5py
+    import nir
+
+    from neurodeploy.safeload import check_hdf5_tree
+
+    try:
+        with h5py.File(path, "r") as f:
+            check_hdf5_tree(f, path)
+        return nir.read(str(path), type_check=False)
+    except NeurodeployError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py and nir raise many types on bad files
+        raise NeurodeployError(f"{path}: not a readable NIR file "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                               ) from None
 
 
 def _exact_graph(g: Any, gmeta: dict[str, Any]) -> Graph | None:

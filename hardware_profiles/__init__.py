@@ -21,6 +21,7 @@ Layout of a profile (units in the key names: ``_pj`` picojoules, ``_ns`` nanosec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,9 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+#: the largest integer resource and the largest number a profile may give
+MAX_INT = 2**31 - 1
+MAX_NUMBER = 1e15
 ENERGY_KEYS = ("mac_pj", "ac_pj", "neuron_update_pj", "spike_pj")
 CHIP_ENERGY_KEYS = ENERGY_KEYS + ("hop_pj", "chip_hop_pj", "static_power_mw")
 RESOURCE_KEYS = ("cores_per_chip", "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y", "max_chips",
@@ -83,8 +87,9 @@ def list_profiles() -> list[str]:
 
 def _number(path: str, section: str, key: str, value: Any, integer: bool = False) -> Any:
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or value < 0:
-        want = "a non-negative integer" if integer else "a non-negative number"
+    top = MAX_INT if integer else MAX_NUMBER
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or not 0 <= value <= top:
+        want = f"a non-negative integer ≤ {top}" if integer else f"a non-negative number ≤ {top:g}"
         raise NeurodeployError(f"hardware profile {path}: key '{section}.{key}' must be {want}, "
                                f"got {value!r}")
     return int(value) if integer else float(value)
@@ -133,6 +138,10 @@ def load_profile(spec: str | Path) -> Profile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise NeurodeployError(f"hardware profile {path}: not valid TOML ({exc})") from None
     spath = str(path)
+    for key in ("energy", "time", "resources", "variants"):
+        if key in data and not isinstance(data[key], dict):
+            raise NeurodeployError(f"hardware profile {spath}: '{key}' must be a table "
+                                   f"([{key}]), got {data[key]!r:.40}")
     head = data.get("profile")
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
         raise NeurodeployError(f"hardware profile {spath}: missing key 'profile.name'")
@@ -145,6 +154,9 @@ def load_profile(spec: str | Path) -> Profile:
     name = head["name"]
     if variant is not None:
         variants = data.get("variants", {})
+        if not isinstance(variants, dict):
+            raise NeurodeployError(f"hardware profile {spath}: 'variants' must be a table of "
+                                   f"[variants.<name>] sections, got {variants!r:.40}")
         if variant not in variants:
             raise NeurodeployError(f"hardware profile {spath}: no variant '{variant}' (has: "
                                    f"{', '.join(sorted(variants)) or 'none'})")
@@ -160,12 +172,21 @@ def load_profile(spec: str | Path) -> Profile:
         raise NeurodeployError(f"hardware profile {spath}: key 'resources.shared_conv_kernels' "
                                "must be true or false")
     memory = data.get("memory", {})
+    if not isinstance(memory, dict):
+        raise NeurodeployError(f"hardware profile {spath}: '[memory]' must be a table, got "
+                               f"{memory!r:.40}")
     if memory:
         sizes, pjs = memory.get("sram_bytes"), memory.get("sram_pj")
         if (not isinstance(sizes, list) or not isinstance(pjs, list) or len(sizes) != len(pjs)
                 or not sizes or "access_bits" not in memory or "dram_pj" not in memory):
             raise NeurodeployError(f"hardware profile {spath}: section '[memory]' needs "
                                    "access_bits, sram_bytes and sram_pj of one length, dram_pj")
+        for i, v in enumerate(sizes):
+            _number(spath, "memory", f"sram_bytes[{i}]", v)
+        for i, v in enumerate(pjs):
+            _number(spath, "memory", f"sram_pj[{i}]", v)
+        for key in ("access_bits", "dram_pj"):
+            _number(spath, "memory", key, memory[key])
     return Profile(name=name, kind=kind, description=str(head.get("description", "")),
                    path=spath, energy=energy, time=time, resources=res, memory=memory)
 

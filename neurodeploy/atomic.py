@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from neurodeploy.errors import NeurodeployError
@@ -26,6 +26,44 @@ def check_writable_dir(directory: Path) -> None:
         raise NeurodeployError(f"output directory '{directory}' is not writable")
 
 
+def _same(a: Path, b: Path) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (links and ``..`` resolved)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` (resolved) lies inside ``directory`` (resolved), or is it."""
+    p, d = path.resolve(), directory.resolve()
+    return p == d or d in p.parents
+
+
+def refuse_input_overwrite(output: str | os.PathLike[str] | None,
+                           inputs: Iterable[str | os.PathLike[str] | None],
+                           option: str = "-o/--output", directory: bool = False) -> None:
+    """Raise NeurodeployError when writing ``output`` would replace or delete one of the user's
+    ``inputs`` (the same file, through links too; with ``directory``, any input inside it).
+
+    Every verb calls this before it starts work, so a mistyped ``-o`` never costs the user a
+    file.
+    """
+    if output is None:
+        return
+    out = Path(output)
+    for item in inputs:
+        if item is None:
+            continue
+        src = Path(item)
+        if _same(out, src) or (directory and _inside(src, out)):
+            where = "is" if _same(out, src) else "contains"
+            raise NeurodeployError(f"{option} {out} {where} the input {src}; choose another "
+                                   "output (neurodeploy never overwrites its inputs)")
+
+
 def umask() -> int:
     """The process umask (read by setting and restoring it: there is no getter)."""
     mask = os.umask(0o022)
@@ -40,8 +78,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left untouched.
     """
     target = Path(path)
+    if target.is_dir():
+        raise NeurodeployError(f"output '{target}' is a directory; give a file name")
     check_writable_dir(target.parent if str(target.parent) else Path("."))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise NeurodeployError(f"cannot write '{target}': {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -49,7 +92,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         # mkstemp makes 0600 files; give the result the mode a plain open() would have
         if tmp_path.exists() and not tmp_path.is_dir():
             os.chmod(tmp_path, 0o666 & ~umask())
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise NeurodeployError(f"cannot write '{target}': {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()

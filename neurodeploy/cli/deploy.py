@@ -62,9 +62,13 @@ def deploy_cmd(
         from neurodeploy.lava import require_lava
 
         require_lava("deploy --run")
+    from neurodeploy.atomic import refuse_input_overwrite
     from neurodeploy.data import load_dataset
     from neurodeploy.deploy.bundle import build_bundle, run_bundle
     from neurodeploy.ir import load_graph
+
+    refuse_input_overwrite(output, [model, data if str(data).endswith(".npz") else None],
+                           directory=True)
 
     graph = load_graph(existing_file(model, "graph file"))
     spec = data or graph.metadata.get("task")

@@ -38,7 +38,7 @@ def energy_cmd(
     """Simulate the model on the data, count MACs/ACs per layer, price them per profile.
     With --workers/--scheduler/--slurm the simulation's batches run on Dask workers (the same
     counts as in one process)."""
-    from neurodeploy.atomic import write_text
+    from neurodeploy.atomic import refuse_input_overwrite, write_text
     from neurodeploy.data import load_dataset
     from neurodeploy.distributed import cluster_spec
     from neurodeploy.distributed.simulate import dataset_result
@@ -48,6 +48,8 @@ def energy_cmd(
     from neurodeploy.perf import chip_estimates, record_activity
     from neurodeploy.report import chip_lines, energy_html, energy_table, ratio_lines, report_dict
 
+    refuse_input_overwrite(html, [model, data if str(data).endswith(".npz") else None],
+                           option="--html")
     spec = cluster_spec(workers, scheduler, slurm)
     from neurodeploy.quantize.pool_folding import fold_pools
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -111,6 +112,13 @@ def export_cmd(
 
     if fmt not in FORMATS:
         raise NeurodeployError(f"--format '{fmt}': choose one of {', '.join(FORMATS)}")
+    from neurodeploy.atomic import refuse_input_overwrite
+
+    refuse_input_overwrite(output, [source])
+    if dt is not None and not (math.isfinite(dt) and dt > 0):
+        raise NeurodeployError(f"--dt must be a positive number of seconds, got {dt}")
+    if steps is not None and steps < 1:
+        raise NeurodeployError(f"--T must be >= 1 time step, got {steps}")
     opts: dict[str, Any] = {"dt": dt, "T": steps}
     if allow_bntt:
         opts["allow_bntt"] = True

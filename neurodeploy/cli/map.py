@@ -38,8 +38,10 @@ def map_cmd(
     from neurodeploy.report import chip_html, chip_lines, map_table
 
     path = existing_file(model, "graph file")
-    if html is not None and html.resolve() == path.resolve():
-        raise NeurodeployError(f"--html {html} is the input model; choose another file")
+    from neurodeploy.atomic import refuse_input_overwrite
+
+    refuse_input_overwrite(html, [path, data if str(data).endswith(".npz") else None],
+                           option="--html")
     if samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
     from neurodeploy.quantize.pool_folding import fold_pools

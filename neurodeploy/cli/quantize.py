@@ -26,11 +26,13 @@ def quantize_cmd(
 ) -> None:
     """Quantize a float graph to Loihi's integer formats, calibrated on data; report accuracy
     (float vs fixed point, test split) and per-layer firing-rate drift."""
+    from neurodeploy.atomic import refuse_input_overwrite
     from neurodeploy.data import load_dataset
     from neurodeploy.ir import load_graph, save_graph
     from neurodeploy.quantize import quantize
     from neurodeploy.sim import run_dataset
 
+    refuse_input_overwrite(out, [model, calib if calib.endswith(".npz") else None])
     graph = load_graph(existing_file(model, "graph file"))
     train = load_dataset(calib, split="train", limit=calib_samples)
     test = load_dataset(calib, split="test", limit=samples)

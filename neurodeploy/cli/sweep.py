@@ -69,6 +69,11 @@ def sweep_cmd(
             raise NeurodeployError(f"{model}: the graph's metadata has no T; pass --T")
         steps = [int(graph.metadata["T"])]
     targets = list(target or ["loihi1", "loihi2"])
+    from neurodeploy.atomic import refuse_input_overwrite
+
+    for name in ("sweep.json", "sweep.csv", "sweep.html"):
+        refuse_input_overwrite(out / name, [model, *(d for d in (data, calib)
+                                                     if d and str(d).endswith(".npz"))])
     check_writable_dir(out)
     train = load_dataset(calib or data, split="train", limit=calib_samples)
     test = load_dataset(data, split="test", limit=samples)

@@ -56,6 +56,13 @@ def train_cmd(
     except ValueError:
         raise NeurodeployError(f"--hidden must be comma-separated integers, got '{hidden}'"
                                ) from None
+    from neurodeploy.atomic import refuse_input_overwrite
+
+    refuse_input_overwrite(output, [task if str(task).endswith(".npz") else None])
+    if batch_size < 1:
+        raise NeurodeployError(f"--batch-size must be >= 1, got {batch_size}")
+    if steps is not None and steps < 1:
+        raise NeurodeployError(f"--T must be >= 1 time step, got {steps}")
     if epochs < 1:
         raise NeurodeployError(f"--epochs must be >= 1, got {epochs}")
     cfg = TrainConfig(task=task, method=method, epochs=epochs, seed=seed, T=steps,

@@ -93,11 +93,17 @@ def _npz(path: Path) -> Dataset:
     except Exception as exc:
         raise NeurodeployError(f"{path}: not a readable .npz dataset ({' '.join(str(exc).split())})"
                                ) from None
-    if x.shape[0] != y.shape[0] or y.ndim != 1:
+    if x.ndim < 2:
+        raise NeurodeployError(f"{path}: x has shape {list(x.shape)}; needs [N, ...] samples")
+    if y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise NeurodeployError(f"{path}: x has {x.shape[0]} samples but y has shape "
                                f"{list(y.shape)} (needs [N] labels)")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise NeurodeployError(f"{path}: x must be finite numbers")
+    if (not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x)
+            or not np.all(np.isfinite(x))):
+        raise NeurodeployError(f"{path}: x must be finite real numbers")
+    if x.dtype != np.float32 and not np.array_equal(x.astype(np.float32).astype(x.dtype), x):
+        raise NeurodeployError(f"{path}: x holds {x.dtype} values float32 cannot represent "
+                               "exactly")
     if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
         raise NeurodeployError(f"{path}: y must hold non-negative integer class labels")
     if encoding is None:  # binary data with a time axis is spike data

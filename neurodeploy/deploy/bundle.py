@@ -33,7 +33,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.atomic import check_writable_dir, umask
+from neurodeploy.deploy.install import check_replaceable, clean_leftovers, install, temp_dir
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Dense, Graph, save_graph, validate
 from neurodeploy.ir.nodes import Node
@@ -223,13 +223,10 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     mapping = check_fit(graph, target, max_chips)  # first: a misfit is the bigger news
     check_quantized(graph)
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise NeurodeployError(f"output '{out}' exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise NeurodeployError(f"output directory '{out}' is not empty; choose another or pass "
-                               "--force to replace it")
     parent = out.parent if str(out.parent) else Path(".")
     check_writable_dir(parent)
+    clean_leftovers(out)  # an interrupted earlier run's temporary directories
+    check_replaceable(out, force)
     if samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
 
@@ -243,7 +240,7 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     sim = simulate(graph, x, mode="fixed",
                    record=sorted(set(activity_nodes(graph)) | {out_node.name}))
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    tmp = temp_dir(out)
     try:
         save_graph(graph, tmp / "model.q.ndg")
         netx, refusal = _write_netx(graph, tmp / "model.net")
@@ -281,15 +278,11 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
         manifest = write_manifest(tmp, {"model": model_name, "target": target,
                                         "network": info["network"]})
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-            os.replace(out, old / "bundle")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        check_replaceable(out, force)  # still: nothing of the user's appeared meanwhile
+        install(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Bundle(out, info, mapping, manifest, energy)
 

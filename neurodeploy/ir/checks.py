@@ -9,12 +9,16 @@ import numpy as np
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import (
+    BIAS_EXP_MAX,
     BIAS_MANT_RANGE,
     DELAY_MAX,
     DU_RANGE,
     DV_RANGE,
+    GRADED_BITS,
     SD_EXP_RANGE,
     VTH_MAX,
+    WEIGHT_BITS,
+    WEIGHT_EXP_RANGE,
     sd_scaled_max,
 )
 
@@ -68,6 +72,45 @@ def check_neuron_q(node: Any, shape: Shape) -> None:
     if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
         fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
     check_broadcast(node, "quant.bias_mant", bm, shape)
+    check_int_range(node, "quant.bias_exp", q.bias_exp, (0, BIAS_EXP_MAX))
+    check_scale(node, q.scale)
+
+
+def check_int_range(node: Any, field: str, value: Any, bounds: tuple[int, int]) -> None:
+    """``value`` is an integer (not a bool) in ``bounds`` (inclusive)."""
+    lo, hi = bounds
+    if (not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_))
+            or not lo <= value <= hi):
+        fail(node, f"'{field}' = {value!r} must be an integer in [{lo}, {hi}]")
+
+
+def check_scale(node: Any, scale: Any) -> None:
+    """A quantized record's ``scale`` (float value of one integer unit): finite and > 0."""
+    if not isinstance(scale, (int, float, np.number)) or not np.isfinite(scale) or scale <= 0:
+        fail(node, f"'quant.scale' = {scale!r} must be a finite number > 0")
+
+
+def check_input_q(node: Any) -> None:
+    """An Input's integer format: scale > 0, ``bits`` in [1, 24], ``signed`` a bool."""
+    from neurodeploy.ir.nodes import InputQ
+
+    q = node.quant
+    if q is None:
+        return
+    if not isinstance(q, InputQ):
+        fail(node, f"quantized parameters must be InputQ, got {type(q).__name__}")
+    check_scale(node, q.scale)
+    check_int_range(node, "quant.bits", q.bits, (1, GRADED_BITS))
+    if not isinstance(q.signed, (bool, np.bool_)):
+        fail(node, f"'quant.signed' = {q.signed!r} must be true or false")
+
+
+def check_weight_q(node: Any) -> None:
+    """A synapse's integer format besides its weights: exponent, mantissa bits, scale."""
+    q = node.quant
+    check_int_range(node, "quant.weight_exp", q.weight_exp, WEIGHT_EXP_RANGE)
+    check_int_range(node, "quant.num_weight_bits", q.num_weight_bits, (1, WEIGHT_BITS))
+    check_scale(node, q.scale)
 
 
 def check_sigma_delta(node: Any, shape: Shape) -> None:

@@ -189,7 +189,7 @@ class Dense(Node):
     weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     bias: np.ndarray | None = None
     quant: WeightQ | None = None
-    delay: np.ndarray | None = None
+    delay: np.ndarray | None = field(default=None, metadata={"dtype": np.int32})
     kind: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
+import numpy as np
+
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import WEIGHT_RANGE
 from neurodeploy.ir.checks import check_finite as _check_finite
+from neurodeploy.ir.checks import check_input_q, check_weight_q
 from neurodeploy.ir.checks import fail as _fail
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
@@ -33,6 +39,28 @@ def _check_weights(node: Dense | Conv2d) -> None:
                         f"shape {node.weight.shape}")
         if q.weight.size and (q.weight.min() < WEIGHT_RANGE[0] or q.weight.max() > WEIGHT_RANGE[1]):
             _fail(node, f"quantized weights outside Lava's 8-bit range {WEIGHT_RANGE}")
+        check_weight_q(node)
+
+
+#: the most elements (neurons) one node may output: 16 Mi, 16 Loihi 2 chips' worth in one
+#: layer; beyond it simulation and mapping would exhaust memory before saying anything useful
+MAX_LAYER_ELEMENTS = 1 << 24
+#: the most time steps a graph may declare (``metadata["T"]``)
+MAX_T = 1_000_000
+
+
+def check_metadata(metadata: dict) -> None:
+    """The facts stages read from the metadata: ``T`` a whole number of steps in
+    [1, MAX_T], ``dt`` a positive number of seconds."""
+    T = metadata.get("T")
+    if T is not None and (not isinstance(T, numbers.Integral) or isinstance(T, (bool, np.bool_))
+                          or not 1 <= T <= MAX_T):
+        raise NeurodeployError(f"metadata 'T' = {T!r} must be a whole number of steps in "
+                               f"[1, {MAX_T}]")
+    dt = metadata.get("dt")
+    if dt is not None and (not isinstance(dt, numbers.Real) or isinstance(dt, (bool, np.bool_))
+                           or not math.isfinite(dt) or dt <= 0):
+        raise NeurodeployError(f"metadata 'dt' = {dt!r} must be a positive number of seconds")
 
 
 def validate(graph: Graph) -> dict[str, Shape]:
@@ -42,6 +70,7 @@ def validate(graph: Graph) -> dict[str, Shape]:
     """
     if not graph.nodes:
         raise NeurodeployError("the graph has no nodes")
+    check_metadata(graph.metadata)
     for name, node in graph.nodes.items():
         if name != node.name:
             raise NeurodeployError(f"node '{node.name}' is stored under the key '{name}'")
@@ -77,6 +106,7 @@ def validate(graph: Graph) -> dict[str, Shape]:
                 _fail(node, f"encoding '{node.encoding}' is not one of {', '.join(ENCODINGS)}")
             if not node.shape or min(node.shape) < 1:
                 _fail(node, f"shape {node.shape} must be non-empty with positive sizes")
+            check_input_q(node)
         if isinstance(node, (Dense, Conv2d)):
             _check_weights(node)
         if isinstance(node, Conv2d):
@@ -91,7 +121,14 @@ def validate(graph: Graph) -> dict[str, Shape]:
         if isinstance(node, (SumPool2d, AvgPool2d)):
             if min(node.kernel) < 1 or min(node.stride) < 1:
                 _fail(node, f"kernel {node.kernel} and stride {node.stride} must be >= 1")
+        refractory = getattr(node, "refractory", None)
+        if refractory is not None and not 0 <= refractory <= MAX_T:
+            _fail(node, f"refractory period {refractory} outside [0, {MAX_T}] steps")
     shapes = infer_shapes(graph)
     for node in graph:
+        size = math.prod(shapes[node.name])
+        if size > MAX_LAYER_ELEMENTS:
+            _fail(node, f"output of {size} elements {shapes[node.name]}; at most "
+                        f"{MAX_LAYER_ELEMENTS} per node")
         node.check(shapes[node.name])
     return shapes

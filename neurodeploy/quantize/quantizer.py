@@ -21,6 +21,7 @@ NeuronQ, the simulator and the Lava backend do not carry).
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,6 +273,13 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 rep.notes.append(f"input without synapse forces scale {forced:g} (over headroom)")
             lam_n = forced
             rep.notes.append("fed without a synapse: scale fixed by its source")
+        if not (math.isfinite(lam_n) and lam_n > 0 and math.isfinite(1.0 / lam_n)
+                and lam_n < 1e300):
+            w_top = max((float(np.abs(q.nodes[s].weight).max(initial=0))
+                         for s in st.synapses[n]), default=0.0)
+            raise NeurodeployError(f"node '{n}': no integer scale represents it on Loihi "
+                                   f"(scale {lam_n:g}); its synapses' weights (largest "
+                                   f"|w| = {w_top:g}), bias or states are out of range")
         lam[n] = lam_n
         rep.scale = lam_n
         # weights

@@ -58,6 +58,44 @@ def steps_for(graph: Graph, ds_encoding: str, ds_T: int | None, T: int | None) -
                            "and the data is static; pass T")
 
 
+def _available_bytes() -> int | None:
+    """Memory the machine can still give (``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits(graph: Graph, ds, steps: int | None, batch: int) -> None:
+    """Refuse, before allocating, a run the data or the machine cannot hold: ``T`` outside
+    [1, MAX_T], labels beyond the output layer's classes, or a batch whose per-step states
+    and encoded input need more memory than is available (numbers and limits in the message).
+    """
+    from neurodeploy.ir.validate import MAX_T, validate
+
+    if steps is not None and (isinstance(steps, bool) or not 1 <= int(steps) <= MAX_T):
+        raise NeurodeployError(f"T = {steps} time steps: must be in [1, {MAX_T}]")
+    shapes = validate(graph)
+    n_out = int(np.prod(shapes[graph.outputs[0]]))
+    y = np.asarray(ds.y)
+    if y.size and (y.min() < 0 or y.max() >= n_out):
+        raise NeurodeployError(f"dataset '{ds.name}': labels span [{int(y.min())}, "
+                               f"{int(y.max())}] but the output layer '{graph.outputs[0]}' has "
+                               f"{n_out} classes (labels must lie in [0, {n_out - 1}])")
+    elements = sum(int(np.prod(s)) for s in shapes.values())
+    need = 4 * (int(steps or 1) * batch * int(np.prod(shapes[graph.inputs[0]]))
+                + 4 * batch * elements)
+    have = _available_bytes()
+    if have is not None and need > have:
+        raise NeurodeployError(f"a batch of {batch} samples × T = {steps} needs about "
+                               f"{need / 2**30:.1f} GiB; {have / 2**30:.1f} GiB is available "
+                               "(lower the batch size, T or the samples)")
+
+
 @dataclass(eq=False)
 class BatchPart:
     """One batch's share of a :class:`DatasetResult`, before :func:`merge_batches` adds the
@@ -93,6 +131,7 @@ def run_batches(graph: Graph, ds, mode: str = "float", T: int | None = None,
     starts = batch_starts(ds, batch_size)
     enc = input_encoding(graph, ds.encoding)
     steps = steps_for(graph, ds.encoding, ds.T, T)
+    check_fits(graph, ds, steps, min(batch_size, len(ds)))
     parts = []
     for i, lo in enumerate(track(starts, f"simulating ({mode})", total=len(starts),
                                  enabled=progress)):
