@@ -68,6 +68,7 @@ CASES = [
     (_set("lif1", "scale", np.nan, quant=True), r"'quant.scale' = nan must be a finite"),
     (_set("fc2", "scale", 0.0, quant=True), r"node 'fc2' .*'quant.scale' = 0.0 must"),
     (_set("in", "scale", np.inf, quant=True), r"node 'in' .*'quant.scale' = inf must"),
+    (_set("out", "scale", 1e38, quant=True), r"node 'out' .*'quant.scale' = 1e\+38 must"),
     (_set("fc1", "num_weight_bits", 0, quant=True), r"'quant.num_weight_bits' = 0 must"),
     (_set("fc1", "num_weight_bits", 99, quant=True), r"'quant.num_weight_bits' = 99 must"),
     # missing fields are never filled with defaults

@@ -176,7 +176,7 @@ def test_map_cli_json_and_html(tmp_path, capsys):
     assert main(["map", str(path), "--target", "loihi1", "--html", str(html)]) == 0
     assert html.read_text().count("<svg") == 1        # the floor plan (no data: no timeline)
     assert main(["map", str(path), "--html", str(path)]) == 1
-    assert "is the input model" in capsys.readouterr().err
+    assert "is the input" in capsys.readouterr().err
     save_graph(dense_net(9000, 8), path)
     assert main(["map", str(path), "--target", "loihi2"]) == 1
     assert "fan-in 9000" in capsys.readouterr().err

@@ -84,10 +84,18 @@ def check_int_range(node: Any, field: str, value: Any, bounds: tuple[int, int]) 
         fail(node, f"'{field}' = {value!r} must be an integer in [{lo}, {hi}]")
 
 
+#: a quantized record's ``scale`` lies in these bounds: one unit times a 24-bit state (or a
+#: message) stays finite and non-zero in float32
+SCALE_RANGE = (1e-30, 1e30)
+
+
 def check_scale(node: Any, scale: Any) -> None:
-    """A quantized record's ``scale`` (float value of one integer unit): finite and > 0."""
-    if not isinstance(scale, (int, float, np.number)) or not np.isfinite(scale) or scale <= 0:
-        fail(node, f"'quant.scale' = {scale!r} must be a finite number > 0")
+    """A quantized record's ``scale`` (float value of one integer unit): finite, in
+    :data:`SCALE_RANGE`."""
+    lo, hi = SCALE_RANGE
+    if (not isinstance(scale, (int, float, np.number)) or isinstance(scale, (bool, np.bool_))
+            or not np.isfinite(scale) or not lo <= scale <= hi):
+        fail(node, f"'quant.scale' = {scale!r} must be a finite number in [{lo:g}, {hi:g}]")
 
 
 def check_input_q(node: Any) -> None:

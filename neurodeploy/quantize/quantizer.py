@@ -363,7 +363,8 @@ def _neuron_drift(n: str, g: Graph, st: _Structure, ref: _Stats, got: _Stats) ->
 
 
 def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float],
-                    in_q: InputQ, fold: dict[str, np.ndarray], n: str, x: np.ndarray) -> int:
+                    in_q: InputQ, fold: dict[str, np.ndarray], n: str, x: np.ndarray,
+                    trains: dict[str, torch.Tensor]) -> int:
     """Pick, per neuron of layer ``n``, the synapse-bias fold factor whose fixed-point spike
     trains (:func:`_neuron_drift`; Readout: decoded outputs) are closest to float on the
     calibration data; stores it in
@@ -380,11 +381,56 @@ def _calibrate_fold(g: Graph, st: _Structure, ref: _Stats, clip: dict[str, float
     for c in cands:
         trial = dict(fold, **{n: np.full(node.shape, c)})
         qg, _ = _build(g, st, ref, clip, in_q, trial)
-        got, _ = _run(qg, x, "fixed", [n])
+        got = _run_layer(qg, st, n, x, trains)
         drifts.append(_neuron_drift(n, qg, st, ref, got).reshape(node.shape))
     best = np.argmin(np.stack(drifts), axis=0)  # ties keep the first: the current's mean
     fold[n] = cands[best]
     return len(cands)
+
+
+def _layer_graph(q: Graph, st: _Structure, n: str) -> tuple[Graph, str] | None:
+    """Neuron layer ``n`` alone (its synapses, pools, flattens and recurrent synapses) fed by
+    its only source (the graph's input or a firing layer, as an Input of binary spikes):
+    ``(subgraph, source)``, or None when ``n`` has several sources (an Add of two layers)."""
+    keep, sources, stack = {n}, set(), [n]
+    while stack:
+        cur = stack.pop()
+        for e in q.in_edges(cur):
+            node = q.nodes[e.src]
+            if e.src == n:
+                continue  # its own spikes (a recurrent synapse) stay inside
+            if isinstance(node, Input) or kinds.fires(node):
+                sources.add(e.src)
+            elif e.src not in keep:
+                keep.add(e.src)
+                stack.append(e.src)
+    if len(sources) != 1:
+        return None
+    (source,) = sources
+    src = q.nodes[source]
+    sub = Graph(metadata=dict(q.metadata))
+    sub.nodes[source] = src if isinstance(src, Input) else Input(
+        source, shape=tuple(src.shape), encoding="spikes", quant=InputQ(scale=1.0, bits=1))
+    for name in st.order:
+        if name in keep:
+            sub.nodes[name] = q.nodes[name]
+    sub.edges = [e for e in q.edges if e.dst in keep and (e.src in keep or e.src == source)]
+    sub.inputs, sub.outputs = [source], [n]
+    return sub, source
+
+
+def _run_layer(q: Graph, st: _Structure, n: str, x: np.ndarray,
+               trains: dict[str, torch.Tensor]) -> _Stats:
+    """Layer ``n`` of the quantized graph ``q`` in fixed point on the calibration input ``x``:
+    alone, fed by the recorded fixed-point spikes ``trains`` of the layer before it, when it
+    has one source (the same numbers as the whole graph, at the cost of one layer); the whole
+    graph otherwise."""
+    local = _layer_graph(q, st, n)
+    if local is None or (not isinstance(q.nodes[local[1]], Input) and local[1] not in trains):
+        return _run(q, x, "fixed", [n])[0]
+    sub, source = local
+    xin = x if isinstance(q.nodes[source], Input) else trains[source]
+    return _run(sub, xin, "fixed", [n])[0]
 
 
 def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
@@ -438,19 +484,23 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     clip: dict[str, float] = {s: 1.0 for s in st.target}
     fold: dict[str, np.ndarray] = {}
     tried = 0
+    trains: dict[str, torch.Tensor] = {}  # calibrated layer → its fixed-point spike trains
     for n in neurons:  # greedy, layer by layer in topological order
         for s in st.synapses[n]:
             best = (np.inf, clip[s])
             for c in candidates:
                 trial = dict(clip, **{s: c})
                 qg, _ = _build(g, st, ref, trial, in_q, fold)
-                got, _ = _run(qg, x, "fixed", [n])
+                got = _run_layer(qg, st, n, x, trains)
                 tried += 1
                 d = _drift(n, qg, ref, got, x.shape[0])
                 if d < best[0] - 1e-12:
                     best = (d, c)
             clip[s] = best[1]
-        tried += _calibrate_fold(g, st, ref, clip, in_q, fold, n, x)
+        tried += _calibrate_fold(g, st, ref, clip, in_q, fold, n, x, trains)
+        if kinds.fires(g.nodes[n]):  # what the layers after it are calibrated on
+            trains[n] = _run_layer(_build(g, st, ref, clip, in_q, fold)[0], st, n, x,
+                                   trains).trains[n]
     qg, reports = _build(g, st, ref, clip, in_q, fold)
     got, res = _run(qg, x, "fixed", neurons)
     for rep in reports:
