@@ -73,6 +73,9 @@ NEVER_FIRE_VTH = 2 ** (STATE_BITS - 1 - VTH_SHIFT)
 BIAS_MANT_BITS = 13
 BIAS_MANT_RANGE = (-(2 ** (BIAS_MANT_BITS - 1)), 2 ** (BIAS_MANT_BITS - 1) - 1)
 BIAS_EXP_MAX = 7
+#: exponents Lava's ``scale_bias`` accepts: a negative one shifts right (``bias_mant >> −exp``);
+#: beyond 12 the 13-bit mantissa is shifted out entirely. The quantizer uses [0, BIAS_EXP_MAX]
+BIAS_EXP_RANGE = (-(BIAS_MANT_BITS - 1), BIAS_EXP_MAX)
 #: netx stores bias mantissas with this fixed exponent (it reads no ``bias_exp``)
 NETX_BIAS_EXP = 6
 
