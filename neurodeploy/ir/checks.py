@@ -10,6 +10,7 @@ import numpy as np
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.formats import (
     BIAS_EXP_MAX,
+    BIAS_MANT_BITS,
     BIAS_MANT_RANGE,
     DU_RANGE,
     DV_RANGE,
@@ -69,7 +70,8 @@ def check_neuron_q(node: Any, shape: Shape) -> None:
     if bm.size and (bm.min() < BIAS_MANT_RANGE[0] or bm.max() > BIAS_MANT_RANGE[1]):
         fail(node, f"bias mantissa outside the 13-bit range {BIAS_MANT_RANGE}")
     check_broadcast(node, "quant.bias_mant", bm, shape)
-    check_int_range(node, "quant.bias_exp", q.bias_exp, (0, BIAS_EXP_MAX))
+    # negative: an arithmetic right shift (formats.shift); beyond -13 a 13-bit mantissa is gone
+    check_int_range(node, "quant.bias_exp", q.bias_exp, (-BIAS_MANT_BITS, BIAS_EXP_MAX))
     check_scale(node, q.scale)
 
 
