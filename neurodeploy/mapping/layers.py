@@ -35,7 +35,6 @@ from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.nodes import (
-    NEURON_TYPES,
     Add,
     AvgPool2d,
     Conv2d,
@@ -122,7 +121,7 @@ def _chains(graph: Graph, name: str) -> list[tuple[str, list[str]]]:
     def walk(node_name: str, path: list[str]) -> None:
         for e in graph.in_edges(node_name):
             src = graph.nodes[e.src]
-            if isinstance(src, (Input, *NEURON_TYPES)):
+            if isinstance(src, Input) or kinds.is_neuron(src):
                 out.append((e.src, path))
             else:
                 walk(e.src, [e.src, *path])
@@ -244,7 +243,7 @@ def graph_layers(graph: Graph, weight_bits: int = 8) -> list[Layer]:
     layers = []
     for name in graph.topological_order():
         node = graph.nodes[name]
-        if not isinstance(node, NEURON_TYPES):
+        if not kinds.is_neuron(node):
             continue
         shape = tuple(shapes[name])
         sources: list[Source] = []

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.mapping.layers import Layer, MatrixSource, SpatialSource
+from neurodeploy.mapping.layers import Layer, SpatialSource
 
 Box = tuple[tuple[int, int], ...]
 
@@ -178,15 +178,12 @@ def _chunk_fits(layer: Layer, size: int, out_axons: np.ndarray, lim: Limits) -> 
         return False
     axons = np.zeros(len(starts), np.int64)
     words = np.minimum(size, n - starts) * layer.delay_slots * lim.delay_slot_words
-    for s in layer.sources:
-        if isinstance(s, MatrixSource):
-            cnt = np.add.reduceat(s.count, starts, axis=0)  # [chunks, source elements]
-            used = cnt > 0
-            axons += used.sum(1)
-            words += used.sum(1) * lim.dense_axon_words + np.ceil(
-                cnt * s.weight_bits / lim.synmem_word_bits).astype(np.int64).sum(1)
-        else:
-            raise TypeError("a layer tiled in flat chunks has matrix sources only")  # noqa
+    for s in layer.sources:  # all MatrixSource: graph_layers converts a mixed layer's sources
+        cnt = np.add.reduceat(s.count, starts, axis=0)  # [chunks, source elements]
+        used = cnt > 0
+        axons += used.sum(1)
+        words += used.sum(1) * lim.dense_axon_words + np.ceil(
+            cnt * s.weight_bits / lim.synmem_word_bits).astype(np.int64).sum(1)
     return bool(axons.max(initial=0) <= lim.axons_in and words.max(initial=0) <= lim.synmem_words)
 
 

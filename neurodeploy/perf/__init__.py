@@ -15,9 +15,9 @@ from collections.abc import Mapping as MappingABC
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.hardware_profiles import Profile
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.nodes import NEURON_TYPES
 from neurodeploy.mapping.mapper import Mapping, map_graph
 from neurodeploy.perf.model import PerfResult, check_activity, simulate_perf
 
@@ -28,7 +28,7 @@ DEFAULT_SAMPLES = 16
 def activity_nodes(graph: Graph) -> list[str]:
     """The nodes whose outputs travel between cores: the inputs and every neuron node."""
     return [n for n, node in graph.nodes.items()
-            if n in graph.inputs or isinstance(node, NEURON_TYPES)]
+            if n in graph.inputs or kinds.is_neuron(node)]
 
 
 def record_activity(graph: Graph, ds, T: int | None = None, samples: int = DEFAULT_SAMPLES,
