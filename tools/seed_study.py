@@ -518,7 +518,8 @@ def judge(parts: Sequence[Part], agg: dict[str, dict[str, Any]], sizes: Sizes
 
 
 def table(parts: Sequence[Part], agg: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The one table: every configuration once (first part and label that named it), with the
+    """The one table: every configuration once (``label``: the first part's name for it,
+    ``labels``: every part's), with the
     Pareto front of (fixed accuracy ↑, Loihi 2 energy ↓) marked within each task."""
     from neurodeploy.sweep.pareto import pareto_front
 
@@ -527,8 +528,10 @@ def table(parts: Sequence[Part], agg: dict[str, dict[str, Any]]) -> list[dict[st
         for label, sp in p.configs:
             if sp.key in rows:
                 rows[sp.key]["parts"].append(p.name)
+                rows[sp.key]["labels"].append(label)
                 continue
-            rows[sp.key] = {"label": label, "parts": [p.name], **agg[sp.key]}
+            rows[sp.key] = {"label": label, "labels": [label], "parts": [p.name],
+                            **agg[sp.key]}
     out = list(rows.values())
     for task in dict.fromkeys(r["task"] for r in out):
         rs = [r for r in out if r["task"] == task]

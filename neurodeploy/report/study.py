@@ -21,7 +21,7 @@ td.yes { background: #e3f1dc; } td.no { background: #f6dede; }
 """
 
 #: (field, header, kind): kind "pct" shows a 0-1 value in %, "num" 4 significant digits
-COLUMNS = (("label", "configuration", "text"), ("task", "task", "text"),
+COLUMNS = (("labels", "configuration", "text"), ("config", "key", "text"), ("task", "task", "text"),
            ("method", "method", "text"), ("seeds", "seeds", "num"),
            ("test_accuracy", "float acc % (torch)", "pct"), ("gap", "train − test pp", "pct"),
            ("float_accuracy", "float acc % (IR)", "pct"),
@@ -35,6 +35,8 @@ COLUMNS = (("label", "configuration", "text"), ("task", "task", "text"),
 
 def _cell(r: Mapping[str, Any], key: str, kind: str) -> str:
     v = r.get(key)
+    if isinstance(v, list):
+        return " / ".join(str(x) for x in v)
     if v is None:
         return "–"
     if kind == "pct":
