@@ -199,3 +199,17 @@ def test_bad_input_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert seed_study.main(["--quick", "--seeds", "0", "-o", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == "error: --seeds must be >= 1, got 0"
     assert not (tmp_path / "study.json").exists()
+    assert seed_study.main(["--from", str(tmp_path / "none.json"), "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'none.json'}: not a study.json of this tool")
+
+
+def test_from_saved_json_recomputes_the_same_document(quick: tuple, tmp_path: Path) -> None:
+    """``--from`` re-judges and re-renders a saved study without training: same claims and
+    table as the run that wrote it."""
+    _, doc, html, out = quick
+    assert seed_study.main(["--from", str(Path(out) / "study.json"), "-o", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "study.json").read_text(encoding="utf-8"))
+    assert again["claims"] == doc["claims"] and again["table"] == doc["table"]
+    assert again["runs"] == doc["runs"] and again["mode"] == "quick"
+    assert (tmp_path / "study.html").read_text(encoding="utf-8") == html

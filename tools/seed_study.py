@@ -21,6 +21,7 @@ reproduced / not reproduced with its numbers. Writes ``study.json`` and ``study.
     python tools/seed_study.py --quick -o /tmp/study-quick      # ~1-2 min, one seed
     python tools/seed_study.py -o study-out                      # the full study (~30-45 min)
     python tools/seed_study.py --parts grid,msg --seeds 1 -o /tmp/s
+    python tools/seed_study.py --from study-out/study.json -o study-out   # re-render, no training
 
 Exit status: 0 when the study ran (whatever the claims' verdicts), 1 with one ``error:`` line
 on bad input, 2 on bad usage.
@@ -584,21 +585,49 @@ def study(sizes: Sizes, parts: Sequence[str], directory: Path, jobs: int = 1,
     todo = [(sp, seed) for sp in specs for seed in range(sizes.seeds)]
     log(f"{len(specs)} configurations × {sizes.seeds} seed(s) = {len(todo)} trainings")
     rows = _run_all(todo, sizes, jobs, log)
+    return document(sizes, experiments, rows, time.perf_counter() - t0)
+
+
+def document(sizes: Sizes, experiments: Sequence[Part], rows: list[dict[str, Any]],
+             seconds: float) -> dict[str, Any]:
+    """The study's JSON document from its result rows: sizes, parts, claims, table, runs."""
     agg = aggregate(rows)
     return {
         "study": "surrogate-gradient seed methods on Loihi 2 (issue 19)",
-        "sizes": {"seeds": sizes.seeds, "tasks": sizes.tasks, "randman_hard": RANDMAN_HARD, "shapes": list(sizes.shapes),
-                  "scales": list(sizes.scales), "widths": list(sizes.widths),
-                  "mask_ps": list(sizes.mask_ps), "activity_reg": sizes.activity_reg,
-                  "lipschitz": sizes.lipschitz, "profiles": list(PROFILES)},
+        "sizes": {"seeds": sizes.seeds, "tasks": sizes.tasks, "randman_hard": RANDMAN_HARD,
+                  "shapes": list(sizes.shapes), "scales": list(sizes.scales),
+                  "widths": list(sizes.widths), "mask_ps": list(sizes.mask_ps),
+                  "activity_reg": sizes.activity_reg, "lipschitz": sizes.lipschitz,
+                  "profiles": list(PROFILES)},
         "parts": [{"name": p.name, "title": p.title,
                    "configs": [{"label": label, "config": sp.key} for label, sp in p.configs]}
                   for p in experiments],
         "claims": judge(experiments, agg, sizes),
         "table": table(experiments, agg),
         "runs": rows,
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
     }
+
+
+def redo(path: Path) -> dict[str, Any]:
+    """The document of a saved ``study.json`` recomputed from its runs (claims, table) by this
+    code, without training: a report re-rendered after a change to the report or the table."""
+    from neurodeploy.errors import NeurodeployError
+
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        z = old["sizes"]
+        sizes = Sizes(seeds=int(z["seeds"]), tasks=z["tasks"], shapes=tuple(z["shapes"]),
+                      scales=tuple(z["scales"]), widths=tuple(z["widths"]),
+                      mask_ps=tuple(z["mask_ps"]), activity_reg=float(z["activity_reg"]),
+                      lipschitz=float(z["lipschitz"]))
+        experiments = plan(sizes, [p["name"] for p in old["parts"]])
+        doc = document(sizes, experiments, old["runs"], float(old["seconds"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NeurodeployError(f"{path}: not a study.json of this tool ({type(exc).__name__}: "
+                               f"{exc})") from None
+    doc["mode"] = old.get("mode", "")
+    return doc
 
 
 def claim_lines(claims: Sequence[dict[str, Any]]) -> list[str]:
@@ -645,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
     ap.add_argument("--seeds", type=int, default=None, help="training seeds (default 3; quick 1)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel trainings (processes)")
+    ap.add_argument("--from", dest="from_json", type=Path, default=None,
+                    help="recompute claims, table and report from a saved study.json (no "
+                         "training)")
     ap.add_argument("--json", action="store_true", help="print the JSON document")
     ap.add_argument("--debug", action="store_true", help="tracebacks on errors")
     args = ap.parse_args(argv)
@@ -671,8 +703,11 @@ def main(argv: list[str] | None = None) -> int:
         check_writable_dir(args.output)
         log = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.json else (
             lambda s: None)
-        doc = to_jsonable(study(sizes, parts, args.output, args.jobs, log))
-        doc["mode"] = "quick" if args.quick else "full"
+        if args.from_json is not None:
+            doc = to_jsonable(redo(args.from_json))
+        else:
+            doc = to_jsonable(study(sizes, parts, args.output, args.jobs, log))
+            doc["mode"] = "quick" if args.quick else "full"
         write_text(args.output / "study.json", json.dumps(doc, indent=1) + "\n")
         write_text(args.output / "study.html", study_html(doc))
     except NeurodeployError as exc:
