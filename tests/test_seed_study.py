@@ -102,6 +102,7 @@ def test_quick_study_judges_every_claim_by_its_criterion(quick: tuple) -> None:
         assert isinstance(c["reproduced"], bool)
         assert c["verdict"] == ("reproduced" if c["reproduced"] else "not reproduced")
         assert c["numbers"] and all(math.isfinite(v) for v in c["numbers"].values())
+        assert c["seed_std"] == 0.0  # one seed
     n = claims["sgs-gap"]["numbers"]
     assert claims["sgs-gap"]["reproduced"] == (n["sgs gap"] < n["ste gap"])
     n = claims["msg-two"]["numbers"]

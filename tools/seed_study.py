@@ -492,7 +492,9 @@ CLAIMS: tuple[Claim, ...] = (
 
 def judge(parts: Sequence[Part], agg: dict[str, dict[str, Any]], sizes: Sizes
           ) -> list[dict[str, Any]]:
-    """Each claim whose part ran: reproduced (bool) and its numbers."""
+    """Each claim whose part ran: reproduced (bool), its numbers and ``seed_std``: the largest
+    standard deviation over seeds of a test accuracy in the part (the scale of seed noise
+    against which the differences of means are read; 0 with one seed)."""
     by_name = {p.name: p for p in parts}
     out = []
     for c in CLAIMS:
@@ -512,9 +514,13 @@ def judge(parts: Sequence[Part], agg: dict[str, dict[str, Any]], sizes: Sizes
             status = "reproduced" if ok else "not reproduced"
         except KeyError as exc:  # a deployment the chip refused leaves a number missing
             ok, nums, status = False, {}, f"not measurable ({exc.args[0]})"
+        stds = [agg[k]["test_accuracy_std"] for k in keys.values()
+                if agg[k]["test_accuracy_std"] is not None]
         out.append({"id": c.id, "part": c.part, "source": c.source, "claim": c.claim,
                     "criterion": c.criterion, "reproduced": bool(ok), "verdict": status,
-                    "numbers": {k: round(v, 6) for k, v in nums.items()}})
+                    "numbers": {k: round(v, 6) for k, v in nums.items()},
+                    # the verdict compares seed means; this says how large seed noise is
+                    "seed_std": round(max(stds), 6) if stds else None})
     return out
 
 
@@ -636,7 +642,8 @@ def claim_lines(claims: Sequence[dict[str, Any]]) -> list[str]:
     for c in claims:
         nums = ", ".join(f"{k} {v:.4g}" for k, v in c["numbers"].items())
         out.append(f"{c['verdict'].upper():<15} {c['id']:<14} {c['claim']} — {c['criterion']}")
-        out.append(f"{'':<15} {'':<14} {nums}")
+        out.append(f"{'':<15} {'':<14} {nums}; largest seed std of a test accuracy "
+                   f"{c['seed_std'] if c['seed_std'] is not None else float('nan'):.4g}")
     return out
 
 
