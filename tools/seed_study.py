@@ -490,9 +490,14 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
+class _Missing(Exception):
+    """A number a claim needs is missing (its configuration did not deploy)."""
+
+
 def judge(parts: Sequence[Part], agg: dict[str, dict[str, Any]], sizes: Sizes
           ) -> list[dict[str, Any]]:
-    """Each claim whose part ran: reproduced (bool), its numbers and ``seed_std``: the largest
+    """Each claim whose part ran: verdict (reproduced, not reproduced, or not measurable with
+    the ``reason``), reproduced (bool), its numbers and ``seed_std``: the largest
     standard deviation over seeds of a test accuracy in the part (the scale of seed noise
     against which the differences of means are read; 0 with one seed)."""
     by_name = {p.name: p for p in parts}
@@ -506,19 +511,20 @@ def judge(parts: Sequence[Part], agg: dict[str, dict[str, Any]], sizes: Sizes
         def acc(label: str, f: str, keys: dict[str, str] = keys) -> float:
             v = agg[keys[label]][f]
             if v is None:
-                raise KeyError(f"{label}: no {f}")
+                raise _Missing(f"{label}: no {f} ({agg[keys[label]]['deploy_status']})")
             return float(v)
 
+        reason = None
         try:
             ok, nums = c.check(acc, sizes)
             status = "reproduced" if ok else "not reproduced"
-        except KeyError as exc:  # a deployment the chip refused leaves a number missing
-            ok, nums, status = False, {}, f"not measurable ({exc.args[0]})"
+        except _Missing as exc:  # a deployment the quantizer or chip refused
+            ok, nums, status, reason = False, {}, "not measurable", str(exc)
         stds = [agg[k]["test_accuracy_std"] for k in keys.values()
                 if agg[k]["test_accuracy_std"] is not None]
         out.append({"id": c.id, "part": c.part, "source": c.source, "claim": c.claim,
                     "criterion": c.criterion, "reproduced": bool(ok), "verdict": status,
-                    "numbers": {k: round(v, 6) for k, v in nums.items()},
+                    "numbers": {k: round(v, 6) for k, v in nums.items()}, "reason": reason,
                     # the verdict compares seed means; this says how large seed noise is
                     "seed_std": round(max(stds), 6) if stds else None})
     return out
@@ -640,7 +646,7 @@ def claim_lines(claims: Sequence[dict[str, Any]]) -> list[str]:
     """One line per claim (verdict, claim, criterion) and one with its numbers."""
     out = []
     for c in claims:
-        nums = ", ".join(f"{k} {v:.4g}" for k, v in c["numbers"].items())
+        nums = c["reason"] or ", ".join(f"{k} {v:.4g}" for k, v in c["numbers"].items())
         out.append(f"{c['verdict'].upper():<15} {c['id']:<14} {c['claim']} — {c['criterion']}")
         out.append(f"{'':<15} {'':<14} {nums}; largest seed std of a test accuracy "
                    f"{c['seed_std'] if c['seed_std'] is not None else float('nan'):.4g}")

@@ -130,7 +130,8 @@ def pareto_plot(rows: Sequence[Mapping[str, Any]]) -> str:
 def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for c in claims:
-        nums = "<br>".join(f"{escape(k)}: {v:.4g}" for k, v in c["numbers"].items())
+        nums = escape(c.get("reason") or "") + "<br>".join(
+            f"{escape(k)}: {v:.4g}" for k, v in c["numbers"].items())
         if c.get("seed_std") is not None:
             nums += f"<br><i>largest seed std of a test accuracy: {c['seed_std']:.4g}</i>"
         cls = "yes" if c["reproduced"] else "no"
