@@ -21,7 +21,8 @@ def run_point(graph: Graph, calib: Any, test: Any, target: str, T: int,
               batch_size: int = 256) -> list[dict[str, Any]]:
     """One design point: ``graph`` quantized for ``target`` on ``calib`` at ``T`` steps,
     simulated in fixed point on ``test`` and priced on each of ``profiles`` (names or .toml
-    paths); chip profiles are mapped too (cores, latency). One row per profile.
+    paths); chip profiles are mapped too (cores, latency). One row per profile; ``synops`` is
+    the synaptic operations (accumulates + multiply-accumulates) per inference.
 
     A target that cannot express the graph, or a chip the quantized graph does not fit, gives
     rows whose ``status`` says why instead of failing the sweep.
@@ -43,9 +44,11 @@ def run_point(graph: Graph, calib: Any, test: Any, target: str, T: int,
     res = run_dataset(qgraph, test, mode="fixed", T=T, batch_size=batch_size)
     report = estimate_energy(qgraph, res.counts, res.T, profs,
                              spike_data=test.encoding == "spikes")
-    totals = report.totals()["energy_pj"]
+    tot = report.totals()
+    totals = tot["energy_pj"]
     for row, p in zip(rows, profs, strict=True):
         row.update(accuracy=_round(res.accuracy), float_accuracy=_round(float_acc),
+                   synops=_round(tot["snn_acs"] + tot["snn_macs"]),
                    energy_pj=_round(totals[p.name]["snn"]),
                    ann_energy_pj=_round(totals[p.name]["ann"]))
         if not p.is_chip:
