@@ -523,8 +523,7 @@ def _self_resetting_neurons(graph: Graph, shapes: dict[str, tuple[int, ...]],
     synaptic delays, carry earlier steps' spikes into the sample: those graphs (and kinds
     without such a Lava model) are reset from outside between samples.
     """
-    if any(e.delay for e in graph.edges) or any(
-            isinstance(node, Dense) and node.max_delay for node in graph):
+    if any(e.delay for e in graph.edges) or any(getattr(node, "max_delay", 0) for node in graph):
         return None
     built: dict[str, LavaNeuron] = {}
     for name, node in graph.nodes.items():
