@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("distributed")
 
@@ -270,3 +271,17 @@ def test_compare_finds_the_same_divergence_on_workers(cluster, graphs) -> None:
     ref = compare(graphs["fixed"], ds, samples=4, lava_graph=broken)
     assert ref["identical"] is False
     assert compare_on(cluster, graphs["fixed"], ds, samples=4, lava_graph=broken) == ref
+    # float mode: the tolerance is judged against each layer's scale over all shards; the
+    # simulator's float32 sums follow the thread count, and workers run one thread each (the
+    # batch is the same: each shard simulates all samples)
+    nudged = copy.deepcopy(graphs["fixed"])
+    nudged.nodes["fc2"].weight[3, :] *= 1.001
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ref = compare(graphs["fixed"], ds, samples=4, lava_graph=nudged, mode="float")
+    finally:
+        torch.set_num_threads(threads)
+    assert ref["identical"] is False and ref["first_divergence"]["layer"] != "lif1"
+    assert compare_on(cluster, graphs["fixed"], ds, samples=4, lava_graph=nudged,
+                      mode="float") == ref

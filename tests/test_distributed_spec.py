@@ -1,13 +1,14 @@
-"""Cluster options, shards, the compare merge and the SLURM job script (no cluster started)."""
+"""Cluster options, shards, judging compare shards and the SLURM job script (no cluster started)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurodeploy.cli.main import main
 from neurodeploy.distributed import ClusterSpec, cluster_spec, parse_slurm
-from neurodeploy.distributed.compare import merge_comparisons
 from neurodeploy.distributed.shards import split
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout, save_graph
@@ -82,33 +83,75 @@ def test_slurm_job_script_has_the_resources(tmp_path) -> None:
     assert "--nthreads 1" in worker and "--nworkers 4" in worker  # single-threaded workers
 
 
-def _result(layers: dict[str, tuple[int, int, int]], first: dict | None, n: int) -> dict:
-    """A compare result: per layer the mismatches of u, v, s."""
-    return {"identical": first is None, "samples": n, "T": 5,
-            "layers": [{"layer": k, "identical": sum(m) == 0, "mismatches": sum(m),
-                        "u": m[0] == 0, "v": m[1] == 0, "s": m[2] == 0}
-                       for k, m in layers.items()],
-            "first_divergence": first}
+def _records(rng: np.random.Generator, B: int) -> dict:
+    """Records [T=4, B, 3] of a CUBA LIF (binary s) and a sigma-delta layer (graded s), values
+    spread over five orders of magnitude."""
+    rec = {}
+    for name in ("lif", "sd"):
+        d = {}
+        for var in ("s", "u", "v"):
+            if var == "s" and name == "lif":
+                d[var] = (rng.random((4, B, 3)) < 0.3).astype(np.float32)
+            else:
+                d[var] = (rng.normal(0, 1, (4, B, 3)) * rng.choice([1e-3, 1, 50], (4, B, 3))
+                          ).astype(np.float32)
+        rec[name] = d
+    return rec
 
 
-def test_merge_comparisons_adds_counts_and_takes_the_earliest_divergence() -> None:
-    d = {"layer": "b", "step": 2, "neuron": 7, "variable": "v", "sim": 3, "lava": 4}
-    a = _result({"a": (0, 0, 0), "b": (0, 0, 0)}, None, 3)
-    b = _result({"a": (0, 0, 0), "b": (0, 5, 1)}, dict(d, sample=1), 3)
-    c = _result({"a": (2, 0, 0), "b": (0, 1, 0)}, dict(d, layer="a", variable="u", sample=0), 2)
-    merged = merge_comparisons([(0, a), (3, b), (6, c)])
-    assert merged["samples"] == 8 and merged["identical"] is False
-    assert merged["layers"] == [
-        {"layer": "a", "identical": False, "mismatches": 2, "u": False, "v": True, "s": True},
-        {"layer": "b", "identical": False, "mismatches": 7, "u": True, "v": False, "s": False}]
-    # same step: layer 'a' ranks before 'b'; the sample is counted from the whole set
-    assert merged["first_divergence"] == dict(d, layer="a", variable="u", sample=6)
-    earlier = _result({"a": (0, 0, 0), "b": (0, 0, 1)}, dict(d, step=1, variable="s",
-                                                                sample=2), 3)
-    assert merge_comparisons([(0, earlier), (3, b), (6, c)])["first_divergence"] == dict(
-        d, step=1, variable="s", sample=2)
-    assert merge_comparisons([(0, a), (3, a)]) == _result({"a": (0, 0, 0), "b": (0, 0, 0)},
-                                                          None, 6)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), B=st.integers(1, 9),
+       cuts=st.lists(st.integers(1, 8), max_size=3), mode=st.sampled_from(["fixed", "float"]))
+def test_judging_shards_equals_judging_all_samples_at_once(seed, B, cuts, mode) -> None:
+    from neurodeploy.ir import SigmaDelta
+    from neurodeploy.lava.comparison import summarize_records
+    from neurodeploy.lava.verdict import result
+
+    g = Graph()
+    g.add(Input("in", shape=(3,)))
+    g.add(Dense("fc", weight=np.eye(3, dtype=np.float32)), "in")
+    g.add(CubaLIF("lif", shape=(3,)), "fc")
+    g.add(Dense("fc2", weight=np.eye(3, dtype=np.float32)), "lif")
+    g.add(SigmaDelta("sd", shape=(3,)), "fc2")
+    g.inputs, g.outputs = ["in"], ["sd"]
+    rng = np.random.default_rng(seed)
+    sim = _records(rng, B)
+    lava = {n: {v: a.copy() for v, a in d.items()} for n, d in sim.items()}
+    for n in lava:  # perturb some elements: by rounding residue, by a little, by a lot
+        for v in ("u", "v"):
+            hit = rng.random((4, B, 3)) < 0.3
+            lava[n][v] = lava[n][v] + hit * rng.choice([1e-9, 1e-6, 1.0], (4, B, 3)) \
+                * np.abs(lava[n][v])
+    lava["lif"]["s"][rng.random((4, B, 3)) < 0.05] = 1.0
+    rtol = 1e-5
+    tol = None if mode == "fixed" else rtol
+    whole = result([(0, summarize_records(g, sim, lava, tol))], B, 4, mode, rtol)
+    bounds = sorted({0, B, *[c for c in cuts if c < B]})
+
+    def part(rec: dict, lo: int, hi: int) -> dict:
+        return {n: {v: a[:, lo:hi] for v, a in d.items()} for n, d in rec.items()}
+
+    parts = [(lo, summarize_records(g, part(sim, lo, hi), part(lava, lo, hi), tol))
+             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert result(parts, B, 4, mode, rtol) == whole
+
+
+def test_a_shard_alone_would_misjudge_float_mode() -> None:
+    """Float tolerance is relative to the layer's largest value over all samples: an element
+    that differs by 1e-4 (relative to itself) passes next to a sample 100x larger only."""
+    from neurodeploy.lava.verdict import VarSummary, judge
+
+    def summ(sim: float, lava: float) -> dict:
+        bad = abs(sim - lava) > 1e-5 * abs(lava)
+        a = np.array([sim] if bad else [], np.float64)
+        b = np.array([lava] if bad else [], np.float64)
+        idx = np.zeros(a.shape, np.int64)
+        return {("l", "u"): VarSummary(False, abs(lava), abs(sim - lava), idx, idx, idx, a, b)}
+
+    small, large = summ(1.0001, 1.0), summ(100.0, 100.0)
+    assert judge([(0, small)], 1e-5)[0][0]["mismatches"] == 1
+    layers, first = judge([(0, small), (1, large)], 1e-5)
+    assert layers[0]["identical"] and first is None
 
 
 def test_bad_cluster_options_are_one_line_before_any_work(tmp_path, capsys) -> None:
@@ -129,11 +172,6 @@ def test_bad_cluster_options_are_one_line_before_any_work(tmp_path, capsys) -> N
         assert err == "error: --workers must be >= 1, got 0\n", (verb, err)
     assert main(["simulate", str(path), "--data", "digits", "--slurm", "cores=two"]) == 1
     assert capsys.readouterr().err == "error: --slurm: 'cores' must be an integer, got 'two'\n"
-    assert main(["compare", str(path), "--data", "digits", "--mode", "float",
-                 "--workers", "2"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: compare --mode float runs in one process") and \
-        err.count("\n") == 1
 
 
 def test_slurm_without_sbatch_is_one_line(tmp_path, capsys) -> None:

@@ -1,8 +1,9 @@
 """Lava fixed_pt vs the neurodeploy fixed-point simulator on the same quantized MLP.
 
-Prints sample·steps per second of each, their ratio, and what Lava's one compiled network saves
-over a fresh network per sample (all measured in one run, same network and inputs; both produce
-the same records — checked here too).
+Prints sample·steps per second of each, their ratio, what running samples side by side in Lava
+(lanes, :mod:`neurodeploy.lava.lanes`, the default) saves over one sample after another, and
+what one compiled network saves over a fresh network per sample (all measured in one run, same
+network and inputs; all produce the same records — checked here too).
 
     python tools/bench_lava.py [--samples 20] [--T 32] [--hidden 100] [--layers 3]
 """
@@ -38,7 +39,8 @@ def quantized_mlp(n_in: int, hidden: int, layers: int, n_out: int, seed: int = 0
     return g
 
 
-def lava_fixed_seconds(graph, x: np.ndarray, record: bool | list[str] = False):
+def lava_fixed_seconds(graph, x: np.ndarray, record: bool | list[str] = False,
+                       lanes: int | None = None):
     """Seconds Lava fixed_pt takes on ``x`` [T, B, ...] (one compiled network, samples one after
     another, compile included) and its SimResult; ``(None, reason)`` when Lava cannot be
     imported (the reason is NeurodeployError's message)."""
@@ -50,7 +52,7 @@ def lava_fixed_seconds(graph, x: np.ndarray, record: bool | list[str] = False):
     except NeurodeployError as exc:
         return None, str(exc)
     t0 = time.perf_counter()
-    res = simulate_lava(graph, x, record=record)
+    res = simulate_lava(graph, x, record=record, lanes=lanes)
     return time.perf_counter() - t0, res
 
 
@@ -78,16 +80,19 @@ def main() -> None:
     t_lava, lava = lava_fixed_seconds(g, x, record=True)
     if t_lava is None:
         raise SystemExit(lava)
+    t_seq, seq = lava_fixed_seconds(g, x, record=True, lanes=1)
     same = all(bool((lava.records[n][k] == sim.records[n][k]).all())
+               and bool((seq.records[n][k] == sim.records[n][k]).all())
                for n in sim.records for k in sim.records[n])
     t0 = time.perf_counter()
     n_fresh = min(B, 3)
     for b in range(n_fresh):  # a fresh network per sample
-        simulate_lava(g, x[:, b:b + 1], record=True)
+        simulate_lava(g, x[:, b:b + 1], record=True, lanes=1)
     t_fresh = (time.perf_counter() - t0) / n_fresh * B
 
     rows = [("neurodeploy sim (fixed, batched, torch CPU)", t_sim),
-            ("Lava fixed_pt, one network, reset per sample", t_lava),
+            ("Lava fixed_pt, one network, samples side by side (lanes)", t_lava),
+            ("Lava fixed_pt, one network, one sample after another", t_seq),
             (f"Lava fixed_pt, fresh network per sample (from {n_fresh})", t_fresh)]
     print(f"MLP {args.hidden}-{'-'.join([str(args.hidden)] * args.layers)}-10, "
           f"{B} samples x T={T}, records of every node; identical records: {same}; firing "

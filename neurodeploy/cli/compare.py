@@ -33,7 +33,7 @@ def compare_cmd(
 ) -> None:
     """Run the simulator and Lava on the same inputs and check that every neuron layer's spikes
     s, currents u and voltages v agree at every step (fixed: identical; float: spikes
-    identical, u and v within 1e-5 relative). With --workers/--scheduler/--slurm (fixed mode)
+    identical, u and v within 1e-5 relative). With --workers/--scheduler/--slurm
     the samples are shared among Dask workers; the result is the same as in one process."""
     from neurodeploy.data import load_dataset
     from neurodeploy.distributed import cluster_spec
@@ -48,9 +48,6 @@ def compare_cmd(
     else:
         from neurodeploy.distributed.cluster import open_cluster
         from neurodeploy.distributed.compare import compare as compare_on
-        from neurodeploy.distributed.compare import require_fixed
-
-        require_fixed(mode)
         with open_cluster(spec) as cluster:
             result = compare_on(cluster, graph, ds, samples=samples, T=steps,
                                 progress=not json_out, mode=mode)

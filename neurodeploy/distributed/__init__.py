@@ -16,7 +16,8 @@ The default everywhere is in-process; nothing here imports Dask until a cluster 
 - :mod:`~neurodeploy.distributed.simulate`: ``run_dataset`` and the Lava dataset run sharded
   by batches (merged by :func:`neurodeploy.sim.dataset.merge_batches`, the single-process code).
 - :mod:`~neurodeploy.distributed.compare`: simulator-vs-Lava comparison sharded by samples,
-  merged exactly (:func:`~neurodeploy.distributed.compare.merge_comparisons`).
+  fixed and float mode; each shard returns summaries that the client judges together
+  (:func:`neurodeploy.lava.verdict.judge`), the single-process code.
 
 Results are byte-identical to the single-process run: each shard runs the single-process code
 on its slice (same batches, same encoding seeds) and the merge replays the single-process

@@ -160,6 +160,14 @@ class NeuronKind(ABC):
         """The Lava process of ``node`` (integer parameters when ``fixed``, else float).
         ``gate_bias``: start its bias at 0 and return it in :attr:`LavaNeuron.bias`."""
 
+    def lava_reset_process(self, node: Any, shape: tuple[int, ...], fixed: bool,
+                           interval: int, offset: int) -> LavaNeuron | None:
+        """``node`` as a Lava process that zeroes its own state in every Lava time step
+        ``≡ offset (mod interval)`` (one sample after another without ``Var.set`` resets or
+        bias gates, see :mod:`neurodeploy.lava.compiler`), or None when Lava has no such model
+        for it (the default)."""
+        return None
+
     # ------------------------------------------------------------ op counts
 
     def ops(self, neurons: int, T: int, events: float) -> NeuronOps:

@@ -169,11 +169,17 @@ def quantized(node: Any, scale: float, bias: np.ndarray,
 
 
 def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
-             vth: Any, refractory: int = 0) -> LavaNeuron:
+             vth: Any, refractory: int = 0,
+             reset: tuple[int, int] | None = None) -> LavaNeuron | None:
     """A ``lava.proc.lif`` LIF process for a CUBA node: integer parameters (``fixed``) or float
     ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; float mode with
-    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike)."""
-    from lava.proc.lif.process import LIF, LIFRefractory
+    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike).
+
+    ``reset``: ``(interval, offset)``: a ``LIFReset`` (Lava's LIF that zeroes ``u`` and ``v``
+    in the time steps ``≡ offset (mod interval)``, after receiving that step's input and before
+    integrating it), no bias gate, nothing to reset from outside; None when the node has a
+    refractory period (no Lava model has both)."""
+    from lava.proc.lif.process import LIF, LIFRefractory, LIFReset
 
     if fixed:
         q = node.quant
@@ -185,6 +191,12 @@ def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
         du, dv = layer_value(node, "du"), layer_value(node, "dv")
         bias = np.broadcast_to(np.asarray(node.bias, np.float64), shape).copy()
         bias_exp = np.zeros(shape, np.float64)
+    if reset is not None:
+        if refractory > 0:
+            return None
+        proc = LIFReset(shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias, bias_exp=bias_exp,
+                        reset_interval=reset[0], reset_offset=reset[1], name=node.name)
+        return LavaNeuron(proc, proc.a_in, proc.s_out, {"u": proc.u, "v": proc.v})
     gated = bool(np.any(bias != 0)) and gate_bias
     kw = dict(shape=shape, du=du, dv=dv, vth=vth,
               bias_mant=np.zeros(shape, bias.dtype) if gated else bias, bias_exp=bias_exp,

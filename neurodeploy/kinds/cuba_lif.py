@@ -171,6 +171,12 @@ class CubaLIFKind(NeuronKind):
         vth = int(node.quant.vth) if fixed else cuba.layer_value(node, "vth")
         return cuba.lava_lif(node, shape, fixed, gate_bias, vth, int(node.refractory))
 
+    def lava_reset_process(self, node: CubaLIF, shape: tuple[int, ...], fixed: bool,
+                           interval: int, offset: int) -> LavaNeuron | None:
+        vth = int(node.quant.vth) if fixed else cuba.layer_value(node, "vth")
+        return cuba.lava_lif(node, shape, fixed, False, vth, int(node.refractory),
+                             reset=(interval, offset))
+
     # ------------------------------------------------------------ converters
 
     def to_nir(self, node: CubaLIF, dt: float, metadata: dict[str, Any]) -> Any:

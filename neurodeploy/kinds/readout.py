@@ -113,6 +113,11 @@ class ReadoutKind(NeuronKind):
         return cuba.lava_lif(node, shape, fixed, gate_bias,
                              lf.NEVER_FIRE_VTH if fixed else np.inf)
 
+    def lava_reset_process(self, node: Readout, shape: tuple[int, ...], fixed: bool,
+                           interval: int, offset: int) -> LavaNeuron | None:
+        return cuba.lava_lif(node, shape, fixed, False, lf.NEVER_FIRE_VTH if fixed else np.inf,
+                             reset=(interval, offset))
+
     # ------------------------------------------------------------ converters
 
     def to_nir(self, node: Readout, dt: float, metadata: dict[str, Any]) -> Any:

@@ -32,13 +32,13 @@ def require_lava(what: str = "the Lava backend") -> None:
 
 
 def simulate_lava(graph: Any, x: Any, record: Any = False, progress: bool = False,
-                  mode: str = "fixed") -> Any:
-    """Run a graph in Lava (``mode``: fixed → fixed_pt, float → floating_pt); see
-    :func:`neurodeploy.lava.run.simulate_lava`."""
+                  mode: str = "fixed", lanes: int | None = None) -> Any:
+    """Run a graph in Lava (``mode``: fixed → fixed_pt, float → floating_pt; ``lanes``:
+    samples side by side, None = automatic); see :func:`neurodeploy.lava.run.simulate_lava`."""
     require_lava("simulate --backend lava")
     from neurodeploy.lava.run import simulate_lava as _run
 
-    return _run(graph, x, record=record, progress=progress, mode=mode)
+    return _run(graph, x, record=record, progress=progress, mode=mode, lanes=lanes)
 
 
 def compile_graph(graph: Any, x: Any, record: Any = False, mode: str = "fixed") -> Any:

@@ -23,64 +23,98 @@ import numpy as np
 from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph
+from neurodeploy.lava.verdict import VarSummary, judge, outside, result
 
 
-def _mismatch(var: str, a: np.ndarray, b: np.ndarray, rtol: float | None,
-              binary: bool = True) -> np.ndarray:
-    """Boolean mask of disagreeing elements: exact for binary spikes and for ``rtol`` None
-    (graded spikes, ``binary`` False, are values: within ``rtol`` like ``u`` and ``v``)."""
-    if rtol is None or (var == "s" and binary):
-        return a != b
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    scale = float(np.abs(b64).max(initial=0.0))
-    return ~(np.abs(a64 - b64) <= rtol * np.maximum(np.abs(b64), scale))
+def _exact(var: str, binary: bool, rtol: float | None) -> bool:
+    """Compared exactly: fixed point (``rtol`` None) and binary spikes."""
+    return rtol is None or (var == "s" and binary)
+
+
+def summarize_records(graph: Graph, sim: dict[str, dict[str, Any]],
+                      lava: dict[str, dict[str, Any]],
+                      rtol: float | None = None) -> dict[tuple[str, str], VarSummary]:
+    """Every neuron layer's variables of one shard of samples (records ``{layer: {var: [T, B,
+    *shape]}}``) as :class:`~neurodeploy.lava.verdict.VarSummary`, keyed ``(layer, var)`` in
+    the order divergences are ranked: layers in topological order, each kind's variables in the
+    order Lava computes them."""
+    out = {}
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        if not kinds.is_neuron(node):
+            continue
+        kind = kinds.neuron_kind(node)
+        for var in kind.variables:
+            a = np.asarray(sim[name][var])
+            b = np.asarray(lava[name][var])
+            if a.shape != b.shape:
+                raise NeurodeployError(f"layer '{name}': simulator and Lava records of '{var}' "
+                                       f"have shapes {a.shape} and {b.shape}")
+            a = a.reshape(a.shape[0], a.shape[1], -1)
+            b = b.reshape(a.shape)
+            scale = float(np.abs(b.astype(np.float64)).max(initial=0.0))
+            err = float(np.abs(a.astype(np.float64) - b).max(initial=0.0))
+            exact = _exact(var, kind.binary, rtol)
+            bad = a != b if exact else outside(a, b, rtol, scale)
+            t, s, n = np.nonzero(bad)  # C order: lowest step first
+            out[(name, var)] = VarSummary(exact, scale, err, t.astype(np.int64),
+                                          s.astype(np.int64), n.astype(np.int64), a[bad], b[bad])
+    return out
 
 
 def compare_records(graph: Graph, sim: dict[str, dict[str, Any]],
                     lava: dict[str, dict[str, Any]],
                     rtol: float | None = None) -> tuple[list[dict], dict | None]:
     """Per-layer agreement and the first divergence of two record sets
-    (``{layer: {var: [T, B, *shape]}}``, neurons only).
+    (``{layer: {var: [T, B, *shape]}}``, neurons only): :func:`~neurodeploy.lava.verdict.judge`
+    of one shard."""
+    return judge([(0, summarize_records(graph, sim, lava, rtol))], rtol)
 
-    ``rtol`` None: every value must be identical (fixed point). A number: spikes identical,
-    ``u``/``v`` within ``rtol`` of the layer's scale (see the module docstring); each layer's
-    entry then also gives ``max_rel_error`` per variable: ``max |sim − lava| / max |lava|``.
+
+def compare_inputs(graph: Graph, x: np.ndarray, lava_graph: Graph | None = None,
+                   progress: bool = False, mode: str = "fixed", rtol: float | None = None,
+                   shard: slice = slice(None)) -> dict[tuple[str, str], VarSummary]:
+    """Run ``graph`` on the samples ``shard`` of the encoded inputs ``x`` [T, B, ...] in the
+    simulator and in Lava (``lava_graph`` instead, if given) and summarize every neuron
+    layer's variables.
+
+    Float mode gives the same values whatever the shard: the simulator runs all of ``x`` (its
+    float32 sums depend on the batch, as BLAS blocks them) and Lava one sample after another
+    (laned sums would add other lanes' zeros in a different order). Fixed point is exact.
     """
-    layers = []
-    first: tuple | None = None
-    first_info: dict | None = None
-    order = [n for n in graph.topological_order() if kinds.is_neuron(graph.nodes[n])]
-    for rank, name in enumerate(order):
-        entry: dict[str, Any] = {"layer": name, "identical": True, "mismatches": 0}
-        kind = kinds.neuron_kind(graph.nodes[name])
-        for vi, var in enumerate(kind.variables):
-            a = np.asarray(sim[name][var])
-            b = np.asarray(lava[name][var])
-            if a.shape != b.shape:
-                raise NeurodeployError(f"layer '{name}': simulator and Lava records of '{var}' "
-                                       f"have shapes {a.shape} and {b.shape}")
-            diff = _mismatch(var, a, b, rtol, kind.binary).reshape(a.shape[0], a.shape[1], -1)
-            if rtol is not None and (var != "s" or not kind.binary):
-                scale = float(np.abs(b.astype(np.float64)).max(initial=0.0))
-                err = float(np.abs(a.astype(np.float64) - b).max(initial=0.0))
-                entry.setdefault("max_rel_error", {})[var] = err / scale if scale else err
-            n_bad = int(diff.sum())
-            entry[var] = n_bad == 0
-            entry["mismatches"] += n_bad
-            if n_bad:
-                entry["identical"] = False
-                t, bidx, neuron = np.argwhere(diff)[0]  # argwhere is C-ordered: lowest t first
-                key = (int(t), rank, vi, int(bidx), int(neuron))
-                if first is None or key < first:
-                    first = key
-                    flat_a = a.reshape(a.shape[0], a.shape[1], -1)
-                    flat_b = b.reshape(b.shape[0], b.shape[1], -1)
-                    conv = int if rtol is None else float
-                    first_info = {"layer": name, "step": int(t), "neuron": int(neuron),
-                                  "variable": var, "sim": conv(flat_a[t, bidx, neuron]),
-                                  "lava": conv(flat_b[t, bidx, neuron]), "sample": int(bidx)}
-        layers.append(entry)
-    return layers, first_info
+    from neurodeploy.lava.run import simulate_lava
+    from neurodeploy.sim import simulate
+
+    neurons = [name for name, node in graph.nodes.items() if kinds.is_neuron(node)]
+    if not neurons:
+        raise NeurodeployError("the graph has no neuron layers to compare")
+    part = np.ascontiguousarray(x[:, shard])
+    fixed = mode == "fixed"
+    sim = simulate(graph, part if fixed else x, mode=mode, record=neurons).records
+    if not fixed:
+        sim = {n: {v: np.asarray(a)[:, shard] for v, a in d.items()} for n, d in sim.items()}
+    lava = simulate_lava(lava_graph if lava_graph is not None else graph, part, record=neurons,
+                         progress=progress, mode=mode, lanes=None if fixed else 1)
+    return summarize_records(graph, sim, lava.records, rtol)
+
+
+def encoded_inputs(graph: Graph, ds: Any, samples: int, T: int | None,
+                   mode: str) -> np.ndarray:
+    """The first ``samples`` samples of ``ds`` encoded as ``compare`` runs them (seed 0),
+    after checking the arguments."""
+    from neurodeploy.data import encode
+    from neurodeploy.sim.dataset import input_encoding, steps_for
+
+    if mode not in ("fixed", "float"):
+        raise NeurodeployError(f"unknown compare mode '{mode}' (choose fixed or float)")
+    if samples < 1:
+        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
+    n = min(samples, len(ds))
+    if n == 0:
+        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
+    enc = input_encoding(graph, ds.encoding)
+    steps = steps_for(graph, ds.encoding, ds.T, T)
+    return encode(ds.x[:n], enc, steps, seed=0)
 
 
 def compare(graph: Graph, ds: Any, samples: int = 20, T: int | None = None,
@@ -99,31 +133,7 @@ def compare(graph: Graph, ds: Any, samples: int = 20, T: int | None = None,
     mismatches, s, u, v}], first_divergence: None | {layer, step, neuron, variable, sim, lava,
     sample}}``.
     """
-    from neurodeploy.data import encode
-    from neurodeploy.lava.run import simulate_lava
-    from neurodeploy.sim import simulate
-    from neurodeploy.sim.dataset import input_encoding, steps_for
-
-    if mode not in ("fixed", "float"):
-        raise NeurodeployError(f"unknown compare mode '{mode}' (choose fixed or float)")
-    if samples < 1:
-        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
-    n = min(samples, len(ds))
-    if n == 0:
-        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
-    enc = input_encoding(graph, ds.encoding)
-    steps = steps_for(graph, ds.encoding, ds.T, T)
-    x = encode(ds.x[:n], enc, steps, seed=0)
-    neurons = [name for name, node in graph.nodes.items() if kinds.is_neuron(node)]
-    if not neurons:
-        raise NeurodeployError("the graph has no neuron layers to compare")
-    sim = simulate(graph, x, mode=mode, record=neurons)
-    lava = simulate_lava(lava_graph if lava_graph is not None else graph, x, record=neurons,
-                         progress=progress, mode=mode)
-    tol = None if mode == "fixed" else float(rtol)
-    layers, first = compare_records(graph, sim.records, lava.records, rtol=tol)
-    out = {"identical": first is None, "samples": n, "T": int(x.shape[0]),
-           "layers": layers, "first_divergence": first}
-    if tol is not None:
-        out.update(mode=mode, rtol=tol)
-    return out
+    x = encoded_inputs(graph, ds, samples, T, mode)
+    summ = compare_inputs(graph, x, lava_graph, progress, mode,
+                          None if mode == "fixed" else float(rtol))
+    return result([(0, summ)], int(x.shape[1]), int(x.shape[0]), mode, rtol)

@@ -52,7 +52,14 @@ thing that could run ahead is its bias: biases start at 0 and each layer's bias 
   unless a voltage lies within rounding of the threshold.
 
 Samples run one after another in one compiled network (compiling costs about as much as running
-a sample): between samples every neuron's ``u``, ``v`` and every synapse buffer is set to 0.
+a sample). When the neurons hold all the state that outlives a step (no delayed or recurrent
+edge, no synaptic delays, kinds with such a Lava model: CUBA LIF without refractory period and
+read-outs), each neuron is Lava's ``LIFReset``, which zeroes ``u`` and ``v`` in its IR step 0 of
+every sample, and all samples run in one ``run`` call with no bias gates (see
+``_self_resetting_neurons``). Otherwise, between samples every neuron's ``u``, ``v`` and every
+synapse buffer is set to 0 (``Var.set``, which Lava transfers one element per message, so this
+costs about 35 µs per element). :mod:`neurodeploy.lava.lanes` runs several samples side by
+side on top of either.
 Records come from one recorder process (:mod:`neurodeploy.lava.recorder`) that reads every probed
 port and Var each step into memory-mapped files (Lava's Monitor transfers its data one element
 per message and takes one probe per process).
@@ -168,6 +175,8 @@ class LavaNetwork:
     workdir: Path | None = None
     #: "fixed" (integers, ``fixed_pt``) or "float" (``floating_pt``)
     mode: str = "fixed"
+    #: the neurons zero their own state at each sample's start (no resets, no bias gates)
+    self_reset: bool = False
     #: float mode: synapse biases {node: bias in the node's shape} that Lava adds downstream
     #: of the recorded ``a_out`` (added back to the synapse's ``y`` record)
     synapse_bias: dict[str, np.ndarray] = field(default_factory=dict)
@@ -194,12 +203,21 @@ class LavaNetwork:
         runner = next(iter(self.processes.values()))
         n = self.steps
         gates = sorted({lat for lat, _, _ in self.bias_gates})
-        samples = range(self.n_samples)
+        samples = range(0 if self.self_reset else self.n_samples)
         if progress:
             from neurodeploy.progress import track
 
-            samples = track(samples, description="lava", total=self.n_samples)
+            if samples:
+                samples = track(samples, description="lava", total=self.n_samples)
         try:
+            if self.self_reset:  # one run; in chunks only to show progress
+                chunk = max(1, self.n_samples // 20) if progress else self.n_samples
+                starts = range(0, self.n_samples, chunk)
+                if progress:
+                    starts = track(starts, description="lava", total=len(starts))
+                for start in starts:
+                    steps = n * min(chunk, self.n_samples - start)
+                    runner.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
             for b in samples:
                 if b > 0:  # before the first run there is no runtime; everything starts at 0
                     for var in self.resets:
@@ -296,6 +314,8 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     def probe(name: str, var: str, target: Any, whc: bool = False) -> None:
         probes.append(_Probe(name, var, target, whc))
 
+    self_reset = _self_resetting_neurons(graph, shapes, sched.latency, fixed, n_steps)
+
     # ---- processes of real nodes (their own output ports)
     for name, node in graph.nodes.items():
         shape = shapes[name]
@@ -349,7 +369,8 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
             resets.append(proc.a_buf)
             refs[name] = [_Ref(proc.a_out, shape[::-1], False).transpose((2, 1, 0))]
         elif (kind := kinds.kind_of(node)) is not None:
-            built = kind.lava_process(node, shape, fixed, gate_bias=sched.latency[name] > 0)
+            built = (self_reset[name] if self_reset is not None else
+                     kind.lava_process(node, shape, fixed, gate_bias=sched.latency[name] > 0))
             neurons[name] = built
             proc = built.proc
             resets += built.resets
@@ -480,10 +501,41 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     for p, path in zip(probes, paths, strict=True):
         p.path = path
     processes["_recorder"] = rec
+    if self_reset is not None:  # the neurons reset themselves; nothing else carries state
+        resets, gates = [], []
     return LavaNetwork(graph=graph, sched=sched, shapes=shapes, T=T, n_samples=B,
                        processes=processes, probes=probes, resets=resets, bias_gates=gates,
                        inputs_int=inputs_int, recorder_model=rec_model, workdir=workdir,
-                       mode=mode, synapse_bias=synapse_bias)
+                       mode=mode, synapse_bias=synapse_bias, self_reset=self_reset is not None)
+
+
+def _self_resetting_neurons(graph: Graph, shapes: dict[str, tuple[int, ...]],
+                            latency: dict[str, int], fixed: bool,
+                            n_steps: int) -> dict[str, LavaNeuron] | None:
+    """Every neuron as a process that zeroes its own state in its IR step 0 of every sample
+    (Lava time step ``b·n_steps + latency + 1``, counted from 1), or None when that is not
+    exact or not available.
+
+    It is exact when the neurons hold all the state that outlives a step: then a node's input
+    in its IR step ``t >= 0`` is its sources' output in their IR step ``t`` (the schedule's
+    alignment), whatever ran before, and what a neuron did before its step 0 (its bias acting
+    early, the previous sample's tail) is wiped by the reset. A delayed or recurrent edge, or
+    synaptic delays, carry earlier steps' spikes into the sample: those graphs (and kinds
+    without such a Lava model) are reset from outside between samples.
+    """
+    if any(e.delay for e in graph.edges) or any(getattr(node, "max_delay", 0) for node in graph):
+        return None
+    built: dict[str, LavaNeuron] = {}
+    for name, node in graph.nodes.items():
+        kind = kinds.kind_of(node)
+        if kind is None:
+            continue
+        b = kind.lava_reset_process(node, shapes[name], fixed, n_steps,
+                                    (latency[name] + 1) % n_steps)
+        if b is None:
+            return None
+        built[name] = b
+    return built
 
 
 def r_size(r: _Ref) -> int:

@@ -44,7 +44,8 @@ def _values(graph: Graph, rec: dict[str, dict[str, np.ndarray]],
 
 
 def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = False,
-                  progress: bool = False, mode: str = "fixed") -> SimResult:  # noqa: F821
+                  progress: bool = False, mode: str = "fixed",
+                  lanes: int | None = None) -> SimResult:  # noqa: F821
     """Run ``graph`` in Lava on ``x`` (``[T, B, *input_shape]``, encoded float values), one
     sample after another in one compiled network (reset between samples).
 
@@ -52,6 +53,10 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     bit-exact with ``simulate(graph, x, mode="fixed")``) or ``float`` (the graph's float
     parameters in ``select_tag="floating_pt"``, equal to ``simulate(graph, x, mode="float")``
     to float rounding; see :mod:`neurodeploy.lava.compiler` for what maps how).
+
+    ``lanes``: samples run side by side in one Lava network (:mod:`neurodeploy.lava.lanes`);
+    None picks as many as the graph and memory allow (up to 32), 1 runs one sample after
+    another. Results do not depend on it.
 
     Returns :class:`neurodeploy.sim.SimResult` as ``simulate(graph, x, mode=mode)`` fills it:
     ``outputs`` (each neuron kind's ``output``: Readout ``v`` — times ``scale`` in fixed mode —,
@@ -65,6 +70,7 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
     import torch
 
     from neurodeploy.lava.compiler import compile_graph
+    from neurodeploy.lava.lanes import MAX_LANES, lane_graph, lane_inputs, lanes_for, unlane
     from neurodeploy.sim import SimResult, decode
 
     x = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, np.float32)
@@ -82,12 +88,22 @@ def simulate_lava(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
         asked = {record} if isinstance(record, str) else set(record)
         for n in asked:
             graph[n]  # NeurodeployError naming an unknown node
-    net = compile_graph(graph, x, record=True, mode=mode)
+    B = x.shape[1]
+    n_lanes = lanes_for(graph, B, MAX_LANES if lanes is None else lanes)
+    if n_lanes > 1:
+        net = compile_graph(lane_graph(graph, n_lanes), lane_inputs(x, n_lanes), record=True,
+                            mode=mode)
+    else:
+        net = compile_graph(graph, x, record=True, mode=mode)
     rec = net.run(progress=progress)
+    inputs_int = net.inputs_int
+    if n_lanes > 1:
+        rec = {n: {k: unlane(v, n_lanes, B) for k, v in d.items()} for n, d in rec.items()}
+        inputs_int = {n: unlane(v, n_lanes, B) for n, v in inputs_int.items()}
     fixed = mode == "fixed"
     if not fixed:  # the simulator's float records are float32
         rec = {n: {k: v.astype(np.float32) for k, v in d.items()} for n, d in rec.items()}
-    vals = _values(graph, rec, net.inputs_int)
+    vals = _values(graph, rec, inputs_int)
     T, B = x.shape[:2]
 
     outputs = {}
