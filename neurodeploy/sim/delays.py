@@ -1,9 +1,9 @@
 """Synaptic delays in the simulator: a synapse's weights grouped by delay, and a ring buffer.
 
-A delayed Dense (or Conv2d: the same, per kernel tap) computes, each step, one partial sum per distinct delay ``d`` present in its
-``delay`` array — ``(weight · [delay == d]) @ x[t]`` — and adds it into the slot of step
-``t + d`` of a ring buffer of ``max_delay + 1`` slots ``[L, B, out]``; the slot of step ``t``
-is the synapse's output and is then cleared. This is Lava's ``DelayDense`` (``a_buff`` of
+A delayed Dense (or Conv2d: the same, per kernel tap) computes, each step, one partial sum per
+distinct delay ``d`` present in its ``delay`` array — ``(weight · [delay == d]) @ x[t]`` — and
+adds it into the slot of step ``t + d`` of a ring buffer of ``max_delay + 1`` slots
+``[L, B, *out]``; the slot of step ``t`` is the synapse's output and is then cleared. This is Lava's ``DelayDense`` (``a_buff`` of
 ``max_delay + 1`` columns, lava/proc/dense/models.py) without its one-step send delay, which
 the IR does not have (the Lava compiler adds it back).
 """
@@ -57,9 +57,9 @@ def new_ring(max_delay: int, shape: tuple[int, ...], dtype: torch.dtype,
 
 def arrive(ring: torch.Tensor, t: int, parts: torch.Tensor, delays: tuple[int, ...]
            ) -> torch.Tensor:
-    """Add step ``t``'s partial sums ``parts`` ``[K, B, *out_shape]`` (one per entry of ``delays``)
-    into ``ring`` at steps ``t + d``; return what arrives at step ``t`` and clear its slot.
-    ``ring`` is updated in place (it is the runner's state of this synapse)."""
+    """Add step ``t``'s partial sums ``parts`` ``[K, B, *out_shape]`` (one per entry of
+    ``delays``) into ``ring`` at steps ``t + d``; return what arrives at step ``t`` and clear
+    its slot. ``ring`` is updated in place (it is the runner's state of this synapse)."""
     length = ring.shape[0]
     for k, d in enumerate(delays):
         ring[(t + d) % length] += parts[k]
