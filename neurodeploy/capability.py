@@ -135,40 +135,48 @@ def accumulation_bounds(graph: Graph) -> list[SumBound]:
     ``InputQ`` format, reachable; neurons: :func:`_message_range`; Flatten passes it on, Add and
     sum pools add it up, a plain Conv wraps to 24 bits)."""
     ranges: dict[str, tuple[int, int, bool]] = {}
-    bounds: list[SumBound] = []
+    bounds: dict[str, SumBound] = {}
+    unknown = (INT32_RANGE[0], INT32_RANGE[1], False)
 
-    def source(name: str) -> tuple[int, int, bool]:
+    def message(name: str, visiting: frozenset[str]) -> tuple[int, int, bool]:
         if name in ranges:
             return ranges[name]
-        own = _message_range(graph.nodes[name])  # a recurrent source: a neuron
-        return own if own is not None else (INT32_RANGE[0], INT32_RANGE[1], False)
-
-    for name in graph.topological_order():
         node = graph.nodes[name]
-        srcs = [source(e.src) for e in graph.in_edges(name)]
-        own = _message_range(node)
+        own = _message_range(node)  # a neuron's range is its own: loops end here
         if own is not None:
             ranges[name] = own
-        elif isinstance(node, Input):
+            return own
+        if name in visiting:  # a loop without a neuron (refused elsewhere)
+            return unknown
+        srcs = [message(e.src, visiting | {name}) for e in graph.in_edges(name)]
+        if isinstance(node, Input):
             q = node.quant
-            ranges[name] = (*input_range(q.bits, q.signed), True) if q is not None else \
-                (INT32_RANGE[0], INT32_RANGE[1], False)
+            out = (*input_range(q.bits, q.signed), True) if q is not None else unknown
         elif isinstance(node, (Flatten, Add, SumPool2d)) and srcs:
             k = node.kernel[0] * node.kernel[1] if isinstance(node, SumPool2d) else 1
-            ranges[name] = (k * sum(s[0] for s in srcs), k * sum(s[1] for s in srcs),
-                            all(s[2] for s in srcs))
+            out = (k * sum(s[0] for s in srcs), k * sum(s[1] for s in srcs),
+                   all(s[2] for s in srcs))
         elif isinstance(node, (Dense, Conv2d)) and node.quant is not None and srcs and (
                 isinstance(node, Dense) or node.max_delay > 0):
             lo, hi, reach = srcs[0]
             w = np.asarray(node.quant.weight)
             exp = int(node.quant.weight_exp) if isinstance(node, Dense) else 0
             out_lo, out_hi = _row_range(w.reshape(w.shape[0], -1), lo, hi, exp)
-            bounds.append(SumBound(name, node.kind, out_lo, out_hi, reach))
-            ranges[name] = (max(shift(out_lo, min(exp, 0)), INT32_RANGE[0]),
-                            min(shift(out_hi, min(exp, 0)), INT32_RANGE[1]), reach)
+            bounds[name] = SumBound(name, node.kind, out_lo, out_hi, reach)
+            out = (max(shift(out_lo, min(exp, 0)), INT32_RANGE[0]),
+                   min(shift(out_hi, min(exp, 0)), INT32_RANGE[1]), reach)
         else:  # a plain Conv (24-bit wrap in Lava) or what fixed point refuses elsewhere
-            ranges[name] = (-STATE_HALF, STATE_HALF - 1, False)
-    return bounds
+            out = (-STATE_HALF, STATE_HALF - 1, False)
+        ranges[name] = out
+        return out
+
+    try:  # sources first, so that recursion only follows delayed edges
+        order = graph.topological_order()
+    except NeurodeployError:
+        order = list(graph.nodes)
+    for name in order:
+        message(name, frozenset())
+    return [bounds[n] for n in graph.nodes if n in bounds]
 
 
 def check_accumulation(graph: Graph) -> None:
