@@ -156,3 +156,31 @@ def test_onnx_export_and_pool_folding_leave_delayed_convolutions_alone(tmp_path)
     folded, notes = fold_pools(p)
     assert [str(n) for n in notes] == ["pool kept before conv: the synapse has synaptic delays"]
     assert graph_diff(folded, p) is None
+
+
+def test_quantize_keeps_conv_delays_and_tracks_the_float_graph():
+    """quantize → the same conv delays; the fixed-point readout tracks the float one (max error
+    ≤ 10 % of the float output's range)."""
+    from neurodeploy.data import Dataset
+    from neurodeploy.ir import CubaLIF, Dense, Flatten
+    from neurodeploy.quantize import quantize
+
+    rng = np.random.default_rng(3)
+    g = Graph(metadata={"T": 16})
+    g.add(Input("in", shape=(1, 6, 6)))
+    d = rng.integers(0, 8, (4, 1, 3, 3))
+    g.add(Conv2d("conv", weight=rng.normal(0, 0.5, (4, 1, 3, 3)).astype(np.float32),
+                 padding=(1, 1), delay=d), "in")
+    g.add(CubaLIF("lif", shape=(4, 6, 6), du=0.5, dv=0.1, vth=1.0), "conv")
+    g.add(Flatten("flat"), "lif")
+    g.add(Dense("fc", weight=rng.normal(0, 0.2, (3, 144)).astype(np.float32)), "flat")
+    g.add(Readout("out", shape=(3,), du=1.0, dv=0.0), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    ds = Dataset(rng.random((16, 1, 6, 6)).astype(np.float32), rng.integers(0, 3, 16), "tiny",
+                 "direct", 3)
+    qg, _ = quantize(g, ds)
+    np.testing.assert_array_equal(qg.nodes["conv"].delay, d)
+    x = np.repeat(rng.random((1, 4, 1, 6, 6)).astype(np.float32), 16, axis=0)
+    fl = simulate(g, x).outputs["out"].numpy()
+    fx = simulate(qg, x, mode="fixed").outputs["out"].numpy()
+    assert np.ptp(fl) > 0 and np.abs(fl - fx).max() <= 0.1 * np.ptp(fl)
