@@ -109,3 +109,27 @@ def test_graded_neuron_inputs_that_could_overflow_give_one_warning_line() -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_fixed(g)
+
+
+@pytest.mark.lava
+def test_lavas_dense_does_wrap_the_refused_sum() -> None:
+    """The refused case above, run in Lava's own Dense: its int32 sum wraps (2**32 off)."""
+    pytest.importorskip("lava.magma")
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense as LavaDense
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer
+
+    src = RingBuffer(data=np.full((80, 3), 2047))
+    dense = LavaDense(weights=np.full((2, 80), 254), weight_exp=6, num_message_bits=24)
+    sink = Sink(shape=(2,), buffer=3)
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(sink.a_in)
+    try:
+        sink.run(condition=RunSteps(num_steps=3), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = sink.data.get()[:, -1]
+    finally:
+        sink.stop()
+    exact = 254 * 2047 * 80 << 6
+    np.testing.assert_array_equal(got, [exact - 2**32] * 2)
