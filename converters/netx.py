@@ -35,7 +35,9 @@ is what netx runs in Lava, spike for spike:
   and computes ``(Σ w'·s) >> k``. The IR keeps that effective mantissa and exponent, reduced
   while exact: ``(Σ 2^m·w''·s) >> k = (Σ w''·s) >> (k − m)`` for integers, so a halving that
   stays on Lava's 8-bit grid changes nothing. A dense ``delay`` (netx: a ``DelayDense``) becomes
-  the Dense's per-synapse ``delay`` (see ``_delays`` for netx's shapes). **Conv weights** (``[C_out, C_in/g, kH, kW]``,
+  the Dense's per-synapse ``delay`` (see ``_delays`` for netx's shapes); a conv ``delay`` (one
+  per output channel, as slayer's conv blocks write it; lava-dl's netx ignores it) the conv's
+  (``_conv_delays``). **Conv weights** (``[C_out, C_in/g, kH, kW]``,
   PyTorch's layout; netx flips and transposes them for Lava) have no exponent.
   ``stride``/``padding``/``dilation`` are stored (H, W) (netx reverses them to Lava's (x, y)).
 - **Neuron** ``type = CUBA`` (or ``LOIHI``), mapped as netx does: ``du = iDecay − 1``,
@@ -74,8 +76,8 @@ is what netx runs in Lava, spike for spike:
 
 Refused, with one line naming the file, layer and field: layer types netx does not implement or
 the IR has no form for (``pool``, ``average``, ``concat``, ``convT``, ``unpool``, ``dense_rec``,
-``dense_comp``, complex weights), a conv layer's ``delay`` (netx ignores it), a dense
-``delay`` that is negative, non-integral or above 62 (netx clamps it), neuron types other than
+``dense_comp``, complex weights), a ``delay`` that is negative, non-integral or above 62
+(netx clamps it) or a conv ``delay`` that is not one per output channel, neuron types other than
 CUBA and SDNN (``RF``, ...), graded output spikes of CUBA neurons, a neuron field that is
 missing or not one integer,
 ``iDecay``/``vDecay`` outside [0, 4096], ``vThMant ≤ 0``, a hidden layer that can never spike,
@@ -351,10 +353,6 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
             raise fail(i, kind, "unknown netx layer type")
         if "weight" not in layer or not isinstance(layer["weight"], h5py.Dataset):
             raise fail(i, kind, "no real 'weight' dataset (complex weights are not supported)")
-        if kind == "conv" and "delay" in layer and np.any(np.asarray(layer["delay"][()]) != 0):
-            raise fail(i, kind, "a conv layer's 'delay' is ignored by netx (create_conv never "
-                       "reads it) though the slayer block that wrote it applies it; refused "
-                       "rather than guessed")
         name = f"layer{i}"
         if flatten_next and len(shape) > 1:
             g.add(Flatten(f"{name}.flatten"), cur)
@@ -389,7 +387,9 @@ def _read(f: Any, path: Path, input_bits: int) -> Graph:
             syn = Conv2d(name, weight=w.astype(np.float32), stride=_pair(layer, "stride", 1),
                          padding=_pair(layer, "padding", 0), dilation=_pair(layer, "dilation", 1),
                          groups=groups, quant=WeightQ(weight=w.astype(np.int32), weight_exp=0,
-                                                      scale=1.0))
+                                                      scale=1.0),
+                         delay=_conv_delays(layer, w.shape, lambda why, i=i, k=kind:
+                                            fail(i, k, why)))
         try:
             out_shape = node_output_shape(syn, [shape])
         except NeurodeployError as exc:
@@ -429,16 +429,9 @@ def _delays(layer: Any, shape: tuple[int, int], fail: Any) -> np.ndarray | None:
     Refused, naming the layer: negative or non-integral delays (netx's ``astype(int)`` would
     truncate them), delays above :data:`neurodeploy.formats.DELAY_MAX` (netx clamps them with a
     warning: the file would not run as written), other shapes."""
-    if "delay" not in layer:
+    d = _delay_values(layer, fail)
+    if d is None:
         return None
-    d = np.asarray(layer["delay"][()], np.float64)
-    if d.size and (not np.all(np.isfinite(d)) or np.any(d != np.round(d))):
-        raise fail("'delay' holds non-integral values (netx would truncate them)")
-    if d.size and d.min() < 0:
-        raise fail(f"'delay' {d.min():g} is negative")
-    if d.size and d.max() > DELAY_MAX:
-        raise fail(f"'delay' {d.max():g} exceeds Loihi 2's maximum synaptic delay of "
-                   f"{DELAY_MAX} steps (netx would clamp it)")
     n_out, n_in = shape
     if d.ndim == 0:
         full = np.full(shape, d.reshape(-1)[0])
@@ -452,6 +445,40 @@ def _delays(layer: Any, shape: tuple[int, int], fail: Any) -> np.ndarray | None:
         raise fail(f"'delay' of shape {tuple(d.shape)} fits neither the weight {tuple(shape)} "
                    "nor its rows or columns")
     return full.astype(np.int32)
+
+
+def _delay_values(layer: Any, fail: Any) -> np.ndarray | None:
+    """A layer's ``delay`` dataset as float64, None without one; refused, naming the layer:
+    negative or non-integral delays (netx's ``astype(int)`` would truncate them), delays above
+    :data:`neurodeploy.formats.DELAY_MAX` (netx clamps them with a warning)."""
+    if "delay" not in layer:
+        return None
+    d = np.asarray(layer["delay"][()], np.float64)
+    if d.size and (not np.all(np.isfinite(d)) or np.any(d != np.round(d))):
+        raise fail("'delay' holds non-integral values (netx would truncate them)")
+    if d.size and d.min() < 0:
+        raise fail(f"'delay' {d.min():g} is negative")
+    if d.size and d.max() > DELAY_MAX:
+        raise fail(f"'delay' {d.max():g} exceeds Loihi 2's maximum synaptic delay of "
+                   f"{DELAY_MAX} steps (netx would clamp it)")
+    return d
+
+
+def _conv_delays(layer: Any, shape: tuple[int, ...], fail: Any) -> np.ndarray | None:
+    """A conv layer's ``delay`` dataset as per-tap delays of the kernel's ``shape`` ``[C_out,
+    C_in/g, kH, kW]``: a scalar, or 1-D of length ``C_out`` (slayer's conv blocks write one
+    delay per channel) read as netx reads a dense layer's per-neuron delay: every synapse into
+    that channel's neurons. lava-dl 0.6's netx ignores it (``create_conv`` never reads it), so
+    lava-dl runs such a file undelayed. Other shapes are refused naming the layer."""
+    d = _delay_values(layer, fail)
+    if d is None:
+        return None
+    if d.size == 1:
+        d = np.full(shape[0], d.reshape(-1)[0])
+    if d.ndim != 1 or d.size != shape[0]:
+        raise fail(f"'delay' of shape {tuple(d.shape)}: a conv layer's delay is one per output "
+                   f"channel ({shape[0]})")
+    return np.broadcast_to(d.reshape(-1, 1, 1, 1), shape).astype(np.int32)
 
 
 def _input_transform(layer: Any, i: str, fail: Any) -> dict[str, int]:

@@ -29,7 +29,9 @@ the NIR classes it imports); this module maps the synapses and the graph.
   without bias: an Affine's delayed bias would be missing in the first steps), which feeds
   nothing else, delays each output. On export a Dense whose delays are one per input becomes
   ``Delay → Linear/Affine``, one per output (no bias) ``Linear → Delay``; other per-synapse
-  delays (NIR's Delay is elementwise) are refused naming the node. Delays that are not whole
+  delays (NIR's Delay is elementwise) are refused naming the node. A Conv2d's delays, one per
+  output channel and without bias, ↔ ``Conv2d → Delay`` (one per output element); other conv
+  delays are refused naming the node. Delays that are not whole
   steps, negative or above :data:`neurodeploy.formats.DELAY_MAX`, and Delays elsewhere, are
   refused naming the NIR node.
 
@@ -133,6 +135,8 @@ def to_nir(graph: Graph, dt: float | None = None) -> Any:
                 input_shape=tuple(in_shape[1:]), weight=node.weight, stride=node.stride,
                 padding=node.padding, dilation=node.dilation, groups=node.groups, bias=bias,
                 metadata=meta)
+            if node.max_delay > 0:
+                edges = _conv_delay_to_nir(node, shapes[node.name], dt, nodes, edges)
         elif isinstance(node, (SumPool2d, AvgPool2d)):
             cls = nir.SumPool2d if isinstance(node, SumPool2d) else nir.AvgPool2d
             nodes[node.name] = cls(kernel_size=np.array(node.kernel), stride=np.array(node.stride),
@@ -182,6 +186,24 @@ def _delay_to_nir(node: Dense, dt: float, nodes: dict[str, Any],
     raise NeurodeployError(f"node '{node.name}' (dense): its per-synapse delays are neither one "
                            "per input nor (without bias) one per output; NIR's Delay is "
                            "elementwise and cannot express them (use .ndg or netx)")
+
+
+def _conv_delay_to_nir(node: Conv2d, shape: tuple[int, ...], dt: float, nodes: dict[str, Any],
+                       edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Add ``Conv2d → Delay`` (``<name>.delay``, one delay per output element, of the output's
+    ``shape``) for a bias-free ``node`` whose delays are one per output channel; other conv
+    delays are refused naming the node."""
+    import nir
+
+    d = np.asarray(node.delay, np.int64).reshape(node.delay.shape[0], -1)
+    if np.any(d != d[:, :1]) or (node.bias is not None and np.any(node.bias)):
+        raise NeurodeployError(f"node '{node.name}' (conv2d): its delays are not one per output "
+                               "channel of a bias-free convolution; NIR's Delay is elementwise "
+                               "and cannot express them (use .ndg)")
+    name = f"{node.name}.delay"
+    tau = np.broadcast_to(d[:, 0].reshape(-1, 1, 1), shape).astype(np.float64) * dt
+    nodes[name] = nir.Delay(delay=tau, metadata={f"{KEY}.carried_by": node.name})
+    return [(name if s == node.name else s, t) for s, t in edges] + [(node.name, name)]
 
 
 def write_nir(graph: Graph, path: str | Path, dt: float | None = None) -> None:
@@ -468,7 +490,7 @@ def _delay_value(b: Builder, name: str, node: Any, srcs: list[Value], dt: float,
     from its exact metadata (which holds the delays) passes its input through."""
     if len(srcs) == 1 and _s((node.metadata or {}).get(f"{KEY}.carried_by")) in b.graph.nodes:
         carrier = b.graph.nodes[_s(node.metadata[f"{KEY}.carried_by"])]
-        if isinstance(carrier, Dense) and carrier.delay is not None:
+        if isinstance(carrier, (Dense, Conv2d)) and carrier.delay is not None:
             return srcs[0]
     tau = np.asarray(node.delay, np.float64).reshape(-1)
     steps = tau / dt
@@ -480,6 +502,9 @@ def _delay_value(b: Builder, name: str, node: Any, srcs: list[Value], dt: float,
     if whole.size and (whole.min() < 0 or whole.max() > DELAY_MAX):
         raise NeurodeployError(f"NIR node '{name}' (Delay): {int(whole.max())} steps outside "
                                f"[0, {DELAY_MAX}] (Loihi 2's maximum synaptic delay)")
+    if len(srcs) == 1 and isinstance(b.graph.nodes.get(srcs[0].node), Conv2d):
+        return _fold_into_conv(b, name, b.graph.nodes[srcs[0].node], srcs[0], whole,
+                               sole_consumer)
     if len(srcs) != 1 or len(srcs[0].shape) != 1 or srcs[0].delay is not None:
         raise NeurodeployError(f"NIR node '{name}' (Delay): takes one flat input, not itself "
                                "delayed")
@@ -499,6 +524,30 @@ def _delay_value(b: Builder, name: str, node: Any, srcs: list[Value], dt: float,
         prev.delay = total.astype(np.int32)
         return src
     return Value(src.node, src.shape, src.scale, delay=np.array(d, np.int32))
+
+
+def _fold_into_conv(b: Builder, name: str, conv: Conv2d, src: Value, steps: np.ndarray,
+                    sole_consumer: bool) -> Value:
+    """A NIR ``Delay`` right after a ``Conv2d``: folded into the convolution's delays when it
+    is the conv's only consumer, the conv has no bias and the delays are one per output
+    channel; refused naming the Delay otherwise."""
+    d = np.broadcast_to(steps, src.shape) if steps.size == 1 else steps.reshape(-1)
+    if d.size != int(np.prod(src.shape)):
+        raise NeurodeployError(f"NIR node '{name}' (Delay): {d.size} delays for an input of "
+                               f"shape {src.shape}")
+    per = np.asarray(d, np.int64).reshape(src.shape[0], -1)
+    if not sole_consumer or (conv.bias is not None and np.any(conv.bias)) or np.any(
+            per != per[:, :1]):
+        raise NeurodeployError(f"NIR node '{name}' (Delay): after a Conv2d the IR takes a Delay "
+                               "only as the sole consumer of a bias-free conv, one delay per "
+                               "output channel")
+    own = np.zeros(conv.weight.shape, np.int64) if conv.delay is None else conv.delay
+    total = own + per[:, 0].reshape(-1, 1, 1, 1)
+    if total.max() > DELAY_MAX:
+        raise NeurodeployError(f"NIR node '{name}' (Delay): with '{conv.name}''s own delays "
+                               f"{int(total.max())} steps exceed {DELAY_MAX}")
+    conv.delay = total.astype(np.int32)
+    return src
 
 
 def _is_neuron(node: Any) -> bool:

@@ -159,9 +159,10 @@ def to_onnx(graph: Graph) -> Any:
         if isinstance(node, (Dense, Conv2d)) and node.quant is not None:
             init(f"{name}.quant.weight", np.asarray(node.quant.weight, np.int32))
             props[f"neurodeploy.quant.{name}"] = _quant_json(node.quant)
-        if isinstance(node, Dense) and node.max_delay > 0:
-            raise NeurodeployError(f"node '{name}' (dense): synaptic delays (up to "
-                                   f"{node.max_delay} steps) have no ONNX form (Gemm)")
+        if isinstance(node, (Dense, Conv2d)) and node.max_delay > 0:
+            raise NeurodeployError(f"node '{name}' ({node.kind}): synaptic delays (up to "
+                                   f"{node.max_delay} steps) have no ONNX form "
+                                   f"({'Gemm' if isinstance(node, Dense) else 'Conv'})")
         if isinstance(node, Dense):
             args = [ins[0], init(f"{name}.weight", np.asarray(node.weight, np.float32))]
             if node.bias is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from profile_edit import edited_profile
-from test_mapping import dense_net
+from test_mapping import conv_net, dense_net
 
 from neurodeploy.energy import load_profile
 from neurodeploy.errors import NeurodeployError
@@ -54,3 +54,16 @@ def test_delay_above_the_profile_limit_is_refused_naming_the_layer(tmp_path):
         map_graph(_delayed(16, 4, 7), prof)
     with pytest.raises(NeurodeployError, match=r"loihi1 states no max_delay"):
         map_graph(_delayed(16, 4, 7), load_profile("loihi1"))
+
+
+def test_conv_delays_add_the_same_words_per_neuron():
+    prof = load_profile("loihi2")
+    plain = conv_net()
+    delayed = conv_net()
+    d = np.zeros(delayed.nodes["c"].weight.shape, np.int32)
+    d[1, 0, 2, 2] = 5
+    delayed.nodes["c"].delay = d
+    a, b = (map_graph(g, prof) for g in (plain, delayed))
+    assert [layer.cores for layer in a.layers] == [layer.cores for layer in b.layers]
+    assert [cb.synmem_words - ca.synmem_words for ca, cb in zip(a.cores, b.cores, strict=True)] \
+        == [ca.neurons * 5 for ca in a.cores]

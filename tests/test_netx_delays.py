@@ -105,7 +105,8 @@ def test_import_expands_delays_as_netx_does(delay, tmp_path: Path) -> None:
     (np.array([-1, 0, 0]), "dense", "'delay' -1 is negative"),
     (np.array([1.5, 0, 0]), "dense", "'delay' holds non-integral values"),
     (np.array([1, 2]), "dense", "'delay' of shape \\(2,\\) fits neither the weight \\(3, 4\\)"),
-    (np.array([1, 2]), "conv", "a conv layer's 'delay' is ignored by netx"),
+    (np.array([1, 2, 3]), "conv", "'delay' of shape \\(3,\\): a conv layer's delay is one "
+                                  "per output channel \\(2\\)$"),
 ])
 def test_bad_delays_are_refused_naming_the_layer(delay, kind, match, tmp_path: Path) -> None:
     with pytest.raises(NeurodeployError, match=f"bad.net: layer 1 \\({kind}\\): {match}"):

@@ -8,18 +8,27 @@ Bundle contents (every file listed with its SHA-256 in ``manifest.json``):
                    and ``bundle.json`` says why: ``run.py`` then builds neurodeploy's lava-nc
                    process network from ``model.q.ndg``, CPU simulation only)
 ``bundle.json``    target, T, network form, input encoding (scale, bits), the output layer
-                   (``output``: a readout and its decoding, or a spiking layer decoded by spike
-                   counts)
+                   (``output``: a readout and its decoding, a spiking layer decoded by spike
+                   counts, or a sigma-delta layer's graded output and its decoding), ``timing``
 ``inputs.npz``     ``x`` (data), ``x_int`` ``[N, T, *shape]`` int64 (messages into the first
                    synapse), ``y`` labels
 ``expected.json``  the fixed-point simulator's predictions and scores on those inputs; for a
-                   spiking output layer also its spike counts and its voltage ``v`` every step
+                   spiking output layer also its spike counts and its voltage ``v`` every step,
+                   for a sigma-delta output its graded output ``s`` every step
 ``run.py``         runs the bundle (Loihi2HwCfg when lava-loihi is installed, else
                    Loihi2SimCfg fixed_pt) and checks its predictions against expected.json
 ``run_inrc.sbatch``  SLURM job for Intel's INRC Loihi 2 systems
 ``mapping.json``   cores per layer on the target; ``energy.json`` + ``report.html``: energy and
                    latency estimates from the simulated activity
 =================  ==========================================================================
+
+``timing`` (``bundle.json``): ``ir`` — every sample starts from rest and runs the IR's
+delay-free steps (netx CUBA networks through ``reset_interval``, the process network through
+resets between samples); ``netx-pipeline`` — a sigma-delta network in netx, which ignores
+``reset_interval`` for SDNN layers: the samples run back to back as one stream of ``N·T`` steps,
+every synapse one step late and biases on from the first step
+(:func:`neurodeploy.converters.netx.netx_timing`), as lava-dl runs PilotNet SDNN; the expected
+outputs are the fixed-point simulation of that stream.
 
 The bundle is written in a temporary directory beside the output and renamed into place at
 the end, so an error never leaves a half-written bundle under the user's name.
@@ -40,10 +49,11 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy import kinds
 from neurodeploy.atomic import check_writable_dir, umask
 from neurodeploy.deploy.install import check_replaceable, clean_leftovers, install, temp_dir
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Dense, Graph, save_graph, validate
+from neurodeploy.ir import Conv2d, Dense, Graph, SigmaDelta, save_graph, validate
 from neurodeploy.ir.nodes import Node
 from neurodeploy.jsonsafe import to_jsonable
 
@@ -61,14 +71,16 @@ class Bundle:
     energy: dict[str, Any] = field(default_factory=dict)
 
 
-#: output layer kinds ``run.py`` reads: a readout's voltage, a spiking layer's spikes and voltage
-OUTPUT_KINDS = ("readout", "cuba_lif")
+#: output layer kinds ``run.py`` reads: a readout's voltage, a spiking layer's spikes and
+#: voltage, a sigma-delta layer's graded output
+OUTPUT_KINDS = ("readout", "cuba_lif", "sigma_delta")
 
 
 def check_quantized(graph: Graph) -> None:
     """Raise NeurodeployError unless Lava's fixed-point models can run ``graph`` (naming the
     first node that is not quantized) and ``run.py`` can read its first output: a Readout (its
-    voltage, decoded) or a CubaLIF (its spike counts, and its voltage)."""
+    voltage, decoded), a CubaLIF (its spike counts, and its voltage) or a SigmaDelta (its
+    graded output, decoded)."""
     from neurodeploy.capability import check_fixed
 
     validate(graph)
@@ -76,8 +88,9 @@ def check_quantized(graph: Graph) -> None:
     out = graph.nodes[graph.outputs[0]] if graph.outputs else None
     if out is None or out.kind not in OUTPUT_KINDS:
         raise NeurodeployError("deploy needs the graph's first output to be a Readout (the run "
-                               "script decodes its voltage) or a CubaLIF (its spike counts); it "
-                               f"is {out.kind if out else 'none'}")
+                               "script decodes its voltage), a CubaLIF (its spike counts) or a "
+                               "SigmaDelta (its graded output); it is "
+                               f"{out.kind if out else 'none'}")
 
 
 def check_fit(graph: Graph, target: str, max_chips: int) -> Any:
@@ -101,31 +114,59 @@ def is_spiking(node: Node) -> bool:
     return node.kind == "cuba_lif"
 
 
+def is_graded(node: Node) -> bool:
+    """Whether output ``node`` sends graded values ``run.py`` reads as ``s`` (a sigma-delta
+    layer's graded spikes, or a Sigma's sigma)."""
+    return isinstance(node, SigmaDelta)
+
+
 def _output_info(node: Node) -> dict[str, Any]:
     """``bundle.json``'s ``output``: the layer ``run.py`` reads and how it decodes it
-    (``scale``: the float value of one unit of the layer's integer ``v``)."""
+    (``scale``: the float value of one unit of the layer's integer ``v``; a sigma-delta layer:
+    of its graded output ``s``)."""
     info = {"node": node.name, "kind": node.kind, "scale": float(node.quant.scale)}
     if is_spiking(node):
         return {**info, "decoding": "spike_count"}
+    if is_graded(node):
+        return {**info, "mode": node.mode, "decoding": kinds.neuron_kind(node).decoding(node),
+                "weights": None}
     return {**info, "decoding": node.decoding,
             "weights": None if node.weights is None else np.asarray(node.weights).tolist()}
 
 
-def _expected(sim: Any, node: Node, y: np.ndarray) -> dict[str, Any]:
+def _expected(sim: Any, node: Node, y: np.ndarray, stream: bool = False) -> dict[str, Any]:
     """``expected.json``: the simulator's predictions and decoded scores (``[N, n]``); for a
-    spiking output also its spike counts ``[N, n]`` and voltage ``v`` ``[N, T, n]`` (Lava's
-    integers, neurons flattened in the IR's (C, H, W) order), which ``run.py`` compares
-    exactly."""
-    out = {"predictions": sim.predictions.tolist(),
-           "scores": sim.decoded.cpu().numpy().astype(np.float64).tolist(),
-           "accuracy": float(np.mean(sim.predictions == y)),
-           "source": "neurodeploy.sim fixed-point simulator"}
+    spiking output also its spike counts ``[N, n]`` and voltage ``v`` ``[N, T, n]``, for a
+    sigma-delta output its graded output ``s`` ``[N, T, n]`` (Lava's integers, neurons
+    flattened in the IR's (C, H, W) order), which ``run.py`` compares exactly.
+
+    ``stream``: ``sim`` ran the N samples back to back as one sample of ``N·T`` steps (timing
+    ``netx-pipeline``); its output is cut into the samples' windows and decoded per window."""
+    from neurodeploy.sim import decode
+
+    N = len(y)
+    rec = {k: v.cpu().numpy().astype(np.int64) for k, v in sim.records[node.name].items()}
+    if stream:  # [N·T, 1, *shape] → [T, N, *shape]
+        rec = {k: np.swapaxes(v.reshape((N, -1) + v.shape[2:]), 0, 1) for k, v in rec.items()}
+        outs = np.swapaxes(sim.outputs[node.name].cpu().numpy().reshape(
+            (N, -1) + tuple(sim.outputs[node.name].shape[2:])), 0, 1)
+        import torch
+
+        decoded = decode(torch.as_tensor(np.ascontiguousarray(outs)), node).numpy()
+    else:
+        decoded = sim.decoded.cpu().numpy()
+    predictions = decoded.argmax(1)
+    out = {"predictions": predictions.tolist(),
+           "scores": decoded.astype(np.float64).tolist(),
+           "accuracy": float(np.mean(predictions == y)),
+           "source": "neurodeploy.sim fixed-point simulator" + (
+               " (the samples as one stream, netx's pipeline timing)" if stream else "")}
+    T = next(iter(rec.values())).shape[0]
     if is_spiking(node):
-        rec = sim.records[node.name]
-        s, v = (rec[k].cpu().numpy().astype(np.int64) for k in ("s", "v"))  # [T, N, *shape]
-        T, N = v.shape[:2]
-        out["spike_counts"] = (s != 0).sum(0).reshape(N, -1).tolist()
-        out["v"] = np.swapaxes(v.reshape(T, N, -1), 0, 1).tolist()
+        out["spike_counts"] = (rec["s"] != 0).sum(0).reshape(N, -1).tolist()
+        out["v"] = np.swapaxes(rec["v"].reshape(T, N, -1), 0, 1).tolist()
+    elif is_graded(node):
+        out["s"] = np.swapaxes(rec["s"].reshape(T, N, -1), 0, 1).tolist()
     return out
 
 
@@ -138,10 +179,10 @@ def _write_netx(graph: Graph, path: Path) -> tuple[dict[str, Any], str | None]:
     """
     from neurodeploy.lava.netx import export_netx
 
-    delayed = [n.name for n in graph if isinstance(n, Dense) and n.max_delay > 0]
+    delayed = [n for n in graph if isinstance(n, (Dense, Conv2d)) and n.max_delay > 0]
     if delayed:  # run.py runs netx samples back to back (see lava.netx.run_network's gates)
-        return {}, (f"node '{delayed[0]}' (dense): delayed synapses keep what they hold across "
-                    "netx's neuron reset between samples run back to back")
+        return {}, (f"node '{delayed[0].name}' ({delayed[0].kind}): delayed synapses keep what "
+                    "they hold across netx's neuron reset between samples run back to back")
     try:
         ex = export_netx(graph, path, exact=True, patch=True)
     except NeurodeployError as exc:
@@ -156,6 +197,16 @@ def _output_text(out: dict[str, Any]) -> str:
     """The README's text on what the output layer is and how ``run.py`` checks it."""
     if out["kind"] == "readout":
         return f"outputs: the readout's voltage decoded by\n'{out['decoding']}' (see `bundle.json`).\n"
+    if out["kind"] == "sigma_delta":
+        return "outputs: the sigma-delta layer's graded output (below).\n\n" + textwrap.fill(
+            f"Output layer `{out['node']}` is a sigma-delta layer (mode '{out['mode']}') with "
+            "graded outputs. `run.py` records what it sends every step (netx: the network's "
+            "`out` port into a ring-buffer sink; a Sigma read-out sends its sigma), which must "
+            "equal the simulator's `s` `[N, T, n]` in `expected.json` exactly (Lava's integers; "
+            f"one unit is {out['scale']:.6g} in float); scores are those values decoded by "
+            f"'{out['decoding']}' over the T steps. A regression network (PilotNet SDNN: the "
+            "steering angle) reads its answer from `s`/`scores`; ignore `accuracy` for such a "
+            "model.", width=92) + "\n"
     return "outputs: the spiking layer's spikes and voltage (below).\n\n" + textwrap.fill(
         f"Output layer `{out['node']}` is a spiking CUBA LIF layer. `run.py` records its spikes "
         "(netx: the network's `out` port into a ring-buffer sink) and its voltage `v` every "
@@ -191,9 +242,21 @@ Network: {net}.
 `run.py` prints the backend it ran on and writes `results.json`; it exits 0 when its
 outputs equal the simulator's (`expected.json`), 3 when they differ.
 `neurodeploy deploy --verify DIR` checks every file against `manifest.json` (SHA-256).
-Inputs: `inputs.npz` `x_int` are the integer messages into the first synapse
+{_timing_text(info)}Inputs: `inputs.npz` `x_int` are the integer messages into the first synapse
 (input scale {info['input']['scale']:.6g}, {info['input']['bits']} bits, encoding
 '{info['input']['encoding']}'); {_output_text(info['output'])}"""
+
+
+def _timing_text(info: dict[str, Any]) -> str:
+    """The README's paragraph on timing (empty for the IR's own timing)."""
+    if info.get("timing") != "netx-pipeline":
+        return ""
+    return textwrap.fill(
+        "Timing: netx runs sigma-delta layers without resets, so the samples run back to back "
+        "as one stream (a video, for PilotNet), every synapse one step late and biases on from "
+        "the first step; `expected.json` is the simulator's run of that same stream "
+        "(`neurodeploy.converters.netx.netx_timing`), cut into the samples' T steps.",
+        width=92) + "\n"
 
 
 def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: str = "loihi2",
@@ -239,14 +302,24 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
     out_node = graph.nodes[graph.outputs[0]]
     sim = simulate(graph, x, mode="fixed",
                    record=sorted(set(activity_nodes(graph)) | {out_node.name}))
+    sdnn = any(isinstance(n, SigmaDelta) for n in graph)
 
     tmp = temp_dir(out)
     try:
         save_graph(graph, tmp / "model.q.ndg")
         netx, refusal = _write_netx(graph, tmp / "model.net")
+        stream = refusal is None and sdnn
+        expected_sim = sim
+        if stream:  # netx runs SDNN layers without resets: one stream, pipeline timing
+            from neurodeploy.converters.netx import netx_timing
+
+            stream_x = np.swapaxes(x, 0, 1).reshape((-1, 1) + x.shape[2:])  # [N·T, 1, ...]
+            expected_sim = simulate(netx_timing(graph), stream_x, mode="fixed",
+                                    record=[out_node.name])
         info: dict[str, Any] = {
             "model": model_name, "target": target, "T": int(T), "samples": len(ds),
             "network": "netx" if refusal is None else "lava-processes", "netx_refusal": refusal,
+            "timing": "netx-pipeline" if stream else "ir",
             **netx,
             "input": {"node": in_node.name, "encoding": enc, "scale": float(in_node.quant.scale),
                       "bits": int(in_node.quant.bits), "signed": bool(in_node.quant.signed),
@@ -256,7 +329,8 @@ def build_bundle(graph: Graph, ds: Any, output: str | os.PathLike[str], target: 
         }
         write_text(tmp / "bundle.json", json.dumps(info, indent=2) + "\n")
         np.savez_compressed(tmp / "inputs.npz", x=ds.x, x_int=x_int, y=ds.y)
-        write_text(tmp / "expected.json", json.dumps(_expected(sim, out_node, ds.y)) + "\n")
+        write_text(tmp / "expected.json",
+                   json.dumps(_expected(expected_sim, out_node, ds.y, stream)) + "\n")
         shutil.copyfile(RUN_SCRIPT, tmp / "run.py")
         os.chmod(tmp / "run.py", 0o755)
         write_text(tmp / "run_inrc.sbatch",

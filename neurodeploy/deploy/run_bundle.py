@@ -23,7 +23,15 @@ integrator): its voltage is decoded by the graph's rule into scores. A ``cuba_li
 output layer): its spikes are recorded (netx: the network's ``out`` port into a ring-buffer
 sink) and counted over the T steps, the scores the predictions are the argmax of, and its
 voltage ``v`` is recorded every step as well (a regression network such as PilotNet LIF is read
-from ``v``, not from spike counts); both are compared with ``expected.json`` exactly.
+from ``v``, not from spike counts); both are compared with ``expected.json`` exactly. A
+``sigma_delta`` (graded output layer, e.g. PilotNet SDNN's Sigma read-out): what it sends every
+step (netx: the ``out`` port into a ring-buffer sink) is ``s``, compared exactly and decoded by
+the graph's rule (``last`` for a Sigma, ``sum`` of graded spikes otherwise) into scores.
+
+``bundle.json`` ``timing``: ``ir`` — each sample from rest (netx ``reset_interval``; the process
+network's resets); ``netx-pipeline`` — netx ignores ``reset_interval`` for sigma-delta layers,
+so the samples run back to back as one stream of ``N·T`` steps and ``expected.json`` holds the
+simulator's run of that stream, cut into the samples' windows.
 
 The script prints the backend it ran on, writes ``--output`` (JSON: backend, predictions,
 accuracy, agreement with ``expected.json``) and exits 0 when every prediction equals the
@@ -100,6 +108,8 @@ def apply_exact_integers(net, path: Path) -> None:  # noqa: ANN001 - a netx Netw
             block.synapse.weights.init = np.asarray(patch["weight"], np.int64)
             block.synapse.proc_params.overwrite("weight_exp", int(patch["weight_exp"]))
             block.synapse.proc_params.overwrite("num_weight_bits", int(patch["num_weight_bits"]))
+        if "bias_mant" not in patch:  # a sigma-delta layer: weights only
+            continue
         shape = tuple(block.neuron.bias_mant.shape)
         block.neuron.bias_mant.init = np.broadcast_to(
             np.asarray(patch["bias_mant"], np.int64), shape).copy()
@@ -109,6 +119,11 @@ def apply_exact_integers(net, path: Path) -> None:  # noqa: ANN001 - a netx Netw
 def is_spiking(output: dict) -> bool:
     """Whether ``bundle.json``'s ``output`` is a spiking layer (decoded by spike counts)."""
     return output["kind"] == "cuba_lif"
+
+
+def is_graded(output: dict) -> bool:
+    """Whether ``bundle.json``'s ``output`` is a sigma-delta layer (graded output ``s``)."""
+    return output["kind"] == "sigma_delta"
 
 
 def per_sample(a: np.ndarray, N: int, n: int) -> np.ndarray:
@@ -137,22 +152,25 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str,
     from lava.proc.io.source import RingBuffer
 
     N, T = x_int.shape[:2]
-    depth = int(info["netx_depth"])
+    stream = info.get("timing") == "netx-pipeline"  # SDNN: no resets, one stream of N·T steps
+    graded = is_graded(info["output"])
+    depth = 0 if stream else int(info["netx_depth"])
     n = T + depth
+    resets = {} if stream else {"reset_interval": n, "reset_offset": 1}
     net = Network(net_config=str(HERE / "model.net"),
-                  input_message_bits=int(info["input_message_bits"]),
-                  reset_interval=n, reset_offset=1)
+                  input_message_bits=int(info["input_message_bits"]), **resets)
     apply_exact_integers(net, HERE / "model.net")
     in_neuron = type(net.layers[0]).__name__ == "Input"
     target = net.in_layer.neuron.a_in if in_neuron else net.inp
-    start = int(in_neuron)
+    start = int(in_neuron and not stream)
     data = np.zeros(tuple(x_int.shape[2:][::-1]) + (N * n,), np.int64)  # netx takes (W, H, C)
     for b in range(N):
         data[..., b * n + start:b * n + start + T] = x_int[b].T
     src = RingBuffer(data=data)
-    v_var = net.layers[-1].neuron.v
-    sink = Sink(shape=net.out.shape, buffer=N * n) if is_spiking(info["output"]) else None
-    s = None
+    v_var = None if graded else net.layers[-1].neuron.v
+    sink = (Sink(shape=net.out.shape, buffer=N * n)
+            if is_spiking(info["output"]) or graded else None)
+    s = v = None
     if backend == "loihi2":  # pragma: no cover - needs Intel's lava-loihi and a Loihi 2 board
         from lava.magma.core.run_configs import Loihi2HwCfg
         from lava.proc import embedded_io as eio
@@ -166,17 +184,19 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str,
         src.s_out.connect(adapter.inp)
         adapter.out.connect(target)
         if sink is not None:
-            out_adapter = eio.spike.NxToPyAdapter(shape=net.out.shape, num_message_bits=0)
+            out_adapter = eio.spike.NxToPyAdapter(shape=net.out.shape,
+                                                  num_message_bits=24 if graded else 0)
             net.out.connect(out_adapter.inp)
             out_adapter.out.connect(sink.a_in)
-        probe = StateProbe(v_var)
+        probes = [] if v_var is None else [StateProbe(v_var)]
         try:
-            net.run(condition=RunSteps(num_steps=N * n), run_cfg=Loihi2HwCfg(callback_fxs=[probe]))
+            net.run(condition=RunSteps(num_steps=N * n), run_cfg=Loihi2HwCfg(callback_fxs=probes))
             if sink is not None:
                 s = sink.data.get()
         finally:
             net.stop()
-        v = np.asarray(probe.time_series).reshape(-1, N * n).T
+        if probes:
+            v = np.asarray(probes[0].time_series).reshape(-1, N * n).T
     else:
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.monitor.process import Monitor
@@ -184,26 +204,30 @@ def run_netx(info: dict, x_int: np.ndarray, backend: str,
         src.s_out.connect(target)
         if sink is not None:
             net.out.connect(sink.a_in)
-        mon = Monitor()
-        mon.probe(v_var, N * n)
+        mon = None
+        if v_var is not None:
+            mon = Monitor()
+            mon.probe(v_var, N * n)
         try:
             net.run(condition=RunSteps(num_steps=N * n),
                     run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-            v = np.asarray(mon.get_data()[v_var.process.name][v_var.name])
+            if mon is not None:
+                v = np.asarray(mon.get_data()[v_var.process.name][v_var.name])
             if sink is not None:
                 s = sink.data.get()
         finally:
             net.stop()
-    rec = {"v": v}
+    rec = {} if v is None else {"v": v}
     if s is not None:
         rec["s"] = np.moveaxis(np.asarray(s), -1, 0)  # the sink keeps time last
     return {k: per_sample(np.asarray(a).astype(np.int64), N, n)[:, depth:depth + T]
             for k, a in rec.items()}
 
 
-def run_processes(x_int: np.ndarray, spiking: bool) -> dict[str, np.ndarray]:
+def run_processes(x_int: np.ndarray, output: dict) -> dict[str, np.ndarray]:
     """Run ``model.q.ndg`` as neurodeploy's lava-nc process network (CPU simulation): the
-    output layer's ``v`` (and, when ``spiking``, ``s``) ``[N, T, n]``, as :func:`run_netx`."""
+    output layer's ``v`` (a spiking layer: also ``s``; a sigma-delta layer: ``s`` only)
+    ``[N, T, n]``, as :func:`run_netx`."""
     try:
         from neurodeploy.ir import load_graph
         from neurodeploy.lava.run import simulate_lava
@@ -217,7 +241,8 @@ def run_processes(x_int: np.ndarray, spiking: bool) -> dict[str, np.ndarray]:
     res = simulate_lava(graph, x, record=[graph.outputs[0]])
     rec = res.records[graph.outputs[0]]
     out = {}
-    for k in ("v", "s") if spiking else ("v",):
+    names = ("s",) if is_graded(output) else ("v", "s") if is_spiking(output) else ("v",)
+    for k in names:
         a = rec[k].numpy().astype(np.int64)  # [T, N, *shape]
         out[k] = np.swapaxes(a.reshape(a.shape[0], a.shape[1], -1), 0, 1)
     return out
@@ -229,7 +254,9 @@ def check(rec: dict[str, np.ndarray], output: dict, expected: dict,
     with ``expected.json``: ``identical``, and ``differences`` (one phrase per disagreement).
 
     A readout: its voltage decoded by the graph's rule; scores agree within 1e-6 relative
-    (integers times the readout's scale: float32 in the simulator, float64 here). A spiking
+    (integers times the readout's scale: float32 in the simulator, float64 here). A
+    sigma-delta layer: its graded output ``s`` decoded likewise, and ``s`` must equal the
+    simulator's every step exactly. A spiking
     layer: scores are its spike counts over the T steps, and counts and every step's ``v``
     must equal the simulator's exactly."""
     n = len(y)
@@ -252,7 +279,16 @@ def check(rec: dict[str, np.ndarray], output: dict, expected: dict,
         res.update(spike_counts=counts.tolist(), spike_counts_equal=counts_equal,
                    v=rec["v"].tolist(), v_equal=v_equal)
     else:
-        scores = decode(rec["v"], output)
+        graded = is_graded(output)
+        if graded:  # a sigma-delta layer's graded output, every step, exactly
+            ref_s = np.asarray(expected["s"][:n], np.int64)
+            s_equal = rec["s"].shape == ref_s.shape and bool(np.all(rec["s"] == ref_s))
+            if not s_equal:
+                bad = (int(np.sum(np.any(rec["s"] != ref_s, axis=2)))
+                       if rec["s"].shape == ref_s.shape else "all")
+                differences.append(f"s at {bad} sample-steps")
+            res.update(s=rec["s"].tolist(), s_equal=s_equal)
+        scores = decode(rec["s" if graded else "v"], output)
         ref = np.asarray(expected["scores"][:n], np.float64)
         err = float(np.max(np.abs(scores - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
         if not err <= 1e-6:
@@ -300,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"running {len(y)} samples of {info['model']} on {what}, network from {network}")
     t0 = time.perf_counter()
     rec = (run_netx(info, x_int, backend, args) if network == "netx"
-           else run_processes(x_int, is_spiking(output)))
+           else run_processes(x_int, output))
     seconds = time.perf_counter() - t0
     result = {"backend": backend, "run_config": what, "network": network,
               "output": {"node": output["node"], "kind": output["kind"]},
@@ -314,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if is_spiking(output):
         also = (f"spike counts {'equal' if result['spike_counts_equal'] else 'DIFFER'}, "
                 f"v {'equal' if result['v_equal'] else 'DIFFERS'} at every step")
+    elif is_graded(output):
+        also = (f"graded output s {'equal' if result['s_equal'] else 'DIFFERS'} at every step, "
+                f"scores within {result['max_relative_score_difference']:.1e} relative")
     else:
         also = f"scores within {result['max_relative_score_difference']:.1e} relative"
     print(f"backend: {what}; accuracy {result['accuracy']:.2%}; predictions equal the "

@@ -5,7 +5,8 @@ step (no time or batch dimension): a Dense input is ``(n,)``, a Conv2d input ``(
 
 Synapse nodes (:class:`Dense`, :class:`Conv2d`, :class:`SumPool2d`, :class:`AvgPool2d`,
 :class:`Flatten`, :class:`Add`) are linear maps applied within a step, without delay — except
-that a :class:`Dense` may carry per-synapse integer delays (``delay``; docs/delays.md). Neuron
+that a :class:`Dense` or :class:`Conv2d` may carry per-synapse integer delays (``delay``;
+docs/delays.md). Neuron
 nodes (:class:`CubaLIF`, :class:`Readout`) sum all their incoming edges as the synaptic input
 ``I[t]`` and follow Loihi's CUBA dynamics (float form)::
 
@@ -172,8 +173,28 @@ class Input(Node):
     arity: ClassVar[tuple[int, int | None]] = (0, 0)
 
 
+class _Delayed(Node):
+    """A synapse with optional per-synapse integer delays ``delay`` (int32, the weight's shape);
+    floats are coerced, the integer delays are kept as integers."""
+
+    delay: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        delay, self.delay = self.delay, None
+        super().__post_init__()
+        self.delay = None if delay is None else checks.integer_array(delay)
+
+    @property
+    def max_delay(self) -> int:
+        """The largest synaptic delay in steps (0 without delays)."""
+        return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        checks.check_delay(self, self.weight.shape)  # type: ignore[attr-defined]
+
+
 @dataclass(eq=False)
-class Dense(Node):
+class Dense(_Delayed):
     """Fully connected synapse: ``y = weight @ x (+ bias)``; ``weight`` is ``[out, in]``.
 
     ``delay`` (optional, int32 ``[out, in]``, the weight's shape): per-synapse delays in steps,
@@ -192,25 +213,23 @@ class Dense(Node):
     delay: np.ndarray | None = field(default=None, metadata={"dtype": np.int32})
     kind: ClassVar[str] = "dense"
 
-    def __post_init__(self) -> None:
-        delay, self.delay = self.delay, None
-        super().__post_init__()
-        self.delay = None if delay is None else checks.integer_array(delay)
-
-    @property
-    def max_delay(self) -> int:
-        """The largest synaptic delay in steps (0 without delays)."""
-        return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
-
-    def check(self, shape: tuple[int, ...]) -> None:
-        checks.check_delay(self, self.weight.shape)
 
 
 @dataclass(eq=False)
-class Conv2d(Node):
+class Conv2d(_Delayed):
     """2-D convolution synapse, PyTorch's semantics (cross-correlation).
 
     ``weight`` is ``[C_out, C_in / groups, kH, kW]``; input ``(C_in, H, W)``.
+
+    ``delay`` (optional, int32, the weight's shape ``[C_out, C_in / groups, kH, kW]``): a delay
+    per kernel tap, shared by every output position (as the weight is), ``0 ≤ delay ≤``
+    :data:`neurodeploy.formats.DELAY_MAX`; lava-dl's per-output-channel delay is the case
+    ``delay[co] ≡ d[co]``. Like a Dense's delays::
+
+        y[t] = Σ_d conv(x[t − d], weight · [delay == d])  (+ bias)      (x[t < 0] = 0)
+
+    In fixed point a delayed convolution runs as Lava's ``DelayDense`` over the unrolled
+    (im2col) weights: each delay group's sum is exact (no 24-bit wrap as Lava's Conv applies).
     """
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 1, 1), np.float32))
@@ -220,6 +239,7 @@ class Conv2d(Node):
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     quant: WeightQ | None = None
+    delay: np.ndarray | None = field(default=None, metadata={"dtype": np.int32})
     kind: ClassVar[str] = "conv2d"
 
 

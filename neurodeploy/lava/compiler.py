@@ -10,7 +10,12 @@ One IR node becomes (read lava/proc/*/models.py for the arithmetic):
   fixed-point DelayDense shifts each delay group's sum by ``weight_exp``, as the simulator does;
 - ``Conv2d`` → ``lava.proc.conv.Conv``. Lava's Conv works on (W, H, C) arrays and computes a true
   convolution: the kernel is flipped and transposed to (C_out, kW, kH, C_in/groups) and the
-  ports are transposed (virtual ``TransposePort``), so neurons keep the IR's (C, H, W) layout;
+  ports are transposed (virtual ``TransposePort``), so neurons keep the IR's (C, H, W) layout.
+  A Conv2d with delays (lava-nc 0.10 has no delayed Conv) → a ``DelayDense`` over its unrolled
+  weights and delays (:mod:`neurodeploy.lava.unroll`), in the IR's flat (C, H, W) order; its
+  sums are exact where Lava's Conv wraps them to 24 bits (the simulator does the same). Its
+  weights keep every bit: 9 weight bits in mixed-sign mode (Lava's Dense would otherwise
+  drop the LSB that its Conv keeps);
 - ``SumPool2d`` → a depthwise ``Conv`` with unit weights (groups = C). We chose this over folding
   the pool into the next synapse because it is exact for any window geometry (overlapping or
   padded windows, any consumer: Dense, Conv, neuron, Add), keeps every weight 8-bit and keeps the
@@ -88,6 +93,7 @@ from neurodeploy.ir import (
     Flatten,
     Graph,
     Input,
+    Node,
     SumPool2d,
     infer_shapes,
     validate,
@@ -95,6 +101,7 @@ from neurodeploy.ir import (
 from neurodeploy.kinds import LavaNeuron
 from neurodeploy.lava._require import require_lava
 from neurodeploy.lava.schedule import Schedule, schedule
+from neurodeploy.lava.unroll import unroll_conv
 
 #: Lava run-config tags of the two modes
 MODES = {"fixed": "fixed_pt", "float": "floating_pt"}
@@ -243,6 +250,7 @@ class LavaNetwork:
                 lat += self.sched.dense_delay.get(probe.node, 0)
             arr = arr.reshape((self.n_samples, n) + arr.shape[1:])[:, lat:lat + self.T]
             arr = np.ascontiguousarray(np.swapaxes(arr, 0, 1))
+            arr = arr.reshape(arr.shape[:2] + tuple(self.shapes[probe.node]))
             if probe.var == "y" and probe.node in self.synapse_bias:
                 arr = arr + self.synapse_bias[probe.node]
             out.setdefault(probe.node, {})[probe.var] = arr
@@ -350,6 +358,11 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
                 proc = LavaDense(weights=w, **params)
             resets.append(proc.a_buff)
             refs[name] = [_Ref(proc.a_out, shape, False)]
+        elif isinstance(node, Conv2d) and node.max_delay > 0:
+            in_shape = shapes[graph.in_edges(name)[0].src]
+            proc = _delayed_conv(node, tuple(in_shape), tuple(shape), fixed)
+            resets.append(proc.a_buff)
+            refs[name] = [_Ref(proc.a_out, (r_size_of(shape),), False).reshape(shape)]
         elif isinstance(node, (Conv2d, SumPool2d, AvgPool2d)):
             in_shape = shapes[graph.in_edges(name)[0].src] if graph.in_edges(name) else None
             c = in_shape[0]
@@ -466,7 +479,7 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
         if name in neurons:
             for _, r in ins:
                 r.reshape(shapes[name]).connect(neurons[name].a_in)
-        elif isinstance(node, Dense):
+        elif _flat_synapse(node):
             if fixed:
                 binary = len(ins) == 1 and ins[0][1].binary
                 proc.num_message_bits.init = 0 if binary else GRADED_BITS
@@ -487,7 +500,7 @@ def compile_graph(graph: Graph, x: np.ndarray, record: bool | Sequence[str] = Fa
                 if var == kind.output_var or name in recorded:
                     probe(name, var, target)
         elif isinstance(node, (Dense, Conv2d, SumPool2d, AvgPool2d)) and name in recorded:
-            probe(name, "y", proc.a_out, whc=not isinstance(node, Dense))
+            probe(name, "y", proc.a_out, whc=not _flat_synapse(node))
 
     from neurodeploy.lava.recorder import make_recorder
 
@@ -536,6 +549,35 @@ def _self_resetting_neurons(graph: Graph, shapes: dict[str, tuple[int, ...]],
             return None
         built[name] = b
     return built
+
+
+def _flat_synapse(node: Node) -> bool:
+    """Whether ``node`` runs as a (Delay)Dense on flat (C-order) vectors: a Dense, or a Conv2d
+    with delays (a DelayDense over its unrolled weights)."""
+    return isinstance(node, Dense) or (isinstance(node, Conv2d) and node.max_delay > 0)
+
+
+def _delayed_conv(node: Conv2d, in_shape: tuple[int, ...], shape: tuple[int, ...],
+                  fixed: bool) -> Any:
+    """The ``DelayDense`` that runs the delayed Conv2d ``node`` (module docstring)."""
+    from lava.proc.dense.process import DelayDense
+    from lava.utils.weightutils import SignMode, determine_sign_mode
+
+    if fixed:
+        kernel = np.asarray(node.quant.weight, np.int64)
+    else:
+        kernel = np.asarray(node.weight, np.float64)
+    w, d = unroll_conv(node, kernel, node.delay, in_shape, shape)
+    params: dict[str, Any] = dict(num_message_bits=GRADED_BITS, name=node.name)
+    if fixed:  # weight_exp is 0 (capability); 9 bits: Lava's mixed-sign truncation drops none
+        mixed = determine_sign_mode(w) == SignMode.MIXED
+        params.update(weight_exp=0, num_weight_bits=9 if mixed else 8)
+    return DelayDense(weights=w, delays=d, max_delay=int(d.max()), **params)
+
+
+def r_size_of(shape: tuple[int, ...]) -> int:
+    """Number of elements of ``shape``."""
+    return int(np.prod(shape))
 
 
 def r_size(r: _Ref) -> int:

@@ -27,7 +27,11 @@ lava/lib/dl/netx/hdf5.py and utils.py ``NetDict``):
 What netx 0.6 reads per layer (hdf5.py ``create_dense``/``create_conv``/``get_neuron_params``):
 ``weight``; ``bias`` (→ ``bias_mant``); ``delay`` (dense only, synaptic, ≤ 62: we write a
 Dense's per-synapse delays as ``[out, in]``, which netx's DelayDense runs as the IR does);
-conv geometry;
+conv geometry. A Conv2d's delays, when one per output channel, are written as slayer's conv
+blocks write them (``delay`` ``[C_out]``), which :func:`neurodeploy.converters.netx.from_netx`
+reads back; netx's ``create_conv`` ignores that dataset, so a stock loader runs the conv
+undelayed: such a layer is refused with ``exact=True`` or ``patch=True`` and listed in
+``approximated`` otherwise; per-tap conv delays have no netx form and are refused;
 ``neuron/{type, iDecay, vDecay, vThMant, messageBits}`` (``refDelay``, ``gradedSpike`` are not
 read for CUBA); type ``dense_rec`` (a Dense plus a recurrent ``weight_rec`` into the same
 neurons). What it does *not* read: any weight exponent (a Dense's exponent is re-derived from the
@@ -332,6 +336,8 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                 g.create_dataset("weight", data=_weight(syn, exact, approx, patched))
                 if isinstance(syn, Conv2d):
                     string(g, "type", "conv")
+                    if syn.max_delay > 0:
+                        g.create_dataset("delay", data=_conv_delay(syn, exact or patch, approx))
                     g.create_dataset("stride", data=np.array(syn.stride))
                     g.create_dataset("padding", data=np.array(syn.padding))
                     g.create_dataset("dilation", data=np.array(syn.dilation))
@@ -349,6 +355,23 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
                 i += 1
     return NetxExport(path, layers, msg_bits, sorted(set(approx)),
                       sorted(set(patched or [])))
+
+
+def _conv_delay(node: Conv2d, refuse: bool, approx: list[str]) -> np.ndarray:
+    """A delayed Conv2d's netx ``delay``: one per output channel (listed in ``approx``: a
+    stock netx loader ignores it), or NeurodeployError naming the node (module docstring)."""
+    d = np.asarray(node.delay, np.int64)
+    per_channel = d.reshape(d.shape[0], -1)
+    if np.any(per_channel != per_channel[:, :1]):
+        raise NeurodeployError(f"node '{node.name}' (conv2d): per-tap delays have no netx form "
+                               "(a netx conv 'delay' is one per output channel)")
+    if refuse:
+        raise NeurodeployError(f"node '{node.name}' (conv2d): lava-dl's netx ignores a conv "
+                               "layer's 'delay' (create_conv never reads it); export with "
+                               "exact=False to write it for neurodeploy's netx import, or deploy "
+                               "the Lava process network")
+    approx.append(node.name)
+    return per_channel[:, 0]
 
 
 def _lava_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

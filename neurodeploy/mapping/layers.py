@@ -19,9 +19,10 @@ Two forms of connectivity, both exact:
 
 Synapses are counted structurally, zero weights included: a Dense weight matrix is stored
 whole (the dense synapse encoding Lava's Dense and Intel's compiler use), a convolution's
-kernel likewise. ``delay_slots`` is the largest synaptic delay of the Dense nodes feeding the
-layer: each of its neurons keeps that many input accumulators besides its own (Lava's
-``DelayDense`` ``a_buff``: ``max_delay + 1`` per neuron).
+kernel likewise. ``delay_slots`` is the largest synaptic delay of the Dense and Conv2d nodes
+feeding the layer: each of its neurons keeps that many input accumulators besides its own
+(Lava's ``DelayDense`` ``a_buff``: ``max_delay + 1`` per neuron; a delayed conv's kernel is still
+counted as a kernel).
 """
 
 from __future__ import annotations
@@ -277,7 +278,7 @@ def graph_layers(graph: Graph, weight_bits: int = 8) -> list[Layer]:
         if not all(isinstance(s, SpatialSource) for s in sources):
             sources = [_as_matrix(s) for s in sources]
         slots = max((graph.nodes[c].max_delay for c in synapses
-                     if isinstance(graph.nodes[c], Dense)), default=0)
+                     if isinstance(graph.nodes[c], (Dense, Conv2d))), default=0)
         layers.append(Layer(name, shape, tuple(synapses), tuple(sources), slots))
     return layers
 

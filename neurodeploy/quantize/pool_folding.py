@@ -131,6 +131,8 @@ def fold_pools(graph: Graph, max_fan_in: int = MAX_FAN_IN,
             continue
         if syn.quant is not None:  # its integer weights were calibrated for the pooled input
             folded = "the synapse is already quantized (fold before quantizing)"
+        elif syn.max_delay > 0:  # an input pixel would need one delay per pooled position
+            folded = "the synapse has synaptic delays"
         if isinstance(folded, str):
             notes.append(FoldNote(name, syn.name, False, folded))
             continue

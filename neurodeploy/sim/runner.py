@@ -92,7 +92,19 @@ class _Op:
 
 
 def _delayed(node: Node) -> bool:
-    return isinstance(node, Dense) and node.max_delay > 0
+    return isinstance(node, (Dense, Conv2d)) and node.max_delay > 0
+
+
+def _delayed_conv(conv: Conv2d, weight: np.ndarray, dt: torch.dtype, dev: torch.device
+                  ) -> Callable[[Tensor], Tensor]:
+    """A delayed Conv2d's step: ``x`` → one partial sum per distinct delay ``[K, B, *out]``
+    (no 24-bit wrap: Lava runs it as a DelayDense, :mod:`neurodeploy.lava.compiler`)."""
+    present, split = delay_lines.conv_delay_weight(weight, np.asarray(conv.delay), conv.groups)
+    ws = torch.as_tensor(split, dtype=dt, device=dev)
+    k = len(present)
+    return lambda x: delay_lines.conv_parts(
+        ops.conv2d(x.to(dt), ws, None, conv.stride, conv.padding, conv.dilation, conv.groups),
+        k, conv.groups)
 
 
 def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Callable, float]:
@@ -122,6 +134,9 @@ def _compile_fixed(node: Node, bound_in: float, dev: torch.device) -> tuple[Call
 
             return step, acc_bound * 2.0**exp + 1
         conv = node
+        if _delayed(conv):  # exact sums, as the DelayDense that runs it in Lava
+            parts = _delayed_conv(conv, w_np, dt, dev)
+            return (lambda ins: ops.to_int(parts(ins[0]))), acc_bound
 
         def step(ins: list[Tensor]) -> Tensor:
             acc = ops.to_int(ops.conv2d(ins[0].to(dt), w, None, conv.stride, conv.padding,
@@ -159,6 +174,9 @@ def _compile_float(node: Node, dev: torch.device) -> Callable:
         w = _param(node.weight, dev)
         return lambda ins: ops.dense(ins[0], w, b)
     if isinstance(node, Conv2d):
+        if _delayed(node):  # the bias is added to what arrives (see simulate)
+            parts = _delayed_conv(node, node.weight, torch.float32, dev)
+            return lambda ins: parts(ins[0])
         w = _param(node.weight, dev)
         b = _param(node.bias, dev) if node.bias is not None else None
         c = node
@@ -264,6 +282,8 @@ def simulate(graph: Graph, x: np.ndarray | Tensor, mode: str = "float",
             op.delays = tuple(int(d) for d in np.unique(node.delay))
             if not fixed and node.bias is not None:
                 bias = _param(node.bias, dev)
+                if isinstance(node, Conv2d):
+                    bias = bias.reshape(-1, 1, 1)
                 op.after = lambda y, b=bias: y + b
         opsd[name] = op
     # recurrent sources whose bound is only known after compiling: spikes (1) in valid graphs
