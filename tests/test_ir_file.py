@@ -11,6 +11,7 @@ from hypothesis import given
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import (
     NODE_TYPES,
+    Conv2d,
     CubaLIF,
     Dense,
     Graph,
@@ -124,3 +125,23 @@ def test_validation_names_node_and_fault(mutate, message):
     mutate(g)
     with pytest.raises(NeurodeployError, match=message):
         validate(g)
+
+
+def test_save_writes_the_schema_dtypes_so_the_file_loads(tmp_path):
+    """float64 parameters (int32 x float32 gives float64) are stored as the IR's float32; an
+    value beyond float32's range is refused at save, naming node and field."""
+    g = Graph(metadata={"T": 4})
+    g.add(Input("in", shape=(2, 4, 4)))
+    w = np.full((3, 2, 3, 3), 0.1, np.float64)  # 0.1 is not a float32 value
+    g.add(Conv2d("conv", weight=w, padding=(1, 1)), "in")
+    g.add(CubaLIF("lif", shape=(3, 4, 4)), "conv")
+    g.inputs, g.outputs = ["in"], ["lif"]
+    save_graph(g, tmp_path / "g.ndg")
+    back = load_graph(tmp_path / "g.ndg")
+    assert back["conv"].weight.dtype == np.float32
+    np.testing.assert_array_equal(back["conv"].weight, w.astype(np.float32))
+    g["conv"].weight[0, 0, 0, 0] = 1e300
+    with pytest.raises(NeurodeployError, match=r"node 'conv' \(conv2d\): field 'weight' holds "
+                                               r"values beyond the float32 range"):
+        save_graph(g, tmp_path / "h.ndg")
+    assert not (tmp_path / "h.ndg").exists()

@@ -116,7 +116,19 @@ def field_specs(cls: type) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
-def _write_fields(group: Any, obj: object) -> None:
+def _stored_array(value: Any, want: np.dtype, where: str, name: str) -> np.ndarray:
+    """``value`` in the schema's dtype, as the reader will take it: floats rounded to float32
+    (the IR's precision; the simulator computes in it), integers only when they fit."""
+    arr = np.asarray(value)
+    out = arr.astype(want)
+    if want.kind in "iu" and not np.array_equal(out, arr):
+        raise NeurodeployError(f"{where}: field '{name}' holds values that {want} cannot hold")
+    if want.kind == "f" and not np.array_equal(np.isfinite(out), np.isfinite(arr)):
+        raise NeurodeployError(f"{where}: field '{name}' holds values beyond the {want} range")
+    return out
+
+
+def _write_fields(group: Any, obj: object, where: str) -> None:
     for spec in field_specs(type(obj)):
         value = getattr(obj, spec.name)
         if value is None:
@@ -124,9 +136,10 @@ def _write_fields(group: Any, obj: object) -> None:
         if spec.form == "record":
             sub = group.create_group(spec.name)
             sub.attrs["type"] = type(value).__name__
-            _write_fields(sub, value)
+            _write_fields(sub, value, f"{where}.{spec.name}")
         elif spec.form == "array":
-            group.create_dataset(spec.name, data=np.asarray(value))
+            group.create_dataset(spec.name, data=_stored_array(value, np.dtype(spec.dtype),
+                                                               where, spec.name))
         elif spec.form == "tuple":
             group.attrs[spec.name] = json.dumps([int(v) for v in value])
         else:
@@ -337,7 +350,7 @@ def save_graph(graph: Graph, path: str | os.PathLike[str]) -> None:
                 node = graph.nodes[name]
                 g = g_nodes.create_group(str(i))
                 g.attrs["kind"] = node.kind
-                _write_fields(g, node)
+                _write_fields(g, node, f"node '{name}' ({node.kind})")
         _write_header(tmp)
 
 
