@@ -49,6 +49,7 @@ from neurodeploy.quantize.pool_folding import fold_pools
 from neurodeploy.quantize.replay import replay_layer
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
+from neurodeploy.quantize.threads import threads_for
 from neurodeploy.sim import decode, simulate
 from neurodeploy.sim.dataset import input_encoding, steps_for
 
@@ -473,6 +474,15 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
              seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
+    """:func:`_quantize` with one torch thread where the graph's per-step products are small
+    (:mod:`neurodeploy.quantize.threads`)."""
+    with threads_for(graph, min(len(calib), max_calib)):
+        return _quantize(graph, calib, target, T, max_calib, candidates, seed, fold)
+
+
+def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
+              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
+              seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
     """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
     ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
     (default: ``graph.metadata['T']`` or the data's steps).
