@@ -5,7 +5,8 @@ Columns: imports; float agreement with the source framework on N random spike in
 samples: wall, CPU seconds of this process — ``time.process_time`` — and the load average, the
 machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs; the
 same after QAT (``neurodeploy.qat.finetune`` towards the float model's predictions, trained on
-``--qat-train`` other inputs, the best epoch on those kept) and its CPU seconds; Lava
+``--qat-train`` other inputs, the best epoch on 128 more kept, PTQ included) and its CPU
+seconds; Lava
 (``Loihi2SimCfg`` fixed point) identical to the simulator, every layer and step, on 3 inputs
 for the graph handed back (after QAT).
 
@@ -14,9 +15,11 @@ for the graph handed back (after QAT).
 Models with random weights are made meaningful (layers active, predictions spread over the
 classes, few ties) rather than saturated: the snnTorch models have no biases, input and output
 weights x2 and recurrent weights x0.3 of torch's default init; the CNN's conv 2, conv 3 and both
-dense layers have zero-mean kernels per output channel (uniform activity cancels), gains x4,
-x1.5, x3, x3, and its inputs are blob-structured spike maps (5x5 random rate maps upsampled to
-34x34, 2 polarities) instead of independent pixels, whose conv features all look alike.
+dense-256 layer have zero-mean kernels per output channel (uniform activity cancels), gains x4,
+x1.5, x3; its inputs are blob-structured spike maps of 10 classes (5x5 rate maps, a class
+prototype mixed with the sample's own, upsampled to 34x34, 2 polarities) instead of independent
+pixels, whose conv features all look alike; and its last layer is trained (least squares from
+the dense-256 layer's float spike rates on 200 other inputs to the class).
 
 Cases: a Sinabs-style IF CNN written to NIR with ``nir`` (2x34x34 → conv 16 5x5 s2 → conv 16
 → sum-pool 2 → conv 8 → sum-pool 2 → dense 256 → dense 10, T = 100; the source's step is NIR's,
@@ -54,10 +57,12 @@ def _spikes(n: int, T: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 
 def _blobs(n: int, T: int, seed: int) -> np.ndarray:
-    """``[n, T, 2, 34, 34]`` spikes whose rate maps are 5x5 random maps upsampled (blobs)."""
+    """``[n, T, 2, 34, 34]`` spikes of 10 classes (sample i: class i mod 10): each rate map is
+    the class's 5x5 random map (fixed) mixed 60/40 with the sample's own, upsampled (blobs)."""
+    proto = np.random.default_rng(1234).random((10, 2, 5, 5))
     rng = np.random.default_rng(seed)
-    coarse = rng.random((n, 1, 2, 5, 5))
-    rates = np.repeat(np.repeat(coarse, 7, -1), 7, -2)[..., :34, :34] ** 2 * 0.4
+    coarse = 0.6 * proto[np.arange(n) % 10] + 0.4 * rng.random((n, 2, 5, 5))
+    rates = np.repeat(np.repeat(coarse[:, None], 7, -1), 7, -2)[..., :34, :34] ** 2 * 0.4
     return (rng.random((n, T, 2, 34, 34)) < rates).astype(np.float32)
 
 
@@ -97,8 +102,9 @@ def _qat(g: Any, qg: Any, inputs: Inputs, n_train: int, epochs: int) -> tuple[st
     from neurodeploy.qat import finetune
 
     c = time.process_time()
-    q2, rep = finetune(g, _ds(inputs(n_train, 5), "qat"), qg, epochs=epochs)
-    return (f"cpu {time.process_time() - c:.0f} s, epoch {rep.best_epoch}/{epochs}, train "
+    q2, rep = finetune(g, _ds(inputs(n_train, 5), "qat"), qg, epochs=epochs,
+                       val=_ds(inputs(128, 6), "val"))
+    return (f"cpu {time.process_time() - c:.0f} s, epoch {rep.best_epoch}/{epochs}, val "
             f"{rep.score[0]:.1%}→{rep.score[rep.best_epoch]:.1%}"), q2
 
 
@@ -148,11 +154,22 @@ def _sinabs_cnn() -> tuple[Any, Callable, Inputs, int]:
     from neurodeploy.converters.nir import from_nir
     from nir_nets import nir_chain_forward, sinabs_if_cnn
 
+    from neurodeploy.sim import simulate
+
     ng = sinabs_if_cnn()
-    for key, gain in (("2", 4.0), ("5", 1.5), ("9", 3.0), ("11", 3.0)):
+    for key, gain in (("2", 4.0), ("5", 1.5), ("9", 3.0)):
         w = ng.nodes[key].weight
         w = w - w.reshape(w.shape[0], -1).mean(1).reshape(-1, *([1] * (w.ndim - 1)))
         ng.nodes[key].weight = (w * gain).astype(np.float32)
+    # the readout trained: least squares from the dense-256 layer's float spike rates on 200
+    # samples (other inputs than the bench's) to +0.5 for the class, -0.2 for the others
+    x = _blobs(200, 100, 7)
+    rates = simulate(from_nir(ng), _tx(x), record=["10"]).records["10"]["s"].mean(0).numpy()
+    target = np.full((200, 10), -0.2)
+    target[np.arange(200), np.arange(200) % 10] = 0.5
+    feats = np.concatenate([rates, np.ones((200, 1))], 1)
+    sol = np.linalg.solve(feats.T @ feats + 1e-2 * np.eye(feats.shape[1]), feats.T @ target)
+    ng.nodes["11"].weight = sol[:-1].T.astype(np.float32)
     return (from_nir(ng), lambda x: nir_chain_forward(ng, x),
             lambda n, seed: _blobs(n, 100, seed), 100)
 
@@ -237,11 +254,11 @@ def main() -> None:
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cases = [("Sinabs IF CNN (NIR)", _sinabs_cnn),
-             ("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir),
+    cases = [("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir),
              ("snnTorch Synaptic zero, reset_delay=False", _snn_direct("synaptic")),
              ("snnTorch RLeaky zero, reset_delay=False", _snn_direct("rleaky")),
-             ("lava-dl bootstrap MNIST .net", _bootstrap)]
+             ("lava-dl bootstrap MNIST .net", _bootstrap),
+             ("Sinabs IF CNN (NIR)", _sinabs_cnn)]
     head = ["case", "imports", f"float vs source ({args.n})", "quantize s: wall / cpu",
             f"PTQ float=fixed ({args.n})", f"QAT float=fixed ({args.n})", "QAT",
             "Lava identical (3)"]

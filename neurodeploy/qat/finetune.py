@@ -84,7 +84,7 @@ def _student(module: FixedPointModule, x: torch.Tensor, batch: int) -> torch.Ten
 def finetune(graph: Graph, data: Any, qgraph: Graph | None = None, *, target: str = "float",
              epochs: int = 10, lr: float = 0.5, batch: int = 32, T: int | None = None,
              val: Any = None, calib_samples: int = 256, quant_target: str = "loihi2",
-             temperature: float = 0.1, distill: float = 0.0, seed: int = 0,
+             temperature: float = 0.1, distill: float = 1.0, seed: int = 0,
              progress: bool = False) -> tuple[Graph, QATReport]:
     """Fine-tune the fixed-point form of the float ``graph`` on ``data`` (a
     ``neurodeploy.data.Dataset``) — module docstring. ``qgraph``: the quantized graph to start
@@ -147,12 +147,10 @@ def _train(graph: Graph, data: Any, qgraph: Graph, target: str, epochs: int, lr:
         total = 0.0
         for idx in torch.randperm(n, generator=gen).split(batch):
             out, _ = module(x[:, idx])
-            logits = out.to(torch.float64) / temp
-            loss = F.cross_entropy(logits, goal[idx])
-            if teacher is not None and distill > 0:
-                soft = F.softmax(teacher[idx].to(torch.float64) / spread, 1)
-                loss = loss + distill * F.kl_div(F.log_softmax(out.to(torch.float64) / spread, 1),
-                                                 soft, reduction="batchmean")
+            out = out.to(torch.float64)
+            loss = F.cross_entropy(out / temp, goal[idx]) if temperature > 0 else out.sum() * 0
+            if teacher is not None and distill > 0:  # the float model's outputs, all of them
+                loss = loss + distill * F.mse_loss(out / spread, teacher[idx].to(out) / spread)
             opt.zero_grad()
             loss.backward()
             opt.step()
