@@ -216,7 +216,8 @@ def test_quantized_accuracy_within_one_point_of_float_on_digits() -> None:
     lif = rep.layer("lif1")
     assert not lif.dead and abs(lif.firing_rate_fixed - lif.firing_rate_float) < 0.02
     assert rep.layer("out").output_error < 0.2
-    assert rep.candidates_tried == 8  # 4 clip fractions × 2 synapses
+    # 4 clip fractions × 2 synapses, those giving the same integers as one already run skipped
+    assert rep.candidates_tried == 3
 
 
 def test_bias_fold_candidates_follow_the_current_ramp() -> None:

@@ -2,10 +2,24 @@
 
 Columns: imports; float agreement with the source framework on N random spike inputs
 (predictions, and whether every output spike is identical); quantize seconds (32 calibration
-samples; wall and CPU, the machine is shared); float-vs-fixed prediction agreement after PTQ on
-N held-out inputs; after QAT (not built: no QAT yet); Lava identical on 3 inputs (``--lava``).
+samples: wall, CPU seconds of this process — ``time.process_time`` — and the load average, the
+machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs; the
+same after QAT (``neurodeploy.qat.finetune`` towards the float model's predictions, trained on
+``--qat-train`` other inputs, the best epoch on 128 more kept, PTQ included) and its CPU
+seconds; Lava
+(``Loihi2SimCfg`` fixed point) identical to the simulator, every layer and step, on 3 inputs
+for the graph handed back (after QAT).
 
-    PY=$(bash tools/env.sh); $PY tools/bench_import.py [--n 200] [--lava]
+    PY=$(bash tools/env.sh); $PY tools/bench_import.py [--n 200] [--no-lava] [--epochs 8]
+
+Models with random weights are made meaningful (layers active, predictions spread over the
+classes, few ties) rather than saturated: the snnTorch models have no biases, input and output
+weights x2 and recurrent weights x0.3 of torch's default init; the CNN's conv 2, conv 3 and both
+dense-256 layer have zero-mean kernels per output channel (uniform activity cancels), gains x4,
+x1.5, x3; its inputs are blob-structured spike maps of 10 classes (5x5 rate maps, a class
+prototype mixed with the sample's own, upsampled to 34x34, 2 polarities) instead of independent
+pixels, whose conv features all look alike; and its last layer is trained (least squares from
+the dense-256 layer's float spike rates on 200 other inputs to the class).
 
 Cases: a Sinabs-style IF CNN written to NIR with ``nir`` (2x34x34 → conv 16 5x5 s2 → conv 16
 → sum-pool 2 → conv 8 → sum-pool 2 → dense 256 → dense 10, T = 100; the source's step is NIR's,
@@ -17,6 +31,7 @@ MNIST ``.net`` (netx runs fixed point only: its float column is the import's own
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -31,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 N_CALIB = 32
+Inputs = Callable[[int, int], np.ndarray]  # (n, seed) → [n, T, *shape] spikes
 
 
 def _spikes(n: int, T: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -40,47 +56,76 @@ def _spikes(n: int, T: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
     return (rng.random((n, T, *shape)) < rates).astype(np.float32)
 
 
+def _blobs(n: int, T: int, seed: int) -> np.ndarray:
+    """``[n, T, 2, 34, 34]`` spikes of 10 classes (sample i: class i mod 10): each rate map is
+    the class's 5x5 random map (fixed) mixed 60/40 with the sample's own, upsampled (blobs)."""
+    proto = np.random.default_rng(1234).random((10, 2, 5, 5))
+    rng = np.random.default_rng(seed)
+    coarse = 0.6 * proto[np.arange(n) % 10] + 0.4 * rng.random((n, 2, 5, 5))
+    rates = np.repeat(np.repeat(coarse[:, None], 7, -1), 7, -2)[..., :34, :34] ** 2 * 0.4
+    return (rng.random((n, T, 2, 34, 34)) < rates).astype(np.float32)
+
+
 def _pred(out: torch.Tensor) -> np.ndarray:
     return out.sum(0).argmax(-1).cpu().numpy()
 
 
-def _quantize(g: Any, shape: tuple[int, ...], T: int, n: int) -> tuple[str, str, Any]:
+def _tx(x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(x).transpose(0, 1)
+
+
+def _ds(x: np.ndarray, name: str) -> Any:
     from neurodeploy.data.datasets import Dataset
-    from neurodeploy.quantize import quantize
+
+    return Dataset(x, np.zeros(len(x), np.int64), name, "spikes", 10, int(x.shape[1]))
+
+
+def _agree(g: Any, qg: Any, x: torch.Tensor) -> str:
     from neurodeploy.sim import simulate
 
-    g.metadata["T"] = T
-    ds = Dataset(_spikes(N_CALIB, T, shape, 0), np.zeros(N_CALIB, np.int64), "calib", "spikes",
-                 10, T)
-    t, c = time.time(), time.process_time()
-    qg, _ = quantize(g, ds)
-    secs = f"{time.time() - t:.1f} (cpu {time.process_time() - c:.1f})"
-    x = torch.as_tensor(_spikes(n, T, shape, 1)).transpose(0, 1)
     a = simulate(g, x).predictions
-    b = simulate(qg, x, mode="fixed").predictions
-    return secs, f"{np.mean(a == b):.1%}", qg
+    return f"{np.mean(a == simulate(qg, x, mode='fixed').predictions):.1%}"
 
 
-def _lava(qg: Any, shape: tuple[int, ...], T: int) -> str:
-    from neurodeploy.data.datasets import Dataset
+def _quantize(g: Any, inputs: Inputs, T: int) -> tuple[str, Any]:
+    from neurodeploy.quantize import quantize
+
+    g.metadata["T"] = T
+    t, c = time.time(), time.process_time()
+    qg, _ = quantize(g, _ds(inputs(N_CALIB, 0), "calib"))
+    secs = (f"{time.time() - t:.1f} / {time.process_time() - c:.1f} "
+            f"(load {os.getloadavg()[0]:.1f})")
+    return secs, qg
+
+
+def _qat(g: Any, qg: Any, inputs: Inputs, n_train: int, epochs: int) -> tuple[str, Any]:
+    from neurodeploy.qat import finetune
+
+    c = time.process_time()
+    q2, rep = finetune(g, _ds(inputs(n_train, 5), "qat"), qg, epochs=epochs,
+                       val=_ds(inputs(128, 6), "val"))
+    return (f"cpu {time.process_time() - c:.0f} s, epoch {rep.best_epoch}/{epochs}, val "
+            f"{rep.score[0]:.1%}→{rep.score[rep.best_epoch]:.1%}"), q2
+
+
+def _lava(qg: Any, inputs: Inputs) -> str:
     from neurodeploy.lava.comparison import compare
 
-    ds = Dataset(_spikes(3, T, shape, 2), np.zeros(3, np.int64), "lava", "spikes", 10, T)
-    res = compare(qg, ds, samples=3)
+    res = compare(qg, _ds(inputs(3, 2), "lava"), samples=3)
     return "yes" if res["identical"] else f"no ({res['first_divergence']})"
 
 
-def _row(name: str, build: Callable[[], tuple[Any, Callable, tuple[int, ...], int]],
-         n: int, lava: bool) -> list[str]:
+def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]],
+         args: argparse.Namespace) -> list[str]:
     from neurodeploy.sim import simulate
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            g, source, shape, T = build()
+            g, source, inputs, T = build()
     except Exception as exc:  # a row that cannot be built says why
-        return [name, f"no: {' '.join(str(exc).split())[:90]}", "", "", "", "", ""]
-    x = torch.as_tensor(_spikes(n, T, shape, 1)).transpose(0, 1)
+        return [name, f"no: {' '.join(str(exc).split())[:90]}", "", "", "", "", "", ""]
+    x = _tx(inputs(args.n, 1))
     if source is None:
         agree = "n/a (netx is fixed point only)"
     else:
@@ -89,19 +134,44 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable, tuple[int, ...], in
         agree = f"{np.mean(_pred(out) == _pred(ref)):.1%}" + (
             ", spikes identical" if torch.equal(out, ref) else ", spikes differ")
     try:
-        secs, ptq, qg = _quantize(g, shape, T, n)
-        lv = _lava(qg, shape, T) if lava else "not run (--lava)"
+        secs, qg = _quantize(g, inputs, T)
+        ptq = _agree(g, qg, x)
     except Exception as exc:
-        secs, ptq, lv = f"refused: {' '.join(str(exc).split())[:90]}", "", ""
-    return [name, "yes", agree, secs, ptq, "not built (no QAT)", lv]
+        return [name, "yes", agree, f"refused: {' '.join(str(exc).split())[:90]}", "", "", "",
+                ""]
+    qat, qat_secs, final = "not run (--epochs 0)", "", qg
+    if args.epochs > 0 and source is not None:
+        try:
+            qat_secs, final = _qat(g, qg, inputs, args.qat_train, args.epochs)
+            qat = _agree(g, final, x)
+        except Exception as exc:
+            qat = f"refused: {' '.join(str(exc).split())[:90]}"
+    lv = _lava(final, inputs) if args.lava else "not run (--no-lava)"
+    return [name, "yes", agree, secs, ptq, qat, qat_secs, lv]
 
 
-def _sinabs_cnn() -> tuple[Any, Callable, tuple[int, ...], int]:
+def _sinabs_cnn() -> tuple[Any, Callable, Inputs, int]:
     from neurodeploy.converters.nir import from_nir
-    from nir_nets import CNN_INPUT, nir_chain_forward, sinabs_if_cnn
+    from nir_nets import nir_chain_forward, sinabs_if_cnn
+
+    from neurodeploy.sim import simulate
 
     ng = sinabs_if_cnn()
-    return from_nir(ng), lambda x: nir_chain_forward(ng, x), CNN_INPUT, 100
+    for key, gain in (("2", 4.0), ("5", 1.5), ("9", 3.0)):
+        w = ng.nodes[key].weight
+        w = w - w.reshape(w.shape[0], -1).mean(1).reshape(-1, *([1] * (w.ndim - 1)))
+        ng.nodes[key].weight = (w * gain).astype(np.float32)
+    # the readout trained: least squares from the dense-256 layer's float spike rates on 200
+    # samples (other inputs than the bench's) to +0.5 for the class, -0.2 for the others
+    x = _blobs(200, 100, 7)
+    rates = simulate(from_nir(ng), _tx(x), record=["10"]).records["10"]["s"].mean(0).numpy()
+    target = np.full((200, 10), -0.2)
+    target[np.arange(200), np.arange(200) % 10] = 0.5
+    feats = np.concatenate([rates, np.ones((200, 1))], 1)
+    sol = np.linalg.solve(feats.T @ feats + 1e-2 * np.eye(feats.shape[1]), feats.T @ target)
+    ng.nodes["11"].weight = sol[:-1].T.astype(np.float32)
+    return (from_nir(ng), lambda x: nir_chain_forward(ng, x),
+            lambda n, seed: _blobs(n, 100, seed), 100)
 
 
 def _snn_source(net: Any) -> Callable:
@@ -130,57 +200,73 @@ def _snn_net(kind: str) -> Any:
     else:
         hidden = snn.RLeaky(linear_features=38, reset_delay=False, **kw)
         out = snn.RLeaky(linear_features=7, reset_delay=False, **kw)
-    return torch.nn.Sequential(torch.nn.Linear(12, 38), hidden, torch.nn.Linear(38, 7),
-                               out).eval()
+    net = torch.nn.Sequential(torch.nn.Linear(12, 38), hidden, torch.nn.Linear(38, 7),
+                              out).eval()
+    with torch.no_grad():  # meaningful: active layers, spread predictions (module docstring)
+        for mod in net.modules():
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight *= 0.3 if mod in (getattr(hidden, "recurrent", None),
+                                             getattr(out, "recurrent", None)) else 2.0
+                mod.bias.zero_()
+    return net
 
 
-def _rsynaptic_nir() -> tuple[Any, Callable, tuple[int, ...], int]:
+def _snn_inputs(n: int, seed: int) -> np.ndarray:
+    return _spikes(n, 256, (12,), seed)
+
+
+def _rsynaptic_nir() -> tuple[Any, Callable, Inputs, int]:
     from neurodeploy.converters.nir import from_nir
     from snntorch.export_nir import export_to_nir
 
     net = _snn_net("rsynaptic")
     g = from_nir(export_to_nir(net, torch.rand(1, 12), ignore_dims=[0]))
-    return g, _snn_source(net), (12,), 256
+    return g, _snn_source(net), _snn_inputs, 256
 
 
 def _snn_direct(kind: str) -> Callable:
-    def build() -> tuple[Any, Callable, tuple[int, ...], int]:
+    def build() -> tuple[Any, Callable, Inputs, int]:
         from neurodeploy.converters import convert
 
         net = _snn_net(kind)
-        return convert(net, torch.zeros(1, 12)), _snn_source(net), (12,), 256
+        return convert(net, torch.zeros(1, 12)), _snn_source(net), _snn_inputs, 256
 
     return build
 
 
-def _bootstrap() -> tuple[Any, None, tuple[int, ...], int]:
+def _bootstrap() -> tuple[Any, None, Inputs, int]:
     from neurodeploy.converters import convert
 
     path = ROOT.parent / "shared/data/lava-dl/bootstrap_mnist/network.net"
     g = convert(str(path))
     shape = tuple(g.nodes[g.inputs[0]].shape)
-    return g, None, shape, 16
+    return g, None, lambda n, seed: _spikes(n, 16, shape, seed), 16
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200, help="random spike inputs per case")
-    ap.add_argument("--lava", action="store_true", help="compare with Lava on 3 inputs")
+    ap.add_argument("--n", type=int, default=200, help="held-out random spike inputs per case")
+    ap.add_argument("--no-lava", dest="lava", action="store_false",
+                    help="skip the comparison with Lava on 3 inputs")
+    ap.add_argument("--epochs", type=int, default=8, help="QAT epochs (0: no QAT)")
+    ap.add_argument("--qat-train", type=int, default=128, help="QAT training inputs per case")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    cases = [("Sinabs IF CNN (NIR)", _sinabs_cnn),
-             ("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir),
+    torch.set_num_threads(args.threads)
+    cases = [("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir),
              ("snnTorch Synaptic zero, reset_delay=False", _snn_direct("synaptic")),
              ("snnTorch RLeaky zero, reset_delay=False", _snn_direct("rleaky")),
-             ("lava-dl bootstrap MNIST .net", _bootstrap)]
-    head = ["case", "imports", f"float vs source ({args.n})", "quantize s",
-            "PTQ float=fixed", "QAT float=fixed", "Lava identical (3)"]
+             ("lava-dl bootstrap MNIST .net", _bootstrap),
+             ("Sinabs IF CNN (NIR)", _sinabs_cnn)]
+    head = ["case", "imports", f"float vs source ({args.n})", "quantize s: wall / cpu",
+            f"PTQ float=fixed ({args.n})", f"QAT float=fixed ({args.n})", "QAT",
+            "Lava identical (3)"]
     print(" | ".join(head))
     for name, build in cases:
         if args.only and args.only not in name:
             continue
-        print(" | ".join(_row(name, build, args.n, args.lava)), flush=True)
+        print(" | ".join(_row(name, build, args)), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,14 @@ bias the quantizer has to fold into a constant neuron bias (exact only for du = 
     python tools/bench_quant.py --tasks digits --methods superspike --targets loihi2
     python tools/bench_quant.py --json
     python tools/bench_quant.py --tasks randman --synapse-bias    # the former models
+    python tools/bench_quant.py --methods superspike --targets loihi2 --qat 6   # + QAT columns
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -40,6 +42,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph
 from neurodeploy.nn.checkpoint import load_checkpoint
 from neurodeploy.nn.training import TrainConfig, load_task
+from neurodeploy.qat import finetune
 from neurodeploy.quantize import QuantReport, quantize
 from neurodeploy.sim import run_dataset
 
@@ -104,7 +107,8 @@ def layer_lines(rep: QuantReport) -> list[str]:
 
 
 def run_row(task: str, name: str, targets: list[str], models_dir: Path, max_calib: int | None,
-            margin: float, synapse_bias: bool = False) -> list[dict[str, Any]]:
+            margin: float, synapse_bias: bool = False, qat_epochs: int = 0,
+            qat_target: str = "float") -> list[dict[str, Any]]:
     """One row per target for bench_train's row ``name`` on ``task``."""
     g, meta, trained = trained_graph(task, name, models_dir, synapse_bias)
     train_ds, test_ds = load_task(meta["task"])
@@ -116,10 +120,12 @@ def run_row(task: str, name: str, targets: list[str], models_dir: Path, max_cali
                                "target": target,
                                "float_accuracy": flt.accuracy, "trained_now": trained,
                                "n_test": len(test_ds)}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             qg, rep = quantize(g, train_ds, target=target,
                                max_calib=max_calib or len(train_ds))
+            row.update(quantize_wall=time.perf_counter() - t0,
+                       quantize_cpu=time.process_time() - c0, load=os.getloadavg()[0])
         except NeurodeployError as exc:
             row.update(refused=str(exc), ok=True)
             rows.append(row)
@@ -132,6 +138,13 @@ def run_row(task: str, name: str, targets: list[str], models_dir: Path, max_cali
                    states_at_bounds=int(sum(fx.saturations.values())),
                    seconds=time.perf_counter() - t0, layers=rep.to_dict()["layers"],
                    report_lines=layer_lines(rep))
+        if qat_epochs > 0:
+            c1 = time.process_time()
+            q2, qrep = finetune(g, train_ds, qg, target=qat_target, epochs=qat_epochs)
+            fq = run_dataset(q2, test_ds, mode="fixed")
+            row.update(qat_accuracy=fq.accuracy, qat_delta_pp=100 * (flt.accuracy - fq.accuracy),
+                       qat_cpu=time.process_time() - c1, qat_best_epoch=qrep.best_epoch,
+                       qat_score=qrep.score)
         rows.append(row)
     return rows
 
@@ -146,7 +159,12 @@ def format_row(row: dict[str, Any], margin: float) -> str:
                    f"{'within' if row['ok'] else 'OVER'} {margin} pp  "
                    f"({row['disagreements']}/{row['n_test']} predictions differ)  "
                    f"weights clipped {row['weights_clipped']:>3}  "
-                   f"states at bounds {row['states_at_bounds']:>5}  {row['seconds']:5.1f} s")
+                   f"states at bounds {row['states_at_bounds']:>5}  {row['seconds']:5.1f} s  "
+                   f"(quantize {row['quantize_wall']:.1f} s wall, {row['quantize_cpu']:.1f} s "
+                   f"CPU, load {row['load']:.1f})"
+                   + (f"  QAT fixed {row['qat_accuracy']:7.2%}  Δ {row['qat_delta_pp']:+5.2f} pp "
+                      f"(epoch {row['qat_best_epoch']}, {row['qat_cpu']:.0f} s CPU)"
+                      if "qat_accuracy" in row else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--margin", type=float, default=MARGIN_PP, help="allowed |Δ| in points")
     ap.add_argument("--synapse-bias", action="store_true",
                     help="the former models: bias on the synapses (folded by the quantizer)")
+    ap.add_argument("--qat", type=int, default=0, metavar="EPOCHS",
+                    help="also fine-tune each quantized model (neurodeploy.qat) for EPOCHS")
+    ap.add_argument("--qat-target", default="float", help="QAT target: float or labels")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -169,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     for task in args.tasks.split(","):
         for name in args.methods.split(","):
             for row in run_row(task, name, args.targets.split(","), args.models_dir,
-                               args.max_calib, args.margin, args.synapse_bias):
+                               args.max_calib, args.margin, args.synapse_bias, args.qat,
+                               args.qat_target):
                 rows.append(row)
                 if not args.json:
                     print(format_row(row, args.margin), flush=True)

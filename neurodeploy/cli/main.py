@@ -18,7 +18,7 @@ from neurodeploy.errors import NeurodeployError
 
 #: verb modules under neurodeploy.cli, in the order ``--help`` lists them
 VERBS = (
-    "inspect", "train", "export", "quantize", "simulate", "compare", "map", "energy",
+    "inspect", "train", "export", "quantize", "finetune", "simulate", "compare", "map", "energy",
     "sweep", "deploy", "demo",
 )
 

@@ -46,8 +46,10 @@ from neurodeploy.ir import (
 )
 from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
 from neurodeploy.quantize.pool_folding import fold_pools
+from neurodeploy.quantize.replay import replay_layer
 from neurodeploy.quantize.report import LayerReport, QuantReport
 from neurodeploy.quantize.rewrite import fold_avgpools
+from neurodeploy.quantize.threads import threads_for
 from neurodeploy.sim import decode, simulate
 from neurodeploy.sim.dataset import input_encoding, steps_for
 
@@ -423,14 +425,34 @@ def _run_layer(q: Graph, st: _Structure, n: str, x: np.ndarray,
                trains: dict[str, torch.Tensor]) -> _Stats:
     """Layer ``n`` of the quantized graph ``q`` in fixed point on the calibration input ``x``:
     alone, fed by the recorded fixed-point spikes ``trains`` of the layer before it, when it
-    has one source (the same numbers as the whole graph, at the cost of one layer); the whole
-    graph otherwise."""
+    has one source (the same numbers as the whole graph, at the cost of one layer; replayed
+    with its synapses batched over time where it has no recurrence,
+    :mod:`neurodeploy.quantize.replay`); the whole graph otherwise."""
     local = _layer_graph(q, st, n)
     if local is None or (not isinstance(q.nodes[local[1]], Input) and local[1] not in trains):
         return _run(q, x, "fixed", [n])[0]
     sub, source = local
     xin = x if isinstance(q.nodes[source], Input) else trains[source]
-    return _run(sub, xin, "fixed", [n])[0]
+    out = replay_layer(sub, n, xin)
+    if out is None:
+        return _run(sub, xin, "fixed", [n])[0]
+    if kinds.fires(q.nodes[n]):
+        return _Stats({}, {}, {n: out.sum(0).numpy()}, {}, {}, np.zeros(0), int(out.shape[0]),
+                      {n: out})
+    return _Stats({}, {}, {}, {n: decode(out, q.nodes[n])}, {}, np.zeros(0), int(out.shape[0]))
+
+
+def _layer_key(q: Graph, st: _Structure, n: str) -> bytes:
+    """The integer parameters of neuron layer ``n`` and its synapses in ``q``, as bytes (two
+    calibration candidates with the same key run identically)."""
+    parts = []
+    for s in st.synapses[n]:
+        wq = q.nodes[s].quant
+        parts += [np.asarray(wq.weight).tobytes(), str(int(wq.weight_exp)).encode()]
+    nq = q.nodes[n].quant
+    parts += [repr(sorted((k, np.asarray(v).tobytes() if isinstance(v, np.ndarray) else v)
+                          for k, v in vars(nq).items())).encode()]
+    return b"|".join(parts)
 
 
 def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
@@ -452,6 +474,15 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
              seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
+    """:func:`_quantize` with one torch thread where the graph's per-step products are small
+    (:mod:`neurodeploy.quantize.threads`)."""
+    with threads_for(graph, min(len(calib), max_calib)):
+        return _quantize(graph, calib, target, T, max_calib, candidates, seed, fold)
+
+
+def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
+              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
+              seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
     """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
     ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
     (default: ``graph.metadata['T']`` or the data's steps).
@@ -486,23 +517,31 @@ def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     tried = 0
     trains: dict[str, torch.Tensor] = {}  # calibrated layer → its fixed-point spike trains
     for n in neurons:  # greedy, layer by layer in topological order
+        last: _Stats | None = None  # the run of the configuration kept so far
         for s in st.synapses[n]:
-            best = (np.inf, clip[s])
+            best: tuple[float, float, _Stats | None] = (np.inf, clip[s], None)
+            seen: set[bytes] = set()
             for c in candidates:
                 trial = dict(clip, **{s: c})
                 qg, _ = _build(g, st, ref, trial, in_q, fold)
+                key = _layer_key(qg, st, n)
+                if key in seen:  # the same integers as a candidate already run
+                    continue
+                seen.add(key)
                 got = _run_layer(qg, st, n, x, trains)
                 tried += 1
                 d = _drift(n, qg, ref, got, x.shape[0])
                 if d < best[0] - 1e-12:
-                    best = (d, c)
-            clip[s] = best[1]
-        tried += _calibrate_fold(g, st, ref, clip, in_q, fold, n, x, trains)
+                    best = (d, c, got)
+            clip[s], last = best[1], best[2]
+        folded = _calibrate_fold(g, st, ref, clip, in_q, fold, n, x, trains)
+        tried += folded
         if kinds.fires(g.nodes[n]):  # what the layers after it are calibrated on
-            trains[n] = _run_layer(_build(g, st, ref, clip, in_q, fold)[0], st, n, x,
-                                   trains).trains[n]
+            if last is None or folded:
+                last = _run_layer(_build(g, st, ref, clip, in_q, fold)[0], st, n, x, trains)
+            trains[n] = last.trains[n]
     qg, reports = _build(g, st, ref, clip, in_q, fold)
-    got, res = _run(qg, x, "fixed", neurons)
+    got, res = _run(qg, x, "fixed", [n for n in neurons if not kinds.fires(g.nodes[n])])
     for rep in reports:
         n = rep.name
         rep.states_at_bounds = int(res.saturations.get(n, 0))
