@@ -26,6 +26,8 @@ from neurodeploy.ir import (
     InputQ,
     NeuronQ,
     Readout,
+    SigmaDelta,
+    SigmaDeltaQ,
     SumPool2d,
     WeightQ,
 )
@@ -218,6 +220,25 @@ def test_sparse_input_takes_the_event_driven_sum() -> None:
     want = simulate(g, x, "fixed", record=["fc"], engine="reference")
     assert_same(simulate(g, x, "fixed", record=["fc"]), want)
     assert want.records["fc"]["y"][1].abs().sum() == 0
+
+
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_pure_step_kinds_see_each_steps_input(mode: str) -> None:
+    """A kind without an in-place form (sigma-delta, whose delta mode keeps its input as state)
+    fed by a Dense whose buffer the next step overwrites: still the reference's result."""
+    rng = np.random.default_rng(1)
+    w = (rng.integers(-100, 100, (5, 6)) * 2).astype(np.int32)
+    g = Graph()
+    g.add(Input("in", shape=(6,), quant=InputQ(scale=1.0, bits=8)))
+    g.add(Dense("fc", weight=w.astype(np.float32) / 64, quant=WeightQ(weight=w)), "in")
+    g.add(SigmaDelta("sd", shape=(5,), mode="delta", activation="identity", vth=np.float32(0.5),
+                     quant=SigmaDeltaQ(vth=8)), "fc")
+    g.add(Readout("out", shape=(5,), quant=NeuronQ(du=4095, dv=0, vth=0)), "sd")
+    g.inputs, g.outputs = ["in"], ["out"]
+    x = rng.integers(0, 256, (6, 3, 6)).astype(np.float32)
+    want = simulate(g, x, mode, record=True, engine="reference")
+    assert_same(simulate(g, x, mode, record=True), want)
+    assert want.counts["sd"].sum() > 0
 
 
 def test_unknown_engine_is_refused() -> None:

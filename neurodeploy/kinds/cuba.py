@@ -128,9 +128,12 @@ class CubaInplace(InplaceNeuron):
     :func:`subthreshold_fixed`, then (``vth`` given) CubaLIF's threshold and reset
     (:mod:`neurodeploy.kinds.cuba_lif`); ``vth`` None: a Readout (sends ``v``).
 
-    Float mode: float32 state, the pure step's operations in the same order (``keep_u = 1 −
-    du``, ``keep_v = 1 − dv``, float32 tensors), so the same rounding. A zero bias is not added
-    (``x + 0 = x``; only the sign of a zero may differ).
+    ``u`` and ``v`` lie in one buffer ``uv`` ``[2, B, *shape]`` so that both decay in one
+    pass: ``v``'s decay uses last step's ``v`` only, so it may come before ``u``'s update.
+
+    Float mode: float32 state, the pure step's operations (``keep_u = 1 − du``, ``keep_v = 1 −
+    dv``, float32 tensors; each product and sum rounded as there), so the same results. A zero
+    bias is not added (``x + 0 = x``; only the sign of a zero may differ).
 
     Fixed mode: int32 state where :func:`int32_fits` proves it (``a_bound`` is the largest
     ``|a_in|``), else int64. The decay ``sign(p)·(|p| >> 12)`` of ``p = x·keep`` is, in int32,
@@ -145,19 +148,28 @@ class CubaInplace(InplaceNeuron):
                  keep_u: Any, keep_v: Any, bias: Tensor, vth: Any, reset: str = "zero",
                  a_bound: float = float(2**31)) -> None:
         self.fixed, self.reset = fixed, reset
-        self.keep_u, self.keep_v = keep_u, keep_v
         dev = torch.device(device)
+        per = (2, 1, *batch_shape[1:])  # one keep per state, broadcast over the batch
         if fixed:
             bias_max = float(bias.abs().max()) if bias.numel() else 0.0
             dtype = torch.int32 if int32_fits(keep_u, a_bound, bias_max) else torch.int64
             self.check = dev.type == "cpu"
-            self._wide = torch.empty(batch_shape, dtype=torch.float64, device=dev)
+            self._decays = (keep_u, keep_v) != (lf.DECAY_UNITY, lf.DECAY_UNITY)
+            if dtype == torch.int32:
+                keep = torch.tensor([keep_u, keep_v], dtype=torch.float64) / lf.DECAY_UNITY
+                self._wide = torch.empty((2, *batch_shape), dtype=torch.float64, device=dev)
+            else:
+                keep = torch.tensor([keep_u, keep_v], dtype=torch.int64)
+            self._keep = keep.to(dev).reshape(2, *[1] * len(batch_shape))
         else:
             dtype = torch.float32
+            shape = batch_shape[1:]
+            self._keep = torch.stack([torch.as_tensor(keep_u).expand(shape),
+                                      torch.as_tensor(keep_v).expand(shape)]).reshape(per)
         self.a_dtype = dtype
         self.y_dtype = dtype if vth is None else torch.float32
-        self.u = torch.zeros(batch_shape, dtype=dtype, device=dev)
-        self.v = torch.zeros(batch_shape, dtype=dtype, device=dev)
+        self.uv = torch.zeros((2, *batch_shape), dtype=dtype, device=dev)
+        self.u, self.v = self.uv[0], self.uv[1]
         self.bias = bias.to(dtype) if bool((bias != 0).any()) else None
         self.vth = vth
         self.saturations = torch.zeros((), dtype=torch.int64, device=dev)
@@ -172,17 +184,17 @@ class CubaInplace(InplaceNeuron):
     def state(self) -> CubaState:
         return CubaState(self.u, self.v)
 
-    def _decay(self, x: Tensor, keep: int) -> None:
-        if keep == lf.DECAY_UNITY:
+    def _decay(self) -> None:
+        """Lava's decay of ``u`` and ``v`` (fixed mode), in place."""
+        uv = self.uv
+        if not self._decays:
             return
-        if keep == 0:
-            x.zero_()
-        elif x.dtype == torch.int32:  # into a preallocated float64 buffer: no temporaries
-            x.copy_(self._wide.copy_(x).mul_(keep / lf.DECAY_UNITY))
+        if uv.dtype == torch.int32:  # via a preallocated float64 buffer: no temporaries
+            uv.copy_(self._wide.copy_(uv).mul_(self._keep))
         else:
-            torch.mul(x, keep, out=x)
-            sign = torch.sign(x)
-            x.abs_().bitwise_right_shift_(lf.DECAY_SHIFT).mul_(sign)
+            uv.mul_(self._keep)
+            sign = torch.sign(uv)
+            uv.abs_().bitwise_right_shift_(lf.DECAY_SHIFT).mul_(sign)
 
     def _out_of(self, x: Tensor, lo: int, hi: int) -> bool:
         """Whether some ``x`` lies outside ``[lo, hi]`` (always True on CUDA: no sync)."""
@@ -193,7 +205,7 @@ class CubaInplace(InplaceNeuron):
 
     def _fixed(self, a_in: Tensor) -> None:
         u, v, m1, m2, half = self.u, self.v, self._m1, self._m2, lf.STATE_HALF
-        self._decay(u, self.keep_u)
+        self._decay()
         u.add_(a_in, alpha=V_UNIT)
         sat = None
         if self._out_of(u, 1 - half, half):  # Lava's one conditional 24-bit wrap
@@ -201,7 +213,6 @@ class CubaInplace(InplaceNeuron):
             m1.sub_(torch.le(u, -half, out=m2))  # +1: u − 2**24, −1: u + 2**24
             u.sub_(m1, alpha=2 * half)
             sat = m1.abs_()
-        self._decay(v, self.keep_v)
         v.add_(u)
         if self.bias is not None:
             v.add_(self.bias)
@@ -217,8 +228,9 @@ class CubaInplace(InplaceNeuron):
         if self.fixed:
             self._fixed(a_in)
         else:
-            self.u.mul_(self.keep_u).add_(a_in)
-            v.mul_(self.keep_v).add_(self.u)
+            self.uv.mul_(self._keep)
+            self.u.add_(a_in)
+            v.add_(self.u)
             if self.bias is not None:
                 v.add_(self.bias)
         if self.vth is None:

@@ -14,8 +14,8 @@ its inputs' bounds and its integer weights, as the reference computes them):
   Lava's numpy shift does).
 - Event-driven accumulation: a Dense fed by binary spikes counts them each step; none → its sum
   is 0 (no product); at most :data:`SPARSE_RATE` of the inputs active → it adds up the weight
-  columns of the active inputs (``embedding_bag``), the same integers as the product. Float mode
-  has no event-driven path: a different order of float additions rounds differently.
+  columns of the active inputs (``embedding_bag``), the same integers as the product (CPU only).
+  Float mode has no event-driven path: a different order of float additions rounds differently.
 - Inputs are quantized once for all steps (the same element-wise operations as per step).
 - Neurons step in place through their kind's :meth:`~neurodeploy.kinds.base.NeuronKind.inplace`
   (CUBA: int32 state where :func:`neurodeploy.kinds.cuba.int32_fits` proves it); kinds without
@@ -105,7 +105,9 @@ def _dense_fixed(node: Dense, bound_in: float, binary_in: bool, B: int,
     exp = int(q.weight_exp)
     fold = exp > 0 and acc_bound * 2.0**exp <= _EXACT[dt]
     w = torch.as_tensor(w_np << exp if fold else w_np, dtype=dt, device=dev)
-    w_t = w.t().contiguous() if binary_in else None
+    # event-driven on the CPU only: counting the spikes synchronises a GPU, whose products of
+    # this size cost less than the wait
+    w_t = w.t().contiguous() if binary_in and dev.type == "cpu" else None
     post = 0 if fold else exp
     bound = acc_bound * 2.0**exp + 1
     out = torch.empty((B, w_np.shape[0]), dtype=_int_dtype(bound), device=dev)
@@ -248,7 +250,9 @@ def _neuron(prep: Prepared, nd: _Node, a_bound: float) -> None:
     nd.sats = torch.zeros((), dtype=torch.int64, device=dev)
 
     def pure(ins: list[Tensor]) -> Tensor:
-        ins = [_as(x, nd.dtype) for x in ins]
+        # a new tensor: a pure step may keep its input in its state (sigma-delta's act), and
+        # the buffers it comes from are overwritten next step
+        ins = [x.to(nd.dtype, copy=True) for x in ins]
         a = (ins[0] if len(ins) == 1 else torch.stack(ins).sum(0)).reshape(shape)
         if fixed:
             nd.state, y, sat = kind.fixed_step(nd.state, a, params)
