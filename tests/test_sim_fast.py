@@ -171,16 +171,18 @@ def test_float_fast_equals_reference(g: Graph, rate: float, T: int, B: int, seed
 
 
 @settings(max_examples=40)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([2**8, 2**17, 2**20, 2**26]))
-def test_inplace_cuba_equals_pure_step(seed: int, a_max: int) -> None:
+@given(st.integers(0, 2**32 - 1), st.sampled_from([2**8, 2**17, 2**20, 2**26]), st.booleans())
+def test_inplace_cuba_equals_pure_step(seed: int, a_max: int, check: bool) -> None:
     """The in-place CUBA step (int32 where int32_fits proves it, else int64) against the pure
-    step, on inputs up to ``a_max`` that reach the u wrap and the v clip."""
+    step, on inputs up to ``a_max`` that reach the u wrap and the v clip; ``check`` False: the
+    wrap and clip run every step, as on CUDA."""
     rng = np.random.default_rng(seed)
     q = _neuron_q(rng, (6,))
     keep_u, keep_v = formats.current_keep(q.du), formats.voltage_keep(q.dv)
     bias = formats.shift(torch.as_tensor(q.bias_mant, dtype=torch.int64), q.bias_exp)
     inp = cuba.CubaInplace((3, 6), True, "cpu", keep_u, keep_v, bias, q.vth << 6,
                            a_bound=a_max)
+    inp.check = check
     state = cuba.zero_state((3, 6), torch.int64, "cpu")
     sats = 0
     for _ in range(20):
