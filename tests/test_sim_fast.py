@@ -96,7 +96,7 @@ def fixed_graphs(draw: st.DrawFn) -> tuple[Graph, int]:
     bounds past float32 sums and int32 states."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     big = draw(st.booleans())
-    bits = draw(st.sampled_from([1, 8, 16]))
+    bits = draw(st.sampled_from([1, 8, 16, 24]))
     g = Graph(metadata={"source": "hypothesis"})
     if draw(st.booleans()):
         c, h = draw(st.integers(1, 2)), 2 * draw(st.integers(1, 3))
@@ -222,6 +222,23 @@ def test_sparse_input_takes_the_event_driven_sum() -> None:
     want = simulate(g, x, "fixed", record=["fc"], engine="reference")
     assert_same(simulate(g, x, "fixed", record=["fc"]), want)
     assert want.records["fc"]["y"][1].abs().sum() == 0
+
+
+def test_sum_wider_than_its_shifted_result() -> None:
+    """A sum past 2**31 (float64) shifted right back under 2**31: held in int64 until shifted."""
+    rng = np.random.default_rng(2)
+    w = np.full((3, 40), 254, np.int32)
+    g = Graph()
+    g.add(Input("in", shape=(40,), quant=InputQ(scale=1.0, bits=24, signed=True)))
+    g.add(Dense("fc", weight=w.astype(np.float32), quant=WeightQ(weight=w, weight_exp=-8)),
+          "in")
+    g.add(Readout("out", shape=(3,), quant=NeuronQ(du=4095, dv=4096, vth=0)), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    x = np.full((2, 2, 40), 2**23 - 1, np.float32)
+    x[1] = rng.integers(-(2**23), 2**23, (2, 40))
+    want = simulate(g, x, "fixed", record=["fc"], engine="reference")
+    assert want.records["fc"]["y"].abs().max() > 2**24  # the sum itself passed 2**31
+    assert_same(simulate(g, x, "fixed", record=["fc"]), want)
 
 
 @pytest.mark.parametrize("mode", ["float", "fixed"])

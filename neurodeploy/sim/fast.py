@@ -11,7 +11,8 @@ its inputs' bounds and its integer weights, as the reference computes them):
   the additions cannot matter. A positive weight exponent is folded into the weights when the
   shifted bound still fits (``(W << e)·s = (W·s) << e``); otherwise the sum is cast to int32
   (int64 when its bound reaches 2**31) and shifted as an integer (``>>`` rounds toward −∞, as
-  Lava's numpy shift does).
+  Lava's numpy shift does). A Conv2d's 24-bit wrap runs only where its bound reaches 2**23 and
+  (CPU) a min/max shows some sum outside the range.
 - Event-driven accumulation: a Dense fed by binary spikes counts them each step; none → its sum
   is 0 (no product); at most :data:`SPARSE_RATE` of the inputs active → it adds up the weight
   columns of the active inputs (``embedding_bag``), the same integers as the product (CPU only).
@@ -20,9 +21,15 @@ its inputs' bounds and its integer weights, as the reference computes them):
 - Neurons step in place through their kind's :meth:`~neurodeploy.kinds.base.NeuronKind.inplace`
   (CUBA: int32 state where :func:`neurodeploy.kinds.cuba.int32_fits` proves it); kinds without
   one run their pure step on int64 inputs.
-- Spike counts add 0/1 per step into float32 counters (exact below 2**24 steps).
+- Counts: per step 0/1 (the spikes themselves, or a nonzero test written into a float buffer)
+  added into ``[B, *shape]`` float32 counters (exact below 2**24 steps, float64 beyond), summed
+  over the batch in int64 at the end.
 
 Float mode runs the reference's float32 operations in the same order, in place.
+
+On CUDA nothing waits for the GPU: no event-driven sums, no data-dependent branches (wraps and
+clips run every step); :func:`neurodeploy.sim.ops.exact_float_math` turns TF32 and cuDNN off
+in fixed mode so that float sums of integers stay exact.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ from neurodeploy.sim.prepare import NEURON_BOUND, Prepared, Raw, src_bound
 
 Tensor = torch.Tensor
 #: a Dense fed by binary spikes adds up weight columns when at most this fraction of its inputs
-#: is active (measured on 2 CPU cores: a 256-input layer at B = 256 breaks even near 10 %)
+#: is active (measured on one CPU thread, B = 256, 256 → 256: the product and the column sums
+#: break even near 10 %)
 SPARSE_RATE = 0.05
 _INT32_MAX = 2**31 - 1
 _EXACT = {torch.float32: ops.FLOAT32_EXACT, torch.float64: ops.FLOAT64_EXACT}
@@ -110,7 +118,8 @@ def _dense_fixed(node: Dense, bound_in: float, binary_in: bool, B: int,
     w_t = w.t().contiguous() if binary_in and dev.type == "cpu" else None
     post = 0 if fold else exp
     bound = acc_bound * 2.0**exp + 1
-    out = torch.empty((B, w_np.shape[0]), dtype=_int_dtype(bound), device=dev)
+    # the sum is held before its shift: the dtype must take the larger of both bounds
+    out = torch.empty((B, w_np.shape[0]), dtype=_int_dtype(max(acc_bound, bound)), device=dev)
     acc = torch.empty((B, w_np.shape[0]), dtype=dt, device=dev)
     sparse_max = SPARSE_RATE * B * w_np.shape[1]
 
