@@ -220,8 +220,8 @@ class CubaInplace(InplaceNeuron):
             torch.gt(torch.abs(v, out=m2), lf.V_LIMIT, out=m2)
             v.clamp_(-lf.V_LIMIT, lf.V_LIMIT)
             sat = m2 if sat is None else sat.bitwise_or_(m2)
-        if sat is not None:
-            self.saturations += sat.sum()
+        if sat is not None:  # summed in the mask's dtype: no int64 copy of an int32 mask
+            self.saturations += sat.sum(dtype=sat.dtype)
 
     def step(self, a_in: Tensor) -> Tensor:
         v = self.v
