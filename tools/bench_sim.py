@@ -15,7 +15,9 @@ in the machine's load reaches them alike), and its best time counts. Columns: ``
 snnTorch and torch of the same run. ``--check`` asserts that the fast engine's fixed-point
 results on ``--device`` equal the reference engine's on the CPU (bit for bit) and that its float
 results equal the reference engine's on the same device. ``--json`` prints one JSON object
-instead of the table (with the load average where the OS reports it).
+instead of the table (with the load average where the OS reports it). On the CPU the same
+rates and ratios are also given by this process's CPU time (``cpu_time_*``), which other
+processes' load disturbs less than the wall clock (threads that wait still count).
 
 The Lava column (CPU only) runs the same quantized graph on the first ``--lava-samples`` inputs
 of the same batch (Lava runs one sample after another on the CPU, so its rate per sample·step
@@ -183,23 +185,28 @@ def snntorch_model(g: Graph, device: str) -> Callable[[torch.Tensor], torch.Tens
 
 
 def best_rates(runs: dict[str, Callable[[], object] | None], n: int, repeat: int,
-               sync: bool) -> dict[str, float]:
-    """Best-of-``repeat`` samples·steps per second of each run; the runs take turns (one
-    warm-up each first). None: not available (NaN)."""
+               sync: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Best-of-``repeat`` samples·steps per second of each run, by wall-clock time and by this
+    process's CPU time (all its threads; less sensitive to other processes' load); the runs
+    take turns (one warm-up each first). None: not available (NaN)."""
     live = {k: f for k, f in runs.items() if f is not None}
     for f in live.values():
         f()
-    best = {k: np.inf for k in live}
+    wall = {k: np.inf for k in live}
+    cpu = {k: np.inf for k in live}
     for _ in range(repeat):
         for k, f in live.items():
             if sync:
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f()
             if sync:
                 torch.cuda.synchronize()
-            best[k] = min(best[k], time.perf_counter() - t0)
-    return {k: n / best[k] if k in best else float("nan") for k in runs}
+            wall[k] = min(wall[k], time.perf_counter() - t0)
+            cpu[k] = min(cpu[k], time.process_time() - c0)
+    nan = float("nan")
+    return ({k: n / wall[k] if k in wall else nan for k in runs},
+            {k: n / cpu[k] if k in cpu and cpu[k] > 0 else nan for k in runs})
 
 
 def calibration(image: bool) -> tuple[Dataset, str]:
@@ -211,6 +218,15 @@ def calibration(image: bool) -> tuple[Dataset, str]:
         shape = (64, 1, 8, 8) if image else (64, 64)
         x = np.random.default_rng(2).random(shape).astype(np.float32)
         return Dataset(x, np.zeros(64, np.int64), "random", "direct", 10), "random"
+
+
+def ratios(r: dict[str, float], reference: bool) -> dict[str, float]:
+    """Each simulator run over snnTorch and torch; with ``reference``, fast over reference."""
+    out = {f"{k}/{base}": round(r[k] / r[base], 3) for base in ("snntorch", "torch") for k in r
+           if k not in ("snntorch", "torch") and np.isfinite(r[k] / r[base])}
+    for mode in ("float", "fixed") if reference else ():
+        out[f"{mode}/{mode}_reference"] = round(r[mode] / r[f"{mode}_reference"], 3)
+    return out
 
 
 def check_exact(g: Graph, qg: Graph, x: torch.Tensor, dev: str) -> bool:
@@ -294,14 +310,13 @@ def main() -> None:
                                               engine="reference")
             runs["fixed_reference"] = partial(simulate, qg, xt, "fixed", device=dev,
                                               engine="reference")
-        r = best_rates(runs, n, args.repeat, sync)
+        r, r_cpu = best_rates(runs, n, args.repeat, sync)
         entry["rates"] = {k: round(v, 1) for k, v in r.items() if np.isfinite(v)}
-        entry["ratios"] = {f"{k}/{base}": round(r[k] / r[base], 3)
-                           for base in ("snntorch", "torch") for k in runs
-                           if k not in ("snntorch", "torch") and np.isfinite(r[k] / r[base])}
-        for mode in ("float", "fixed") if args.reference else ():
-            entry["ratios"][f"{mode}/{mode}_reference"] = round(r[mode] / r[f"{mode}_reference"],
-                                                                3)
+        entry["ratios"] = ratios(r, args.reference)
+        if dev == "cpu":  # CPU time means nothing for a GPU's asynchronous work
+            entry["cpu_time_rates"] = {k: round(v, 1) for k, v in r_cpu.items()
+                                       if np.isfinite(v)}
+            entry["cpu_time_ratios"] = ratios(r_cpu, args.reference)
         if "lava" in entry:
             entry["ratios"]["fixed/lava"] = round(r["fixed"] / entry["lava"]["rate"], 1)
         if args.check:
@@ -338,6 +353,9 @@ def print_table(out: dict) -> None:
         vals = [f"{e['rates'].get(c, float('nan')):15.0f}" for c in cols]
         vals += [f"{e['ratios'].get(k, float('nan')):15.2f}" for k in ratios]
         print(f"{e['network']:28} " + " ".join(vals))
+        if "cpu_time_ratios" in e:
+            c = e["cpu_time_ratios"]
+            print("  by CPU time: " + ", ".join(f"{k} {c[k]:.2f}" for k in ratios if k in c))
         if "exact" in e:
             print(f"  fast engine = reference engine: {e['exact']}")
         if "lava" in e:
