@@ -133,7 +133,9 @@ class CubaInplace(InplaceNeuron):
 
     Float mode: float32 state, the pure step's operations (``keep_u = 1 − du``, ``keep_v = 1 −
     dv``, float32 tensors; each product and sum rounded as there), so the same results. A zero
-    bias is not added (``x + 0 = x``; only the sign of a zero may differ).
+    bias is not added (``x + 0 = x``; only the sign of a zero may differ). The zero reset
+    multiplies ``v`` by ``v <= vth`` (a voltage of ±inf, which finite inputs never make, would
+    become NaN where the pure step writes 0).
 
     Fixed mode: int32 state where :func:`int32_fits` proves it (``a_bound`` is the largest
     ``|a_in|``), else int64. The decay ``sign(p)·(|p| >> 12)`` of ``p = x·keep`` is, in int32,
