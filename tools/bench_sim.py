@@ -2,19 +2,37 @@
 snnTorch implementations of the same networks and Lava fixed_pt, all measured in one run
 (ratios are what count; absolute numbers depend on the machine and its load).
 
-    python tools/bench_sim.py [--batch 256] [--T 32] [--repeat 3] [--lava-samples 8]
+    python tools/bench_sim.py [--batch 256] [--T 32] [--repeat 5] [--device cpu|cuda]
+                              [--threads N] [--reference] [--check] [--lava-samples 8] [--json]
 
-A GPU row is added when ``torch.cuda.is_available()``. The Lava column runs the same quantized
-graph on the first ``--lava-samples`` inputs of the same batch (Lava runs one sample after
-another on the CPU, so its rate per sample·step does not depend on the batch; compile time
-included, as a user pays it) and checks that its outputs equal the fixed-point simulator's;
-``fixed/lava`` is how many times faster the simulator's fixed mode is. Without Lava (another
-Python than 3.10, or lava-nc missing) the column is skipped with the reason printed.
+Networks: a 64-256-256-10 MLP and a small conv net (1x8x8 → c16 → pool → c16 → 10), CUBA LIF
+neurons, quantized on digits (random inputs when scikit-learn's digits cannot be loaded). Every
+candidate is timed ``--repeat`` times, the candidates taking turns (round robin, so that a change
+in the machine's load reaches them alike), and its best time counts. Columns: ``float`` and
+``fixed`` (the simulator's fast engine), ``torch`` (a plain torch loop), ``snntorch``
+(snnTorch's ``Synaptic`` neurons, float), with ``--reference`` also the reference engine
+(``simulate(engine="reference")``: the simulator before its fast engine), and the ratios to
+snnTorch and torch of the same run. ``--check`` asserts that the fast engine's fixed-point
+results on ``--device`` equal the reference engine's on the CPU (bit for bit) and that its float
+results equal the reference engine's on the same device. ``--json`` prints one JSON object
+instead of the table (with the load average where the OS reports it). On the CPU the same
+rates and ratios are also given by this process's CPU time (``cpu_time_*``), which other
+processes' load disturbs less than the wall clock (threads that wait still count).
+
+The Lava column (CPU only) runs the same quantized graph on the first ``--lava-samples`` inputs
+of the same batch (Lava runs one sample after another on the CPU, so its rate per sample·step
+does not depend on the batch; compile time included, as a user pays it) and checks that its
+outputs equal the fixed-point simulator's; ``fixed/lava`` is how many times faster the
+simulator's fixed mode is. Without Lava (another Python than 3.10, or lava-nc missing) or
+snnTorch, their columns are skipped with the reason given.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,6 +41,7 @@ import numpy as np
 import torch
 
 from neurodeploy.data import Dataset, load_dataset
+from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Conv2d, CubaLIF, Dense, Flatten, Graph, Input, Readout, SumPool2d
 from neurodeploy.quantize import quantize
 from neurodeploy.sim import simulate
@@ -165,88 +184,186 @@ def snntorch_model(g: Graph, device: str) -> Callable[[torch.Tensor], torch.Tens
     return run
 
 
-def rate(fn: Callable[[], object], n: int, repeat: int, sync: bool) -> float:
-    """Best-of-``repeat`` samples·steps per second of ``fn``."""
-    fn()  # warm-up
-    best = np.inf
+def best_rates(runs: dict[str, Callable[[], object] | None], n: int, repeat: int,
+               sync: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Best-of-``repeat`` samples·steps per second of each run, by wall-clock time and by this
+    process's CPU time (all its threads; less sensitive to other processes' load); the runs
+    take turns (one warm-up each first). None: not available (NaN)."""
+    live = {k: f for k, f in runs.items() if f is not None}
+    for f in live.values():
+        f()
+    wall = {k: np.inf for k in live}
+    cpu = {k: np.inf for k in live}
     for _ in range(repeat):
-        if sync:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+        for k, f in live.items():
+            if sync:
+                torch.cuda.synchronize()
+            t0, c0 = time.perf_counter(), time.process_time()
+            f()
+            if sync:
+                torch.cuda.synchronize()
+            wall[k] = min(wall[k], time.perf_counter() - t0)
+            cpu[k] = min(cpu[k], time.process_time() - c0)
+    nan = float("nan")
+    return ({k: n / wall[k] if k in wall else nan for k in runs},
+            {k: n / cpu[k] if k in cpu and cpu[k] > 0 else nan for k in runs})
+
+
+def calibration(image: bool) -> tuple[Dataset, str]:
+    """64 calibration samples: digits, or random inputs when digits cannot be loaded."""
+    try:
+        ds = load_dataset("digits-image" if image else "digits", "train", limit=64)
+        return Dataset(ds.x, ds.y, ds.name, "direct", 10), "digits"
+    except (ImportError, NeurodeployError):
+        shape = (64, 1, 8, 8) if image else (64, 64)
+        x = np.random.default_rng(2).random(shape).astype(np.float32)
+        return Dataset(x, np.zeros(64, np.int64), "random", "direct", 10), "random"
+
+
+def ratios(r: dict[str, float], reference: bool) -> dict[str, float]:
+    """Each simulator run over snnTorch and torch; with ``reference``, fast over reference."""
+    out = {f"{k}/{base}": round(r[k] / r[base], 3) for base in ("snntorch", "torch") for k in r
+           if k not in ("snntorch", "torch") and np.isfinite(r[k] / r[base])}
+    for mode in ("float", "fixed") if reference else ():
+        out[f"{mode}/{mode}_reference"] = round(r[mode] / r[f"{mode}_reference"], 3)
+    return out
+
+
+def check_exact(g: Graph, qg: Graph, x: torch.Tensor, dev: str) -> bool:
+    """Fast engine on ``dev`` = reference engine: fixed mode against the CPU, float mode
+    against the same device (outputs and counts)."""
+    def same(a, b) -> bool:
+        return (all(torch.equal(a.outputs[k].cpu(), b.outputs[k].cpu()) for k in b.outputs)
+                and all(np.array_equal(a.counts[k], b.counts[k]) for k in b.counts)
+                and a.saturations == b.saturations)
+
+    fixed_ok = same(simulate(qg, x, "fixed", device=dev),
+                    simulate(qg, x.cpu(), "fixed", engine="reference"))
+    float_ok = same(simulate(g, x, "float", device=dev),
+                    simulate(g, x, "float", device=dev, engine="reference"))
+    return fixed_ok and float_ok
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--T", type=int, default=32)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--reference", action="store_true",
+                    help="also time the reference engine (the simulator before its fast engine)")
+    ap.add_argument("--check", action="store_true",
+                    help="assert the fast engine equals the reference engine bit for bit")
     ap.add_argument("--lava-samples", type=int, default=8,
-                    help="inputs run in Lava fixed_pt (0: skip the Lava column)")
+                    help="inputs run in Lava fixed_pt (0: skip the Lava column; CPU only)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    dev = args.device
+    if dev == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda: CUDA is not available on this machine")
+    sync = dev == "cuda"
     rng = np.random.default_rng(0)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    rows = []
-    lava_skip = "skipped (--lava-samples 0)" if args.lava_samples <= 0 else ""
-    lava_notes: list[str] = []
+    lava_skip = ("skipped (--lava-samples 0)" if args.lava_samples <= 0
+                 else "skipped (CPU only)" if dev != "cpu" else "")
+    load_before = load_average()
+    nets = []
     for name, g, image in (("MLP 64-256-256-10", mlp_graph(rng), False),
                            ("conv SNN 1x8x8 c16-c16-10", conv_graph(rng), True)):
-        calib = load_dataset("digits-image" if image else "digits", "train", limit=64)
-        calib = Dataset(calib.x, calib.y, calib.name, "direct", 10)
+        calib, calib_name = calibration(image)
         qg, _ = quantize(g, calib, T=8, max_calib=64, candidates=(1.0,))
         x = np.random.default_rng(1).random((args.T, args.batch, *g.nodes["in"].shape))
         x = x.astype(np.float32)
         n = args.T * args.batch
-        lava_rate = float("nan")
+        entry: dict = {"network": name, "device": dev, "calibration": calib_name}
         if not lava_skip:
             b = min(args.lava_samples, args.batch)
             t_lava, res = lava_fixed_seconds(qg, x[:, :b])
             if t_lava is None:
                 lava_skip = f"skipped: {res}"
             else:
-                lava_rate = args.T * b / t_lava
                 ref = simulate(qg, x[:, :b], "fixed")
-                same = all(bool((res.outputs[o] == ref.outputs[o]).all()) for o in qg.outputs)
-                lava_notes.append(f"{name}: {b} samples, {t_lava:.1f} s, outputs identical to "
-                                  f"sim fixed: {same}")
-        for dev in devices:
-            xt = torch.as_tensor(x, device=dev)
-            sync = dev == "cuda"
-            plain, snt = torch_model(g, dev), snntorch_model(g, dev)
-            runs = {
-                "float": partial(simulate, g, xt, "float", device=dev),
-                "fixed": partial(simulate, qg, xt, "fixed", device=dev),
-                "torch": partial(plain, xt),
-                "snntorch": partial(snt, xt) if snt else None,
-            }
-            r = {k: rate(f, n, args.repeat, sync) if f else float("nan")
-                 for k, f in runs.items()}
-            r["lava"] = lava_rate
-            rows.append((name, dev, r))
-    head = (f"{'network':28} {'dev':4} {'sim float':>11} {'sim fixed':>11} {'torch':>11} "
-            f"{'snntorch':>11} {'float/torch':>11} {'fixed/torch':>11} {'float/snnt':>10} "
-            f"{'lava fixed':>10} {'fixed/lava':>10}")
-    print(f"samples·steps per second (B={args.batch}, T={args.T}, best of {args.repeat}, "
-          f"{torch.get_num_threads()} threads)")
+                entry["lava"] = {"rate": args.T * b / t_lava, "samples": b, "seconds": t_lava,
+                                 "identical_to_fixed": all(
+                                     bool((res.outputs[o] == ref.outputs[o]).all())
+                                     for o in qg.outputs)}
+        xt = torch.as_tensor(x, device=dev)
+        plain, snt = torch_model(g, dev), snntorch_model(g, dev)
+        runs: dict[str, Callable[[], object] | None] = {
+            "float": partial(simulate, g, xt, "float", device=dev),
+            "fixed": partial(simulate, qg, xt, "fixed", device=dev),
+            "torch": partial(plain, xt),
+            "snntorch": partial(snt, xt) if snt else None,
+        }
+        if args.reference:
+            runs["float_reference"] = partial(simulate, g, xt, "float", device=dev,
+                                              engine="reference")
+            runs["fixed_reference"] = partial(simulate, qg, xt, "fixed", device=dev,
+                                              engine="reference")
+        r, r_cpu = best_rates(runs, n, args.repeat, sync)
+        entry["rates"] = {k: round(v, 1) for k, v in r.items() if np.isfinite(v)}
+        entry["ratios"] = ratios(r, args.reference)
+        if dev == "cpu":  # CPU time means nothing for a GPU's asynchronous work
+            entry["cpu_time_rates"] = {k: round(v, 1) for k, v in r_cpu.items()
+                                       if np.isfinite(v)}
+            entry["cpu_time_ratios"] = ratios(r_cpu, args.reference)
+        if "lava" in entry:
+            entry["ratios"]["fixed/lava"] = round(r["fixed"] / entry["lava"]["rate"], 1)
+        if args.check:
+            entry["exact"] = check_exact(g, qg, xt, dev)
+        nets.append(entry)
+    out = {"batch": args.batch, "T": args.T, "repeat": args.repeat, "device": dev,
+           "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "load_average": {"before": load_before, "after": load_average()},
+           "unit": "samples*steps/s (best of repeat)",
+           "snntorch": "measured" if importlib.util.find_spec("snntorch") else
+           "skipped: snntorch is not installed",
+           "lava": lava_skip or "measured", "networks": nets}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print_table(out)
+    if args.check and not all(e["exact"] for e in nets):
+        raise SystemExit("error: the fast engine differs from the reference engine")
+
+
+def print_table(out: dict) -> None:
+    cols = ["float", "fixed", "torch", "snntorch", "float_reference", "fixed_reference"]
+    cols = [c for c in cols if any(c in e["rates"] for e in out["networks"])]
+    ratios = [k for k in ("float/snntorch", "fixed/snntorch", "float/torch", "fixed/torch",
+                          "float/float_reference", "fixed/fixed_reference", "fixed/lava")
+              if any(k in e["ratios"] for e in out["networks"])]
+    print(f"samples·steps per second (B={out['batch']}, T={out['T']}, best of {out['repeat']}, "
+          f"{out['threads']} threads, device {out['device']}, load average "
+          f"{out['load_average']['before']} → {out['load_average']['after']})")
+    head = f"{'network':28} " + " ".join(f"{c:>15}" for c in cols + ratios)
     print(head)
     print("-" * len(head))
-    for name, dev, r in rows:
-        print(f"{name:28} {dev:4} {r['float']:11.0f} {r['fixed']:11.0f} {r['torch']:11.0f} "
-              f"{r['snntorch']:11.0f} {r['float'] / r['torch']:11.2f} "
-              f"{r['fixed'] / r['torch']:11.2f} {r['float'] / r['snntorch']:10.2f} "
-              f"{r['lava']:10.1f} {r['fixed'] / r['lava']:10.0f}")
-    if lava_skip:
-        print(f"lava column {lava_skip}")
-    else:
-        print("lava column: Lava fixed_pt (Loihi2SimCfg, CPU, one compiled network, compile "
-              "included) on the first inputs of the same batch; " + "; ".join(lava_notes))
-    if not torch.cuda.is_available():
-        print("(no GPU on this machine: GPU column omitted)")
+    for e in out["networks"]:
+        vals = [f"{e['rates'].get(c, float('nan')):15.0f}" for c in cols]
+        vals += [f"{e['ratios'].get(k, float('nan')):15.2f}" for k in ratios]
+        print(f"{e['network']:28} " + " ".join(vals))
+        if "cpu_time_ratios" in e:
+            c = e["cpu_time_ratios"]
+            print("  by CPU time: " + ", ".join(f"{k} {c[k]:.2f}" for k in ratios if k in c))
+        if "exact" in e:
+            print(f"  fast engine = reference engine: {e['exact']}")
+        if "lava" in e:
+            lv = e["lava"]
+            print(f"  lava fixed_pt: {lv['rate']:.1f} samples·steps/s ({lv['samples']} samples, "
+                  f"{lv['seconds']:.1f} s, compile included), outputs identical to sim fixed: "
+                  f"{lv['identical_to_fixed']}")
+    print(f"snnTorch: {out['snntorch']}; Lava: {out['lava']}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,30 @@ class NeuronOps:
     spikes: float
 
 
+class InplaceNeuron(ABC):
+    """A neuron node's state held in preallocated buffers and stepped in place: the fast
+    simulator's form of a kind's step (:meth:`NeuronKind.inplace`). Its results equal the kind's
+    pure :meth:`NeuronKind.float_step` / :meth:`NeuronKind.fixed_step` bit for bit."""
+
+    #: the dtype :meth:`step` takes ``a_in`` in (fixed mode: exact integers)
+    a_dtype: torch.dtype
+    #: the dtype of what :meth:`step` returns
+    y_dtype: torch.dtype
+    #: fixed mode: neuron-steps whose state wrapped or was clipped so far (0-d int64)
+    saturations: Tensor
+
+    @abstractmethod
+    def step(self, a_in: Tensor) -> Tensor:
+        """One step on ``a_in`` ``[B, *shape]`` (:attr:`a_dtype`); returns what the node sends
+        (a buffer the next step overwrites)."""
+
+    @property
+    @abstractmethod
+    def state(self) -> Any:
+        """The current state, as the kind's :meth:`NeuronKind.record` takes it (views of the
+        buffers, any integer dtype in fixed mode)."""
+
+
 @dataclass
 class LavaNeuron:
     """A neuron node built as a Lava process, and what the compiler needs to wire and run it.
@@ -112,6 +136,13 @@ class NeuronKind(ABC):
     def fixed_step(self, state: Any, a_in: Tensor, params: Any) -> tuple[Any, Tensor, Tensor]:
         """One step of Lava's bit-accurate model on int64 tensors → ``(state, y, saturated)``,
         ``saturated`` a bool tensor marking neurons whose state wrapped or was clipped."""
+
+    def inplace(self, node: Any, batch_shape: tuple[int, ...], fixed: bool,
+                device: torch.device | str, a_bound: float) -> InplaceNeuron | None:
+        """The node stepped in place for ``[B, *shape]`` neurons whose synaptic input is at most
+        ``a_bound`` in magnitude (fixed mode), or None: the simulator then calls the pure
+        steps. Kinds without an in-place form need not override this."""
+        return None
 
     @abstractmethod
     def record(self, state: Any, y: Tensor) -> dict[str, Tensor]:

@@ -26,7 +26,7 @@ import torch
 
 from neurodeploy import formats as lf
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.kinds.base import LavaNeuron
+from neurodeploy.kinds.base import InplaceNeuron, LavaNeuron
 
 Tensor = torch.Tensor
 
@@ -92,6 +92,158 @@ def subthreshold_fixed(state: CubaState, a_in: Tensor, du: int, dv: int,
     v_pre = decay_fixed(state.v, lf.voltage_keep(dv)) + u + bias_eff
     v = v_pre.clamp(-lf.V_LIMIT, lf.V_LIMIT)
     return u, v, (u != u_pre) | (v != v_pre)
+
+
+# ---------------------------------------------------------------- in place (fast simulator)
+
+#: the largest integer an int32 holds, less a margin for the float arithmetic of the bounds
+_INT32_SAFE = 2**31 - 2**10
+
+
+def int32_fits(keep_u: int, a_bound: float, bias_max: float) -> bool:
+    """Whether Lava's ``u`` and ``v``, and every intermediate of :func:`subthreshold_fixed`,
+    stay within int32 for synaptic inputs ``|a_in| <= a_bound``, ``|bias_eff| <= bias_max``
+    and a current that keeps ``keep_u/4096`` per step.
+
+    With ``k = keep_u/4096`` and ``d = a_bound << 6``: if ``|u| <= U`` before a step, then
+    ``|u_pre| <= k·U + d`` and Lava's single wrap leaves ``|u| <= max(2**23, k·U + d − 2**24)``.
+    So ``U = 2**23`` holds forever when ``d − 2**24 <= (1 − k)·2**23``, else (``k < 1``)
+    ``U = (d − 2**24)/(1 − k)``; int32 suffices when ``k·U + d`` and ``V_LIMIT + U + bias_max``
+    (the largest ``|v_pre|``) fit.
+    """
+    k = keep_u / lf.DECAY_UNITY
+    drive = float(V_UNIT) * a_bound
+    excess = drive - 2 * lf.STATE_HALF
+    if excess <= (1 - k) * lf.STATE_HALF:
+        u_max = float(lf.STATE_HALF)
+    elif k >= 1:
+        return False
+    else:
+        u_max = excess / (1 - k) + 1
+    return k * u_max + drive < _INT32_SAFE and lf.V_LIMIT + u_max + bias_max < _INT32_SAFE
+
+
+class CubaInplace(InplaceNeuron):
+    """A CUBA neuron array ``[B, *shape]`` stepped in place: :func:`subthreshold_float` /
+    :func:`subthreshold_fixed`, then (``vth`` given) CubaLIF's threshold and reset
+    (:mod:`neurodeploy.kinds.cuba_lif`); ``vth`` None: a Readout (sends ``v``).
+
+    ``u`` and ``v`` lie in one buffer ``uv`` ``[2, B, *shape]`` so that both decay in one
+    pass: ``v``'s decay uses last step's ``v`` only, so it may come before ``u``'s update.
+
+    Float mode: float32 state, the pure step's operations (``keep_u = 1 − du``, ``keep_v = 1 −
+    dv``, float32 tensors; each product and sum rounded as there), so the same results. A zero
+    bias is not added (``x + 0 = x``; only the sign of a zero may differ). The zero reset
+    multiplies ``v`` by ``v <= vth`` (a voltage of ±inf, which finite inputs never make, would
+    become NaN where the pure step writes 0).
+
+    Fixed mode: int32 state where :func:`int32_fits` proves it (``a_bound`` is the largest
+    ``|a_in|``), else int64. The decay ``sign(p)·(|p| >> 12)`` of ``p = x·keep`` is, in int32,
+    ``trunc(x · (keep/4096))`` computed in float64 — exact, since ``|x·keep| < 2**43 < 2**53``
+    and a power-of-two scale is exact — and truncated by the cast back to int32 (C's cast rounds
+    toward zero); in int64 it is the integer form. On CPU the wrap of ``u`` and the clip of
+    ``v`` run only when a min/max shows they act (most steps they do not); on CUDA always (no
+    synchronisation). ``a_in`` comes in :attr:`a_dtype`.
+    """
+
+    def __init__(self, batch_shape: tuple[int, ...], fixed: bool, device: torch.device | str,
+                 keep_u: Any, keep_v: Any, bias: Tensor, vth: Any, reset: str = "zero",
+                 a_bound: float = float(2**31)) -> None:
+        self.fixed, self.reset = fixed, reset
+        dev = torch.device(device)
+        per = (2, 1, *batch_shape[1:])  # one keep per state, broadcast over the batch
+        if fixed:
+            bias_max = float(bias.abs().max()) if bias.numel() else 0.0
+            dtype = torch.int32 if int32_fits(keep_u, a_bound, bias_max) else torch.int64
+            self.check = dev.type == "cpu"
+            self._decays = (keep_u, keep_v) != (lf.DECAY_UNITY, lf.DECAY_UNITY)
+            if dtype == torch.int32:
+                keep = torch.tensor([keep_u, keep_v], dtype=torch.float64) / lf.DECAY_UNITY
+                self._wide = torch.empty((2, *batch_shape), dtype=torch.float64, device=dev)
+            else:
+                keep = torch.tensor([keep_u, keep_v], dtype=torch.int64)
+            self._keep = keep.to(dev).reshape(2, *[1] * len(batch_shape))
+        else:
+            dtype = torch.float32
+            shape = batch_shape[1:]
+            self._keep = torch.stack([torch.as_tensor(keep_u).expand(shape),
+                                      torch.as_tensor(keep_v).expand(shape)]).reshape(per)
+        self.a_dtype = dtype
+        self.y_dtype = dtype if vth is None else torch.float32
+        self.uv = torch.zeros((2, *batch_shape), dtype=dtype, device=dev)
+        self.u, self.v = self.uv[0], self.uv[1]
+        self.bias = bias.to(dtype) if bool((bias != 0).any()) else None
+        self.vth = vth
+        self.saturations = torch.zeros((), dtype=torch.int64, device=dev)
+        # scratch: 0/1 masks in the state's dtype (comparisons into them are fast; into bool
+        # and masked_fill_ are several times slower on CPU)
+        self._m1 = torch.empty(batch_shape, dtype=dtype, device=dev)
+        self._m2 = torch.empty(batch_shape, dtype=dtype, device=dev)
+        if vth is not None:
+            self.s = torch.empty(batch_shape, dtype=torch.float32, device=dev)
+
+    @property
+    def state(self) -> CubaState:
+        return CubaState(self.u, self.v)
+
+    def _decay(self) -> None:
+        """Lava's decay of ``u`` and ``v`` (fixed mode), in place."""
+        uv = self.uv
+        if not self._decays:
+            return
+        if uv.dtype == torch.int32:  # via a preallocated float64 buffer: no temporaries
+            uv.copy_(self._wide.copy_(uv).mul_(self._keep))
+        else:
+            uv.mul_(self._keep)
+            sign = torch.sign(uv)
+            uv.abs_().bitwise_right_shift_(lf.DECAY_SHIFT).mul_(sign)
+
+    def _out_of(self, x: Tensor, lo: int, hi: int) -> bool:
+        """Whether some ``x`` lies outside ``[lo, hi]`` (always True on CUDA: no sync)."""
+        if not self.check:
+            return True
+        mn, mx = torch.aminmax(x)
+        return bool(mn < lo) or bool(mx > hi)
+
+    def _fixed(self, a_in: Tensor) -> None:
+        u, v, m1, m2, half = self.u, self.v, self._m1, self._m2, lf.STATE_HALF
+        self._decay()
+        u.add_(a_in, alpha=V_UNIT)
+        sat = None
+        if self._out_of(u, 1 - half, half):  # Lava's one conditional 24-bit wrap
+            torch.gt(u, half, out=m1)
+            m1.sub_(torch.le(u, -half, out=m2))  # +1: u − 2**24, −1: u + 2**24
+            u.sub_(m1, alpha=2 * half)
+            sat = m1.abs_()
+        v.add_(u)
+        if self.bias is not None:
+            v.add_(self.bias)
+        if self._out_of(v, -lf.V_LIMIT, lf.V_LIMIT):
+            torch.gt(torch.abs(v, out=m2), lf.V_LIMIT, out=m2)
+            v.clamp_(-lf.V_LIMIT, lf.V_LIMIT)
+            sat = m2 if sat is None else sat.bitwise_or_(m2)
+        if sat is not None:  # summed in the mask's dtype: no int64 copy of an int32 mask
+            self.saturations += sat.sum(dtype=sat.dtype)
+
+    def step(self, a_in: Tensor) -> Tensor:
+        v = self.v
+        if self.fixed:
+            self._fixed(a_in)
+        else:
+            self.uv.mul_(self._keep)
+            self.u.add_(a_in)
+            v.add_(self.u)
+            if self.bias is not None:
+                v.add_(self.bias)
+        if self.vth is None:
+            return v
+        s = self.s
+        torch.gt(v, self.vth, out=s)
+        if self.reset == "zero":  # v · (v <= vth): 0 where it fired (float: ±0)
+            v.mul_(torch.le(v, self.vth, out=self._m1))
+        elif self.reset == "subtract":
+            v.sub_(s * self.vth)
+        return s
 
 
 # ---------------------------------------------------------------- parameters

@@ -27,8 +27,8 @@ from neurodeploy import formats as lf
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.nodes import RESET_MODES, CubaLIF, NeuronQ
 from neurodeploy.kinds import cuba
-from neurodeploy.kinds.base import LavaNeuron, NeuronKind, SpikeFn
-from neurodeploy.kinds.cuba import CubaState
+from neurodeploy.kinds.base import InplaceNeuron, LavaNeuron, NeuronKind, SpikeFn
+from neurodeploy.kinds.cuba import CubaInplace, CubaState
 
 Tensor = torch.Tensor
 
@@ -123,6 +123,19 @@ class CubaLIFKind(NeuronKind):
     def fixed_step(self, state: CubaState, a_in: Tensor,
                    params: FixedParams) -> tuple[CubaState, Tensor, Tensor]:
         return fixed_step(state, a_in, params.du, params.dv, params.vth, params.bias_eff)
+
+    def inplace(self, node: CubaLIF, batch_shape: tuple[int, ...], fixed: bool,
+                device: torch.device | str, a_bound: float) -> InplaceNeuron | None:
+        if fixed:
+            q = node.quant
+            return CubaInplace(batch_shape, True, device, lf.current_keep(int(q.du)),
+                               lf.voltage_keep(int(q.dv)), cuba.bias_eff(node, device),
+                               int(q.vth) << lf.VTH_SHIFT, "zero", a_bound)
+        if node.refractory > 0:
+            return None
+        p = self.float_params(node, device)
+        return CubaInplace(batch_shape, False, device, 1 - p.du, 1 - p.dv, p.bias, p.vth,
+                           p.reset)
 
     def record(self, state: CubaState, y: Tensor) -> dict[str, Tensor]:
         return {"s": y, "u": state.u, "v": state.v}

@@ -20,8 +20,8 @@ import torch
 from neurodeploy import formats as lf
 from neurodeploy.ir.nodes import NeuronQ, Readout
 from neurodeploy.kinds import cuba
-from neurodeploy.kinds.base import LavaNeuron, NeuronKind, SpikeFn
-from neurodeploy.kinds.cuba import CubaState
+from neurodeploy.kinds.base import InplaceNeuron, LavaNeuron, NeuronKind, SpikeFn
+from neurodeploy.kinds.cuba import CubaInplace, CubaState
 
 Tensor = torch.Tensor
 
@@ -82,6 +82,16 @@ class ReadoutKind(NeuronKind):
     def fixed_step(self, state: CubaState, a_in: Tensor,
                    params: FixedParams) -> tuple[CubaState, Tensor, Tensor]:
         return fixed_step(state, a_in, params.du, params.dv, params.bias_eff)
+
+    def inplace(self, node: Readout, batch_shape: tuple[int, ...], fixed: bool,
+                device: torch.device | str, a_bound: float) -> InplaceNeuron | None:
+        if fixed:
+            q = node.quant
+            return CubaInplace(batch_shape, True, device, lf.current_keep(int(q.du)),
+                               lf.voltage_keep(int(q.dv)), cuba.bias_eff(node, device), None,
+                               "none", a_bound)
+        p = self.float_params(node, device)
+        return CubaInplace(batch_shape, False, device, 1 - p.du, 1 - p.dv, p.bias, None, "none")
 
     def record(self, state: CubaState, y: Tensor) -> dict[str, Tensor]:
         return {"s": torch.zeros_like(state.v), "u": state.u, "v": state.v}

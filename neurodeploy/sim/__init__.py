@@ -4,13 +4,18 @@
 ``run_dataset(graph, ds, ...) -> DatasetResult`` runs a whole dataset. The graph's time loop
 (:mod:`neurodeploy.sim.runner`) is separate from the neuron dynamics, which are pure step
 functions on explicit state held by each neuron kind (:mod:`neurodeploy.kinds`; the integer
-formats: :mod:`neurodeploy.formats`).
+formats: :mod:`neurodeploy.formats`). Two engines run the loop and return the same results bit
+for bit: :mod:`neurodeploy.sim.fast` (the default: preallocated buffers updated in place, each
+node in the narrowest exact dtype its bounds allow, event-driven sums for sparse spikes; the
+neurons' in-place form from their kind) and :mod:`neurodeploy.sim.reference`
+(``engine="reference"``: the equations below written plainly, int64 in fixed mode).
 
 Float mode: the IR's equations (``neurodeploy.ir.nodes``) in float32, every synapse acting
 within the step; recurrent (delay 1) edges carry the previous step's output (zeros at t = 0).
 
 Fixed-point mode (``mode="fixed"``, a quantized graph), Lava's bit-accurate models
-(lava-nc 0.10.0), all integers (int64 tensors; sums exact, see :mod:`neurodeploy.sim.ops`):
+(lava-nc 0.10.0), all integers (exact in every dtype the engines use, see
+:mod:`neurodeploy.sim.ops` and :mod:`neurodeploy.sim.fast`):
 
 - **Input** (the graph's ``InputQ``): ``x_int = clip(round(x / scale), lo, hi)``, round half to
   even; ``bits = 1`` → [0, 1]; unsigned ``bits = b`` → [0, 2**b − 1]; signed

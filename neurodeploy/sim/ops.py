@@ -9,7 +9,8 @@ the caller, :func:`accum_dtype`): float32 when that bound is ≤ 2**24, float64 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -49,10 +50,33 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
 
 def sum_pool2d(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
                padding: tuple[int, int]) -> torch.Tensor:
-    """Per-channel window sums with zero padding (a grouped convolution with a ones kernel)."""
+    """Per-channel window sums with zero padding: ``avg_pool2d`` with divisor 1 where its
+    padding limit (at most half the kernel) allows, else a grouped convolution with a ones
+    kernel."""
+    if all(2 * p <= k for p, k in zip(padding, kernel, strict=True)):
+        return F.avg_pool2d(x, kernel, stride, padding, divisor_override=1)
     c = x.shape[1]
     ones = torch.ones((c, 1, *kernel), dtype=x.dtype, device=x.device)
     return F.conv2d(x, ones, None, stride=stride, padding=padding, groups=c)
+
+
+@contextmanager
+def exact_float_math(fixed: bool) -> Iterator[None]:
+    """Within: float matrix products and convolutions that sum integers exactly (fixed mode on
+    CUDA). CUDA may use TF32 (10-bit mantissas) for float32 products, and cuDNN may pick
+    transform-based convolutions (Winograd, FFT) whose rounding breaks exact integer sums; both
+    are switched off here (cuDNN entirely: PyTorch's own convolution is an im2col product).
+    The CPU kernels (BLAS, oneDNN's direct convolution) sum exactly as they are."""
+    if not fixed or not torch.cuda.is_available():
+        yield
+        return
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
