@@ -153,8 +153,9 @@ def src_bound(graph: Graph, bounds: dict[str, float], src: str) -> float:
 def decode(v: Tensor, node: Node) -> Tensor:
     """Decode an output ``[T, B, *shape]`` to ``[B, n]`` by its kind's rule: a Readout's
     ``decoding`` (``weighted``: ``Σ_t weights[t]·v[t]``, steps beyond ``len(weights)`` weigh
-    0), a spiking output by its spike counts."""
-    flat = v.reshape(v.shape[0], v.shape[1], -1).to(torch.float32)
+    0), a spiking output by its spike counts. Computed on the CPU, so that the float
+    reduction (and the prediction) does not depend on the device the simulation ran on."""
+    flat = v.reshape(v.shape[0], v.shape[1], -1).to("cpu", torch.float32)
     kind = kinds.kind_of(node)
     rule = kind.decoding(node) if kind is not None else "sum"
     if rule == "mean":
