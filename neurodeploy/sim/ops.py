@@ -109,6 +109,9 @@ def input_quantizer(node: Input) -> tuple[Callable[[torch.Tensor], torch.Tensor]
     lo, hi = input_range(q.bits, q.signed)
 
     def quantize(x: torch.Tensor) -> torch.Tensor:
-        return torch.round(x / scale).clamp_(lo, hi).to(torch.int64)
+        # divide by a tensor on x's device: CUDA multiplies by the reciprocal of a Python
+        # scalar divisor, which rounds some quotients differently (seen on an H200)
+        div = torch.tensor(scale, dtype=torch.float32, device=x.device)
+        return torch.round(x / div).clamp_(lo, hi).to(torch.int64)
 
     return quantize, max(abs(lo), abs(hi))
