@@ -168,3 +168,18 @@ def test_a_billion_neurons_are_refused_before_anything_allocates(tmp_path: Path,
     with pytest.raises(NeurodeployError, match=r"node 'x' \(input\): output of 1000000000 "
                                                r"elements \(1000000000,\); at most 16777216"):
         validate(g)
+
+
+@pytest.mark.parametrize("key", ["max_delay", "delay_slot_words_per_neuron"])
+@pytest.mark.parametrize("value", ['"x"', "1.5", "true"])
+def test_optional_chip_resources_are_integers(tmp_path: Path, key: str, value: str) -> None:
+    """An optional resource the mapper reads with int() was taken as any string (seed-1 fuzz
+    run, case 3224: a ValueError in map_graph)."""
+    import re
+
+    text = (ROOT / "hardware_profiles" / "loihi2.toml").read_text()
+    path = tmp_path / "p.toml"
+    path.write_text(re.sub(rf"(?m)^{key} = \d+", f"{key} = {value}", text, count=1))
+    with pytest.raises(NeurodeployError, match=rf"p\.toml: key 'resources\.{key}' must be an "
+                                               r"integer >= 0"):
+        load_profile(path)

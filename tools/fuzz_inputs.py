@@ -1,5 +1,5 @@
-"""Fuzz every file neurodeploy reads: mutated ``.ndg``, ``.nir``, ``.net``, ``.npz`` and TOML
-profiles go through their loader and the next stage, in a worker subprocess with a time and a
+"""Fuzz every file neurodeploy reads: mutated ``.ndg``, ``.nir``, ``.net``, ``.npz``, TOML
+profiles and ``.pt`` checkpoints go through their loader and the next stage, in a worker subprocess with a time and a
 memory limit.
 
     python tools/fuzz_inputs.py --cases 10000 --seed 0 [--timeout 20] [--kinds ndg,net]
@@ -7,7 +7,8 @@ memory limit.
 Mutations: bit flips and byte overwrites (with the ``.ndg`` checksum header left stale or
 re-signed), truncation, h5py edits of attributes and datasets (types, shapes, values, deletions,
 unknown members, soft/external links, virtual datasets, huge declared sizes), JSON metadata
-edits, ``.npz`` array edits, TOML value edits and deletions.
+edits, ``.npz`` array edits, TOML value edits and deletions, checkpoint edits (arch entries,
+state_dict tensors' dtypes, shapes and values, metadata, top-level keys, a pickled object).
 
 Each case ends in one of:
 
@@ -43,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-KINDS = ("ndg", "nir", "net", "npz", "toml")
+KINDS = ("ndg", "nir", "net", "npz", "toml", "pt")
 FAILURES = ("different", "exception", "hang")
 OUTCOMES = ("refused", "equivalent", "valid-edit", *FAILURES)
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,14 +81,17 @@ def _seed_graph(quantized: bool = True) -> Any:
 def write_seeds(folder: Path) -> dict[str, Path]:
     """One valid file of each kind in ``folder``."""
     import numpy as np
+    import torch
     from neurodeploy.converters.nir import write_nir
 
     from neurodeploy.data import Dataset, save_dataset
     from neurodeploy.ir import save_graph
     from neurodeploy.lava.netx import export_netx
+    from neurodeploy.nn import mlp
+    from neurodeploy.nn.checkpoint import save_checkpoint
 
     seeds = {"ndg": folder / "seed.ndg", "nir": folder / "seed.nir", "net": folder / "seed.net",
-             "npz": folder / "seed.npz", "toml": folder / "seed.toml"}
+             "npz": folder / "seed.npz", "toml": folder / "seed.toml", "pt": folder / "seed.pt"}
     save_graph(_seed_graph(), seeds["ndg"])
     write_nir(_seed_graph(quantized=False), seeds["nir"])
     export_netx(_seed_graph(), seeds["net"], exact=True)
@@ -95,6 +99,9 @@ def write_seeds(folder: Path) -> dict[str, Path]:
     x = (rng.random((6, 4, 20)) < 0.3).astype(np.float32)
     save_dataset(Dataset(x, np.arange(6) % 10, "fuzz", "spikes", 10, 4), seeds["npz"])
     shutil.copyfile(ROOT / "hardware_profiles" / "loihi2.toml", seeds["toml"])
+    torch.manual_seed(0)
+    save_checkpoint(seeds["pt"], mlp(20, [16], 10),
+                    {"T": 4, "dt": 1e-3, "task": "fuzz", "encoding": "spikes"})
     return seeds
 
 
@@ -236,7 +243,7 @@ def run_case(kind: str, path: Path, seeds: dict[str, Path], reference: dict[str,
                 return "different", diff
             out = _sim_outputs(graph)
             return ("equivalent", "") if _finite(out) else ("different", "non-finite output")
-        if kind in ("nir", "net"):
+        if kind in ("nir", "net", "pt"):
             from neurodeploy.converters import convert_file
 
             graph = convert_file(path)
@@ -291,9 +298,9 @@ def worker(folder: Path) -> None:
     warnings.filterwarnings("ignore")
     limit = int(os.environ.get("FUZZ_MEMORY_BYTES", str(6 << 30)))
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    seeds = {k: folder / f"seed.{k}" for k in KINDS}
+    seeds = {k: folder / f"seed.{k}" for k in KINDS if (folder / f"seed.{k}").exists()}
     reference: dict[str, str] = {}
-    for kind in KINDS:  # the seeds' own results, to recognise equivalent mutants
+    for kind in seeds:  # the seeds' own results, to recognise equivalent mutants
         outcome = run_case(kind, seeds[kind], seeds, {})
         if outcome[0] not in ("valid-edit", "equivalent"):
             raise SystemExit(f"seed {kind} does not run: {outcome}")
@@ -477,9 +484,80 @@ def _toml_mutation(rng: random.Random, text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pt_value(rng: random.Random) -> Any:
+    """An odd value for a checkpoint's arch, metadata or top level (plain Python mostly, as
+    ``weights_only`` loading admits; sometimes a numpy object, which it refuses)."""
+    import numpy as np
+
+    value = rng.choice([_odd_value(rng), _odd_number(rng), 10**5, 10**9, 2**31, -1, 0,
+                        [10**9], [1, 1, 1], [], {}, None, "linear", "cuba_lif"])
+    if isinstance(value, np.ndarray) and rng.random() < 0.8:
+        return value.tolist()
+    if isinstance(value, np.generic) and rng.random() < 0.8:
+        return value.item()
+    return value
+
+
+def _pt_mutation(rng: random.Random, src: Path, dst: Path) -> str:
+    """One edit of the checkpoint dict (arch, state_dict, metadata, top level), saved with
+    ``torch.save``; returns the edit's name."""
+    import argparse as ap
+
+    import torch
+
+    ck = torch.load(src, map_location="cpu", weights_only=True)
+    how = rng.choice(("arch", "arch", "arch-delete", "tensor", "tensor", "tensor-delete",
+                      "tensor-extra", "metadata", "top", "pickled"))
+    if how in ("arch", "arch-delete"):
+        entry = rng.choice([ck["arch"], *ck["arch"]["layers"]])
+        key = rng.choice(sorted(entry))
+        if how == "arch-delete":
+            del entry[key]
+        else:
+            entry[key] = _pt_value(rng)
+    elif how in ("tensor", "tensor-delete", "tensor-extra"):
+        sd = ck["state_dict"]
+        key = rng.choice(sorted(sd))
+        t = sd[key]
+        if how == "tensor-delete":
+            del sd[key]
+        elif how == "tensor-extra":
+            sd[key + "_extra"] = torch.zeros(3)
+        else:
+            choice = rng.randrange(6)
+            if choice == 0:
+                sd[key] = t.to(rng.choice([torch.int64, torch.complex64, torch.float64,
+                                           torch.bool, torch.float16, torch.int8]))
+            elif choice == 1:
+                sd[key] = t.reshape(-1) if t.dim() != 1 else t.reshape(1, -1)
+            elif choice == 2:
+                sd[key] = torch.full(t.shape, float(_odd_number(rng)))
+            elif choice == 3:
+                sd[key] = t * rng.choice([1e30, -1.0, 0.0, 1e-30])
+            elif choice == 4:
+                sd[key] = torch.zeros((0,) + tuple(t.shape[1:]))
+            else:
+                sd[key] = torch.zeros(rng.choice([(10**6,), (2, 2)]))
+    elif how == "metadata":
+        ck["metadata"][rng.choice(["T", "dt", "encoding", "decoding", "task", "extra"])] = \
+            _pt_value(rng)
+    elif how == "top":
+        key = rng.choice(["format", "version", "arch", "state_dict", "metadata"])
+        if rng.random() < 0.3:
+            del ck[key]
+        else:
+            ck[key] = _pt_value(rng)
+    else:
+        ck["metadata"]["note"] = ap.Namespace(code="runs on load")  # not weights_only
+    torch.save(ck, dst)
+    return f"pt-{how}"
+
+
 def make_case(rng: random.Random, kind: str, seeds: dict[str, Path], out: Path) -> str:
     """Write one mutant of the ``kind`` seed to ``out``; returns the mutation's name."""
     seed = seeds[kind]
+    if kind == "pt" and rng.random() < 0.6:
+        return _pt_mutation(rng, seed, out)
     if kind == "npz" and rng.random() < 0.5:
         try:
             _npz_mutation(rng, seed, out)
