@@ -158,3 +158,15 @@ def test_checkpoints_neurodeploy_writes_still_load(tmp_path: Path, model) -> Non
     assert meta == META and loaded.arch() == m.arch()
     for key, value in m.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_an_older_arch_without_later_keys_still_loads(tmp_path: Path) -> None:
+    """Keys added to the arch later (``learn_du``, the spike config's ``delta``, ``p``,
+    ``asgl_width``) may be absent, and ``alpha`` None (the surrogate's default)."""
+    def edit(ck: dict[str, Any]) -> None:
+        lif = ck["arch"]["layers"][1]
+        del lif["learn_du"]
+        lif["spike"] = {"surrogate": lif["spike"]["surrogate"], "alpha": None,
+                        "method": "plain"}
+    model, meta = load_checkpoint(_saved(tmp_path, edit))
+    assert meta == META and model.arch()["layers"][1]["spike"]["alpha"] == 10.0

@@ -99,15 +99,18 @@ def _build(arch: dict, p: Path) -> SNN:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """``a`` (from the file) equals ``b`` (as the model describes it) with the same types
+    """``a`` (from the file) is what the model describes back as ``b``, with the same types
     throughout: ``True`` is not ``1``, ``"1"`` not ``1``; an integer where a float is read
-    passes only when exact (as in a graph file)."""
+    passes only when exact (as in a graph file). As the layers read them, a None (or a
+    dict key an older file lacks) means the default, whatever that resolves to."""
+    if a is None:
+        return True
     if type(a) is int and type(b) is float:
         return float(a) == b
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return all(k in b and _same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
