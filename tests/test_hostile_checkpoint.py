@@ -61,6 +61,8 @@ CASES = [
     # nonsense the builder raised on (internal errors before)
     (lambda ck: ck["arch"].__setitem__("layers", None), r"m\.pt: bad arch \(TypeError"),
     (lambda ck: ck["arch"].__setitem__("input_shape", 5), r"m\.pt: bad arch \(TypeError"),
+    (_layer(3, "weights", -1), r"m\.pt: layer 'out': bad arch entry \(TypeError: iteration "
+                               r"over a 0-d tensor\)"),  # seed-1 fuzz run, case 557
     # state_dict tensors: exact dtype and shape, finite, no more and no fewer
     (_tensor("layers.0.weight", lambda t: t.to(torch.int64)),
      r"layer 'fc1' field 'weight' has dtype torch.int64; expected torch.float32"),

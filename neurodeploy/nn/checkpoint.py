@@ -20,7 +20,7 @@ import torch
 
 from neurodeploy.atomic import atomic_path
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.nn.model import SNN, build_model
+from neurodeploy.nn.model import SNN, build_model, layer_arch
 
 FORMAT = "neurodeploy-ckpt"
 VERSION = 1
@@ -120,7 +120,13 @@ def _check_arch(arch: dict, model: SNN, p: Path) -> None:
     """Refuse an arch that the model built from it does not describe back exactly: a value
     coerced on the way (``binary: 5`` taken as true, ``[20.7]`` as 20) or a key no layer
     reads. Keys an older checkpoint lacks are allowed (the layer rebuilds as it was)."""
-    built = model.arch()
+    built: dict[str, Any] = {"input_shape": list(model.input_shape), "layers": []}
+    for name, module in zip(model.names, model.layers, strict=True):
+        try:
+            built["layers"].append(layer_arch(name, module))
+        except Exception as exc:  # noqa: BLE001 - a value the layer took but cannot describe
+            raise NeurodeployError(f"{p}: layer '{name}': bad arch entry ({type(exc).__name__}"
+                                   f": {' '.join(str(exc).split())[:200]})") from None
     for key, value in arch.items():
         if key not in built:
             raise NeurodeployError(f"{p}: arch key '{key:.40}' is not part of a model's arch")
