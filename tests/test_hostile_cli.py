@@ -144,10 +144,13 @@ def test_quantizing_a_huge_float_weight_is_one_line() -> None:
     from neurodeploy.quantize import quantize
 
     g = fuzz_inputs._seed_graph(quantized=False)
-    g["fc1"].weight[0, 0] = 3.4e38
     x = (np.random.default_rng(1).random((6, 4, 20)) < 0.3).astype(np.float32)
-    with pytest.raises(NeurodeployError, match=r"node 'lif1': no integer scale represents it "
-                                               r"on Loihi .*largest \|w\| = 3.4e\+38"):
+    g["fc1"].weight[0, 0] = 3.4e38  # now refused as a float parameter no simulation keeps finite
+    with pytest.raises(NeurodeployError, match=r"node 'fc1' \(dense\): parameter 'weight' holds "
+                                               r"magnitudes up to 3.4e\+38, beyond the 1e\+15"):
+        quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
+    g["fc1"].weight[0, 0] = 1e15  # the largest allowed: the quantizer's own refusal
+    with pytest.raises(NeurodeployError, match=r"node 'lif1' \(cuba_lif\): threshold 1 becomes 0"):
         quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
     g["fc1"].weight[0, 0] = 1.0
     g["lif1"].refractory = 10**12

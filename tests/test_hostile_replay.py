@@ -97,9 +97,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         if hasattr(node, "quant"):
             node.quant = None
     f["float"] = _ndg(d, "m.ndg", graph=fl)
-    fl["fc1"].weight[0, 0] = 3.4e38
+    fl["fc1"].weight[0, 0] = 1e15  # the largest float parameter validate admits
     f["huge_w"] = _ndg(d, "huge_w.ndg", graph=fl)
     fl["fc1"].weight[0, 0] = 1.0
+    f["w3e38"] = _ndg(d, "w3e38.ndg", _replace("fc1", "weight", lambda g, k: g.create_dataset(
+        k, data=np.full((24, 20), 3.4e38, np.float32))), graph=fl)
     f["refr"] = _ndg(d, "refr.ndg", _attr("lif1", "refractory", np.int64(10**12)), graph=fl)
     # hostile .ndg edits (the checksum header re-signed)
     edits = {
@@ -242,6 +244,7 @@ CASES = [
     ("energy {q} --data {data} -p {mem5}", "'[memory]' must be a table, got 5"),
     ("map {q} -t {var5}", "'variants' must be a table"),
     ("quantize {huge_w} --calib {data} -o {dir}/h.q.ndg", "node 'lif1' (cuba_lif): threshold 1 becomes 0"),
+    ("simulate {w3e38} --data {data}", "parameter 'weight' holds magnitudes up to 3.4e+38"),
     ("quantize {refr} --calib {data} -o {dir}/r.q.ndg", "refractory period 1000000000000"),
     ("quantize {no_du} --calib {data} -o {dir}/r.q.ndg", "required field 'du' is missing"),
     # inputs destroyed

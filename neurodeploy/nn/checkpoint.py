@@ -51,9 +51,10 @@ def check_torch_zip(p: Path) -> None:
     try:
         with zipfile.ZipFile(p) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile raises many types on a crafted file
         raise NeurodeployError(f"{p}: not a readable neurodeploy checkpoint (not the zip "
-                               f"archive torch.save writes: {exc})") from None
+                               f"archive torch.save writes: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:160]})") from None
     size = p.stat().st_size
     for info in infos:
         if info.compress_type != zipfile.ZIP_STORED:
