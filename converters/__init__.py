@@ -119,7 +119,10 @@ def convert_file(path: Path, **opts: Any) -> Any:
     for k in ("dt", "T"):
         if opts.get(k) is not None:
             meta[k] = opts[k]
-    return to_graph(module, meta)
+    try:
+        return to_graph(module, meta)
+    except NeurodeployError as exc:  # the checkpoint's metadata or layers: name the file
+        raise NeurodeployError(f"{path}: {exc}") from None
 
 
 def write(graph: Any, path: str | Path, format: str = "ndg") -> None:

@@ -44,6 +44,8 @@ RESOURCE_KEYS = ("cores_per_chip", "cores_per_tile", "mesh_tiles_x", "mesh_tiles
                  "axons_in_per_core", "axons_out_per_core", "max_fan_in", "weight_bits")
 #: integer resources that may be 0 (per-axon header words)
 RESOURCE_KEYS_ZERO_OK = ("dense_axon_words", "conv_axon_words")
+#: integer resources a profile may leave out (the mapper reads them when present)
+RESOURCE_KEYS_OPTIONAL = ("max_delay", "delay_slot_words_per_neuron")
 TIME_KEYS = ("synop_ns", "neuron_update_ns", "spike_ns", "hop_ns", "chip_hop_ns", "barrier_ns",
              "barrier_ns_per_tile")
 
@@ -168,6 +170,10 @@ def load_profile(spec: str | Path) -> Profile:
     if chip and min(res[k] for k in RESOURCE_KEYS) < 1:
         bad = next(k for k in RESOURCE_KEYS if res[k] < 1)
         raise NeurodeployError(f"hardware profile {spath}: key 'resources.{bad}' must be >= 1")
+    for key in RESOURCE_KEYS_OPTIONAL if chip else ():
+        if key in res and (type(res[key]) is not int or res[key] < 0):
+            raise NeurodeployError(f"hardware profile {spath}: key 'resources.{key}' must be an "
+                                   f"integer >= 0, got {res[key]!r:.40}")
     if chip and not isinstance(res.get("shared_conv_kernels"), bool):
         raise NeurodeployError(f"hardware profile {spath}: key 'resources.shared_conv_kernels' "
                                "must be true or false")

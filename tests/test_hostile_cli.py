@@ -144,10 +144,13 @@ def test_quantizing_a_huge_float_weight_is_one_line() -> None:
     from neurodeploy.quantize import quantize
 
     g = fuzz_inputs._seed_graph(quantized=False)
-    g["fc1"].weight[0, 0] = 3.4e38
     x = (np.random.default_rng(1).random((6, 4, 20)) < 0.3).astype(np.float32)
-    with pytest.raises(NeurodeployError, match=r"node 'lif1': no integer scale represents it "
-                                               r"on Loihi .*largest \|w\| = 3.4e\+38"):
+    g["fc1"].weight[0, 0] = 3.4e38  # now refused as a float parameter no simulation keeps finite
+    with pytest.raises(NeurodeployError, match=r"node 'fc1' \(dense\): parameter 'weight' holds "
+                                               r"magnitudes up to 3.4e\+38, beyond the 1e\+15"):
+        quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
+    g["fc1"].weight[0, 0] = 1e15  # the largest allowed: the quantizer's own refusal
+    with pytest.raises(NeurodeployError, match=r"node 'lif1' \(cuba_lif\): threshold 1 becomes 0"):
         quantize(g, Dataset(x, np.arange(6) % 10, "t", "spikes", 10, 4))
     g["fc1"].weight[0, 0] = 1.0
     g["lif1"].refractory = 10**12
@@ -168,3 +171,18 @@ def test_a_billion_neurons_are_refused_before_anything_allocates(tmp_path: Path,
     with pytest.raises(NeurodeployError, match=r"node 'x' \(input\): output of 1000000000 "
                                                r"elements \(1000000000,\); at most 16777216"):
         validate(g)
+
+
+@pytest.mark.parametrize("key", ["max_delay", "delay_slot_words_per_neuron"])
+@pytest.mark.parametrize("value", ['"x"', "1.5", "true"])
+def test_optional_chip_resources_are_integers(tmp_path: Path, key: str, value: str) -> None:
+    """An optional resource the mapper reads with int() was taken as any string (seed-1 fuzz
+    run, case 3224: a ValueError in map_graph)."""
+    import re
+
+    text = (ROOT / "hardware_profiles" / "loihi2.toml").read_text()
+    path = tmp_path / "p.toml"
+    path.write_text(re.sub(rf"(?m)^{key} = \d+", f"{key} = {value}", text, count=1))
+    with pytest.raises(NeurodeployError, match=rf"p\.toml: key 'resources\.{key}' must be an "
+                                               r"integer >= 0"):
+        load_profile(path)

@@ -1,5 +1,5 @@
-"""Fuzz every file neurodeploy reads: mutated ``.ndg``, ``.nir``, ``.net``, ``.npz`` and TOML
-profiles go through their loader and the next stage, in a worker subprocess with a time and a
+"""Fuzz every file neurodeploy reads: mutated ``.ndg``, ``.nir``, ``.net``, ``.npz``, TOML
+profiles and ``.pt`` checkpoints go through their loader and the next stage, in a worker subprocess with a time and a
 memory limit.
 
     python tools/fuzz_inputs.py --cases 10000 --seed 0 [--timeout 20] [--kinds ndg,net]
@@ -7,7 +7,8 @@ memory limit.
 Mutations: bit flips and byte overwrites (with the ``.ndg`` checksum header left stale or
 re-signed), truncation, h5py edits of attributes and datasets (types, shapes, values, deletions,
 unknown members, soft/external links, virtual datasets, huge declared sizes), JSON metadata
-edits, ``.npz`` array edits, TOML value edits and deletions.
+edits, ``.npz`` array edits, TOML value edits and deletions, checkpoint edits (arch entries,
+state_dict tensors' dtypes, shapes and values, metadata, top-level keys, a pickled object).
 
 Each case ends in one of:
 
@@ -20,7 +21,10 @@ Each case ends in one of:
 - ``different``: accepted, but the loaded graph differs from the file's content (a coercion or
   a default), or the next stage produced non-finite numbers;
 - ``exception``: any other exception, or the worker died (crash or memory limit);
-- ``hang``: the case ran past the time limit.
+- ``hang``: the case spent ``--timeout`` CPU seconds (worker and the children it forks)
+  without an answer, or a reader's own time limit cut its parse off; a case only slowed by a
+  busy machine (past ``--timeout`` wall seconds with less CPU) is waited for up to 10 times
+  as long, and counted apart.
 
 Prints the counts (and the first few failures with their reproducer files kept under
 ``--keep``) and exits 1 unless ``different``, ``exception`` and ``hang`` are all 0.
@@ -40,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-KINDS = ("ndg", "nir", "net", "npz", "toml")
+KINDS = ("ndg", "nir", "net", "npz", "toml", "pt")
 FAILURES = ("different", "exception", "hang")
 OUTCOMES = ("refused", "equivalent", "valid-edit", *FAILURES)
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,14 +81,17 @@ def _seed_graph(quantized: bool = True) -> Any:
 def write_seeds(folder: Path) -> dict[str, Path]:
     """One valid file of each kind in ``folder``."""
     import numpy as np
+    import torch
     from neurodeploy.converters.nir import write_nir
 
     from neurodeploy.data import Dataset, save_dataset
     from neurodeploy.ir import save_graph
     from neurodeploy.lava.netx import export_netx
+    from neurodeploy.nn import mlp
+    from neurodeploy.nn.checkpoint import save_checkpoint
 
     seeds = {"ndg": folder / "seed.ndg", "nir": folder / "seed.nir", "net": folder / "seed.net",
-             "npz": folder / "seed.npz", "toml": folder / "seed.toml"}
+             "npz": folder / "seed.npz", "toml": folder / "seed.toml", "pt": folder / "seed.pt"}
     save_graph(_seed_graph(), seeds["ndg"])
     write_nir(_seed_graph(quantized=False), seeds["nir"])
     export_netx(_seed_graph(), seeds["net"], exact=True)
@@ -92,6 +99,9 @@ def write_seeds(folder: Path) -> dict[str, Path]:
     x = (rng.random((6, 4, 20)) < 0.3).astype(np.float32)
     save_dataset(Dataset(x, np.arange(6) % 10, "fuzz", "spikes", 10, 4), seeds["npz"])
     shutil.copyfile(ROOT / "hardware_profiles" / "loihi2.toml", seeds["toml"])
+    torch.manual_seed(0)
+    save_checkpoint(seeds["pt"], mlp(20, [16], 10),
+                    {"T": 4, "dt": 1e-3, "task": "fuzz", "encoding": "spikes"})
     return seeds
 
 
@@ -227,13 +237,13 @@ def run_case(kind: str, path: Path, seeds: dict[str, Path], reference: dict[str,
         if kind == "ndg":
             from neurodeploy.ir import load_graph
 
-            graph = load_graph(path, timeout=10)
+            graph = load_graph(path)  # the reader's own time limit (120 s wall)
             diff = _raw_matches(path, graph)
             if diff:
                 return "different", diff
             out = _sim_outputs(graph)
             return ("equivalent", "") if _finite(out) else ("different", "non-finite output")
-        if kind in ("nir", "net"):
+        if kind in ("nir", "net", "pt"):
             from neurodeploy.converters import convert_file
 
             graph = convert_file(path)
@@ -268,6 +278,8 @@ def run_case(kind: str, path: Path, seeds: dict[str, Path], reference: dict[str,
         text = str(exc)
         if "\n" in text or not text or "internal error" in text:
             return "exception", f"malformed message: {text!r:.200}"
+        if "reading the file took more than" in text:  # the reader's time limit cut a loop
+            return "hang", text[:200]
         return "refused", text[:200]
     except Exception as exc:  # noqa: BLE001 - what the fuzzer looks for
         return "exception", f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
@@ -286,9 +298,9 @@ def worker(folder: Path) -> None:
     warnings.filterwarnings("ignore")
     limit = int(os.environ.get("FUZZ_MEMORY_BYTES", str(6 << 30)))
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    seeds = {k: folder / f"seed.{k}" for k in KINDS}
+    seeds = {k: folder / f"seed.{k}" for k in KINDS if (folder / f"seed.{k}").exists()}
     reference: dict[str, str] = {}
-    for kind in KINDS:  # the seeds' own results, to recognise equivalent mutants
+    for kind in seeds:  # the seeds' own results, to recognise equivalent mutants
         outcome = run_case(kind, seeds[kind], seeds, {})
         if outcome[0] not in ("valid-edit", "equivalent"):
             raise SystemExit(f"seed {kind} does not run: {outcome}")
@@ -472,9 +484,80 @@ def _toml_mutation(rng: random.Random, text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pt_value(rng: random.Random) -> Any:
+    """An odd value for a checkpoint's arch, metadata or top level (plain Python mostly, as
+    ``weights_only`` loading admits; sometimes a numpy object, which it refuses)."""
+    import numpy as np
+
+    value = rng.choice([_odd_value(rng), _odd_number(rng), 10**5, 10**9, 2**31, -1, 0,
+                        [10**9], [1, 1, 1], [], {}, None, "linear", "cuba_lif"])
+    if isinstance(value, np.ndarray) and rng.random() < 0.8:
+        return value.tolist()
+    if isinstance(value, np.generic) and rng.random() < 0.8:
+        return value.item()
+    return value
+
+
+def _pt_mutation(rng: random.Random, src: Path, dst: Path) -> str:
+    """One edit of the checkpoint dict (arch, state_dict, metadata, top level), saved with
+    ``torch.save``; returns the edit's name."""
+    import argparse as ap
+
+    import torch
+
+    ck = torch.load(src, map_location="cpu", weights_only=True)
+    how = rng.choice(("arch", "arch", "arch-delete", "tensor", "tensor", "tensor-delete",
+                      "tensor-extra", "metadata", "top", "pickled"))
+    if how in ("arch", "arch-delete"):
+        entry = rng.choice([ck["arch"], *ck["arch"]["layers"]])
+        key = rng.choice(sorted(entry))
+        if how == "arch-delete":
+            del entry[key]
+        else:
+            entry[key] = _pt_value(rng)
+    elif how in ("tensor", "tensor-delete", "tensor-extra"):
+        sd = ck["state_dict"]
+        key = rng.choice(sorted(sd))
+        t = sd[key]
+        if how == "tensor-delete":
+            del sd[key]
+        elif how == "tensor-extra":
+            sd[key + "_extra"] = torch.zeros(3)
+        else:
+            choice = rng.randrange(6)
+            if choice == 0:
+                sd[key] = t.to(rng.choice([torch.int64, torch.complex64, torch.float64,
+                                           torch.bool, torch.float16, torch.int8]))
+            elif choice == 1:
+                sd[key] = t.reshape(-1) if t.dim() != 1 else t.reshape(1, -1)
+            elif choice == 2:
+                sd[key] = torch.full(t.shape, float(_odd_number(rng)))
+            elif choice == 3:
+                sd[key] = t * rng.choice([1e30, -1.0, 0.0, 1e-30])
+            elif choice == 4:
+                sd[key] = torch.zeros((0,) + tuple(t.shape[1:]))
+            else:
+                sd[key] = torch.zeros(rng.choice([(10**6,), (2, 2)]))
+    elif how == "metadata":
+        ck["metadata"][rng.choice(["T", "dt", "encoding", "decoding", "task", "extra"])] = \
+            _pt_value(rng)
+    elif how == "top":
+        key = rng.choice(["format", "version", "arch", "state_dict", "metadata"])
+        if rng.random() < 0.3:
+            del ck[key]
+        else:
+            ck[key] = _pt_value(rng)
+    else:
+        ck["metadata"]["note"] = ap.Namespace(code="runs on load")  # not weights_only
+    torch.save(ck, dst)
+    return f"pt-{how}"
+
+
 def make_case(rng: random.Random, kind: str, seeds: dict[str, Path], out: Path) -> str:
     """Write one mutant of the ``kind`` seed to ``out``; returns the mutation's name."""
     seed = seeds[kind]
+    if kind == "pt" and rng.random() < 0.6:
+        return _pt_mutation(rng, seed, out)
     if kind == "npz" and rng.random() < 0.5:
         try:
             _npz_mutation(rng, seed, out)
@@ -512,6 +595,7 @@ class Worker:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.proc: subprocess.Popen[str] | None = None
+        self.slow = 0  # cases that answered only after their wall limit (a busy machine)
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(self.folder)],
@@ -528,17 +612,34 @@ class Worker:
             self.proc = None
 
     def run(self, kind: str, path: Path, timeout: float) -> tuple[str, str]:
+        """Run one case. A hang is a case whose worker (with the children it forks) spends
+        ``timeout`` CPU seconds without answering; past ``timeout`` wall seconds with less CPU
+        than that, the machine is only busy, and the case gets up to ``SLOW_FACTOR`` times
+        the wall time (counted in ``self.slow``) before it is a hang all the same."""
         import select
 
         if self.proc is None:
             self.start()
         assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        cpu0 = _tree_cpu(self.proc.pid)
+        start = time.monotonic()
         self.proc.stdin.write(f"{kind} {path}\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            self.stop()
-            return "hang", f"no answer in {timeout:g} s"
+        slow = False
+        while True:
+            wait = timeout if not slow else min(5.0, start + SLOW_FACTOR * timeout
+                                                - time.monotonic())
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(wait, 0.0))
+            if ready:
+                break
+            cpu = _tree_cpu(self.proc.pid) - cpu0
+            wall = time.monotonic() - start
+            if cpu >= timeout or wall >= SLOW_FACTOR * timeout:
+                self.stop()
+                return "hang", f"no answer in {wall:.0f} s ({cpu:.0f} CPU-s)"
+            slow = True
+        if slow:
+            self.slow += 1
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
@@ -548,11 +649,37 @@ class Worker:
         return outcome, detail
 
 
+#: a case past its wall limit that used less CPU than the limit (a busy machine) may take up
+#: to this many times the limit before it counts as a hang
+SLOW_FACTOR = 10
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid``, its reaped children and its live
+    descendants (Linux ``/proc``; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per case")
+    ap.add_argument("--timeout", type=float, default=30.0,
+                    help="CPU seconds a case may spend (a hang beyond); see Worker.run")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--keep", type=Path, default=None, help="copy failing cases here")
     ap.add_argument("--json", action="store_true")
@@ -595,11 +722,13 @@ def main(argv: list[str] | None = None) -> int:
                         shutil.copyfile(case, args.keep / f"case{i}.{kind}")
         finally:
             work.stop()
+    slow = work.slow
     seconds = time.perf_counter() - start
     total = {o: sum(c[o] for c in counts.values()) for o in OUTCOMES}
     if args.json:
         print(json.dumps({"cases": args.cases, "seed": args.seed, "seconds": round(seconds, 1),
-                          "total": total, "by_kind": counts, "failures": failures[:50]},
+                          "total": total, "by_kind": counts, "failures": failures[:50],
+                          "slow_not_hang": slow},
                          indent=2))
     else:
         print(f"{args.cases} cases, seed {args.seed}, {seconds:.0f} s")
@@ -607,6 +736,9 @@ def main(argv: list[str] | None = None) -> int:
         for k in kinds:
             print(f"{k:<6}" + "".join(f"{counts[k][o]:>12}" for o in OUTCOMES))
         print(f"{'all':<6}" + "".join(f"{total[o]:>12}" for o in OUTCOMES))
+        if slow:
+            print(f"{slow} cases answered after {args.timeout:g} s wall having used less CPU "
+                  "than that (a busy machine, not a hang)")
         for line in failures[:20]:
             print(line)
     return 1 if any(total[o] for o in FAILURES) else 0

@@ -39,9 +39,14 @@ def load_source(path: Path, trust_pickle: bool = False, model_module: str | None
     if path.suffix.lower() in (".nir", ".net", ".ndg") or is_netx(path):
         return conv.convert_file(path, **opts)
     import pickle
+    import zipfile
 
     import torch
 
+    from neurodeploy.nn.checkpoint import check_torch_zip
+
+    if zipfile.is_zipfile(path):  # (the older non-zip format stays readable)
+        check_torch_zip(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

@@ -38,7 +38,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import Edge, Graph
 from neurodeploy.ir.nodes import NODE_TYPES, QUANT_TYPES, Node
 from neurodeploy.ir.validate import validate
-from neurodeploy.safeload import in_child
+from neurodeploy.safeload import check_global_heaps, in_child
 
 FORMAT = "neurodeploy-graph"
 SCHEMA_VERSION = 1
@@ -464,9 +464,12 @@ def _parse(path: Path) -> Graph:
 
     try:
         with h5py.File(path, "r") as f:
+            check_global_heaps(f, path)  # names the file itself
             return _read(f)
     except NeurodeployError as exc:
-        raise NeurodeployError(f"{path}: {exc}") from None
+        text = str(exc)
+        raise NeurodeployError(text if text.startswith(f"{path}: ") else f"{path}: {text}"
+                               ) from None
     except _Bad as exc:
         raise NeurodeployError(f"{path}: {exc}") from None
     except MemoryError:
