@@ -126,7 +126,8 @@ def _ottt_synapse(m: nn.Module, x: Tensor, trace: tuple[Tensor, Tensor] | None,
     y_trace = m(xh)
     with torch.no_grad():
         y = m(x)
-    return y_trace + (y - y_trace).detach(), (a.detach(), xh.detach())
+    # value exactly y (y_trace − y_trace.detach() is exactly 0), gradient through y_trace
+    return y + (y_trace - y_trace.detach()), (a.detach(), xh.detach())
 
 
 def train_batch(model: SNN, x: Tensor, y: Tensor, mode: str) -> tuple[Tensor, Tensor, float]:
