@@ -112,6 +112,16 @@ def test_mapping_uses_two_bit_synapse_memory_below_eight_bit(binary_model: dict)
     assert words1["lif1"] < words8["lif1"] / 2, (words1, words8)
     assert sum(words1.values()) < sum(words8.values()) * 0.6, (words1, words8)
     assert m1.n_cores <= m8.n_cores
+    # the memory-aware energy reads each synapse's 2-bit weights, not the 8-bit default
+    from neurodeploy.energy import count_ops, estimate_energy
+
+    res = run_dataset(qg, binary_model["test"].subset(slice(0, 32)), mode="fixed")
+    rows = {r.name: r for r in count_ops(qg, res.counts, 8)}
+    assert rows["fc1"].weight_bits == BINARY_BITS and rows["fc_out"].weight_bits == BINARY_BITS
+    cmos = [load_profile("cmos45nm")]
+    own = estimate_energy(qg, res.counts, 8, cmos, memory=True).totals()["energy_pj"]
+    as8 = estimate_energy(qg, res.counts, 8, cmos, memory=True, weight_bits=8).totals()
+    assert own["cmos45nm"]["snn"] < as8["energy_pj"]["cmos45nm"]["snn"]
 
 
 def test_per_channel_alpha_is_refused_naming_the_layer() -> None:
