@@ -5,7 +5,7 @@ binary weights) has synapses ``w = α·sign(W)`` with one α per layer (``--bina
 The quantizer gives each neuron layer a scale λ (integer units of ``v`` per float unit) and its
 synapses effective integer weights ``w·unit·λ`` (``unit``: the float value of one unit of the
 synapse's input). Here λ is lowered to the largest value whose binary weights land exactly on
-``±BINARY_UNIT·2**e`` (:func:`fold_scale`): every mantissa is ±1 and α goes into everything that
+``±2**k << e`` (:func:`fold_scale`): every mantissa is ±1 and α goes into everything that
 scales with λ — the threshold ``round(λ·vth)``, the bias, the decays' states — the same rounding
 of vth and bias every layer has, nothing else approximated. λ drops by less than 2× (one bit of
 the threshold's resolution at most). CUBA LIF's ``u`` and ``v`` are linear in the input current,
@@ -18,7 +18,10 @@ Weight width: Lava's mixed-sign synapse counts the sign in ``num_weight_bits``
 (``lava.proc.dense.process.Dense``: "the sign of the weight is included in the weight bits";
 ``truncate_weights`` drops ``8 − num_weight_bits + 1`` bits), so 1 bit in mixed sign holds
 ``{−256, 0}`` only, and ±1 needs :data:`BINARY_BITS` = 2: effective weights ±128 (``±1 << 7``),
-which Lava's ``clip_weights``/``truncate_weights`` keep unchanged.
+which Lava's ``clip_weights``/``truncate_weights`` keep unchanged, times ``2**e`` by the Dense's
+weight exponent. A Conv2d has no exponent in Lava's fixed-point Conv: its weights are ``±2**k``
+with ``k ≤ 7`` as large as the layer's states allow, stored at ``9 − k`` bits (a convolution on
+spikes: k = 7, 2 bits; on 8-bit graded input, a larger weight would wrap ``u``: more bits).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from neurodeploy.ir import Conv2d, Graph, WeightQ
 BINARY_BITS = 2
 #: the effective 8-bit-scale weight of mantissa 1 at :data:`BINARY_BITS` in mixed sign
 BINARY_UNIT = 2 ** (lf.WEIGHT_BITS - BINARY_BITS + 1)
+#: the largest ``k`` of an effective weight ``±2**k`` (``2**7``: :data:`BINARY_BITS` bits)
+MAX_K = lf.WEIGHT_BITS + 1 - BINARY_BITS
 _RTOL = 1e-5
 
 
@@ -65,12 +70,28 @@ def layer_alpha(graph: Graph, name: str) -> float:
                            f"this synapse's weights are not ±α ({len(np.unique(w))} magnitudes)")
 
 
+def _exp_range(graph: Graph, synapses: list[str]) -> tuple[int, int]:
+    """Weight exponents the synapses may take: none for Conv2d (Lava's fixed-point Conv has no
+    exponent), :data:`neurodeploy.formats.WEIGHT_EXP_RANGE` for Dense."""
+    if any(isinstance(graph.nodes[s], Conv2d) for s in synapses):
+        return 0, 0
+    return lf.WEIGHT_EXP_RANGE
+
+
+def _split(m: int, lo: int, hi: int) -> tuple[int, int]:
+    """``2**m = 2**k << e``: the weight ``2**k`` (k ≤ 7, as large as the exponent range lets
+    it be) and the exponent ``e``."""
+    e = max(lo, min(hi, m - MAX_K))
+    return m - e, e
+
+
 def fold_scale(graph: Graph, synapses: list[str], units: dict[str, float], lam: float,
                neuron: str) -> float:
     """The scale of neuron layer ``neuron``: ``lam`` (the largest its states allow), lowered so
-    that its binary synapses' weights are exactly ``±BINARY_UNIT·2**e`` (mantissa ±1). Returns
-    ``lam`` unchanged for a graph without binary weights. One-line NeurodeployError when its
-    synapses' ``α·unit`` differ or no exponent fits below ``lam``."""
+    that its binary synapses' weights are exactly ``±2**k << e`` (mantissa ±1 at
+    ``num_weight_bits = 9 − k``; Dense: k = 7, 2 bits). Returns ``lam`` unchanged for a graph
+    without binary weights. One-line NeurodeployError when its synapses' ``α·unit`` differ or
+    no power of two fits below ``lam``."""
     if not is_binary(graph) or not synapses:
         return lam
     gains = {s: layer_alpha(graph, s) * units[s] for s in synapses}
@@ -79,29 +100,33 @@ def fold_scale(graph: Graph, synapses: list[str], units: dict[str, float], lam: 
         raise NeurodeployError(f"node '{neuron}': its binary synapses {sorted(gains)} have "
                                "different α (times their input's unit); one threshold cannot "
                                "fold them all")
-    conv = any(isinstance(graph.nodes[s], Conv2d) for s in synapses)
-    lo, hi = (0, 0) if conv else lf.WEIGHT_EXP_RANGE
-    e = min(hi, math.floor(math.log2(lam * c / BINARY_UNIT)))
-    if e < lo:
+    lo, hi = _exp_range(graph, synapses)
+    m = min(math.floor(math.log2(lam * c)), hi + MAX_K)
+    k, _ = _split(m, lo, hi)
+    if k < 1:
         raise NeurodeployError(f"node '{neuron}': binary weights ±{c:g} need a scale of at least "
-                               f"{BINARY_UNIT * 2.0**lo / c:g} for mantissa ±1 (exponent {lo}), "
-                               f"over what its states allow ({lam:g})")
-    return BINARY_UNIT * 2.0**e / c
+                               f"{2.0**(lo + 1) / c:g} to be a weight of Loihi's mixed-sign "
+                               f"format (±2 << {lo}), over what its states allow ({lam:g})")
+    return 2.0**m / c
 
 
 def weight_q(graph: Graph, name: str, w_gain: np.ndarray, lam: float) -> WeightQ | None:
     """The WeightQ of binary synapse ``name`` whose gained weights ``w_gain`` (``w·unit·λ``,
-    after :func:`fold_scale`) are ``±BINARY_UNIT·2**e``: mantissas ±1, ``num_weight_bits`` =
-    :data:`BINARY_BITS`; None for a graph without binary weights."""
+    after :func:`fold_scale`) are ``±2**m``: effective weights ``±2**k`` with exponent ``e``
+    (``k + e = m``), mantissa ±1 at ``num_weight_bits = 9 − k`` (Dense: 2); None for a graph
+    without binary weights."""
     if not is_binary(graph):
         return None
     mag = np.abs(np.asarray(w_gain, np.float64))
-    e = int(round(math.log2(float(mag.max()) / BINARY_UNIT)))
-    if not np.allclose(mag, BINARY_UNIT * 2.0**e, rtol=_RTOL, atol=0):
+    m = int(round(math.log2(float(mag.max()))))
+    if not np.allclose(mag, 2.0**m, rtol=_RTOL, atol=0):
         raise NeurodeployError(f"node '{name}': binary weights do not land on ±1 mantissas "
                                "(the neuron's scale was not folded)")
-    w_int = np.where(np.asarray(w_gain) >= 0, BINARY_UNIT, -BINARY_UNIT).astype(np.int32)
-    return WeightQ(weight=w_int, weight_exp=e, num_weight_bits=BINARY_BITS, scale=1.0 / lam)
+    k, e = _split(m, *_exp_range(graph, [name]))
+    w_int = np.where(np.asarray(w_gain) >= 0, 2**k, -(2**k)).astype(np.int32)
+    return WeightQ(weight=w_int, weight_exp=e, num_weight_bits=lf.WEIGHT_BITS + 1 - k,
+                   scale=1.0 / lam)
 
 
-__all__ = ["BINARY_BITS", "BINARY_UNIT", "fold_scale", "is_binary", "layer_alpha", "weight_q"]
+__all__ = ["BINARY_BITS", "BINARY_UNIT", "MAX_K", "fold_scale", "is_binary", "layer_alpha",
+           "weight_q"]
