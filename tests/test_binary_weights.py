@@ -169,3 +169,22 @@ def test_float_graph_without_binary_flag_is_quantized_as_before() -> None:
     ds = Dataset(rng.random((8, 4)).astype(np.float32), rng.integers(0, 2, 8), name="toy")
     qg, _ = quantize(g, ds, max_calib=8)
     assert qg["d"].quant.num_weight_bits == 8
+
+
+def test_binary_conv_takes_the_largest_power_of_two_its_states_allow() -> None:
+    # Lava's fixed-point Conv has no weight exponent: on 8-bit graded input ±128 would wrap u,
+    # so the first conv gets ±2**k (mantissa ±1 at 9 − k bits); the Dense on spikes gets ±128
+    from neurodeploy.nn import convnet
+
+    torch.manual_seed(0)
+    model = convnet((1, 8, 8), (4,), 10, binary=True, binary_alpha="layer")
+    g = to_graph(model, {"binary_weights": True, "encoding": "direct", "T": 4})
+    train_ds, _ = load_task("digits-image")
+    qg, _ = quantize(g, train_ds, max_calib=16)
+    conv, dense = qg["conv1"].quant, qg["fc_out"].quant
+    k = int(np.log2(np.abs(conv.weight).max()))
+    assert 1 <= k < 7 and conv.weight_exp == 0
+    assert set(np.unique(conv.weight).tolist()) == {-(2**k), 2**k}
+    assert conv.num_weight_bits == 9 - k
+    assert set(np.unique(dense.weight).tolist()) == {-BINARY_UNIT, BINARY_UNIT}
+    assert dense.num_weight_bits == BINARY_BITS
