@@ -300,6 +300,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             bq = binary.weight_q(q, s, w_gain, lam_n)
             if bq is not None:
                 syn.quant, w_int, exp, sat = bq, bq.weight, bq.weight_exp, 0
+                rep.notes.append(f"{s}: binary, mantissas ±1 at {bq.num_weight_bits} bits")
             rep.weight_exp[s] = exp
             rep.clip[s] = clip.get(s, 1.0)
             rep.saturated += sat
