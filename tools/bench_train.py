@@ -11,10 +11,20 @@ the straight-through surrogate "ste" is not a seed method: its rows are extras
     python tools/bench_train.py --tasks digits --methods superspike,msg+two
     python tools/bench_train.py --save-dir /tmp/nd-models   # also write each checkpoint there
     python tools/bench_train.py --synapse-bias        # the former models (bias on the synapses)
+    python tools/bench_train.py --memory              # peak memory vs T: BPTT vs SLTT / OTTT
 
-The models are TrainConfig's default, Loihi-native: synapses without bias and a learned bias on
-each neuron's v (exact after quantization). ``--synapse-bias`` trains the former models, whose
-Linear/Conv2d bias charges the current u (checkpoints named ``<task>-<row>+synapse-bias.pt``).
+``--memory`` (issue #19): peak training memory and time of one batch for T = 8 … 256 in each
+train mode (bptt, sltt, ottt), each (mode, T) in a fresh subprocess, then the test accuracy of
+each mode on the tasks (superspike; digits 20 epochs, Randman 15). "process peak" is the
+process's peak resident set (``getrusage`` ``ru_maxrss``, a high-water mark the kernel keeps:
+runtime, model, data and the batch — what has to fit); "batch" is that peak minus the resident
+set just before the measured batch (``/proc/self/statm``), after a warm-up batch at T = 1 has
+allocated the gradients and Adam's state and the T-step input is in memory: what the batch's
+forward and backward add (torch's CPU tensors come from the C allocator, which ``tracemalloc``
+does not see; a fresh process per configuration keeps one high-water mark from hiding
+another). For SLTT/OTTT the batch column is one step's graph, a few MiB, which the C
+allocator's heap layout moves by about 1 MiB. Checks: SLTT/OTTT process peak within 20 % from
+T = 16 to T = 256 while BPTT's grows; SLTT/OTTT accuracy within 2 pp of BPTT.
 """
 
 from __future__ import annotations
@@ -117,8 +127,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synapse-bias", action="store_true",
                     help="train the former models (bias on the synapses, not the neurons)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--memory", action="store_true",
+                    help="peak memory and time vs T of bptt/sltt/ottt, then their accuracy")
+    ap.add_argument("--steps", default=",".join(str(t) for t in MEMORY_T),
+                    help="--memory: the T values (comma-separated)")
+    ap.add_argument("--no-accuracy", action="store_true",
+                    help="--memory: skip the accuracy runs")
+    ap.add_argument("--memory-probe", nargs=2, metavar=("MODE", "T"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe[0], int(args.memory_probe[1]))))
+        return 0
+    if args.memory:
+        steps = [int(t) for t in args.steps.split(",")]
+        tasks = [] if args.no_accuracy else args.tasks.split(",")
+        return memory_bench(steps, tasks, args.epochs, args.json)
     if args.save_dir is not None:
         args.save_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -135,6 +159,114 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows if r["seed_method"]) else 1
+
+
+MEMORY_T = (8, 16, 32, 64, 128, 256)
+#: the probe's network and batch: 64 inputs (rate spikes), 256 hidden CUBA LIF, 10 outputs
+PROBE = {"n_in": 64, "hidden": 256, "n_out": 10, "batch": 128}
+FLAT_TOLERANCE = 0.20
+ACCURACY_TOLERANCE = 0.02
+
+
+def _rss_bytes() -> int:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _maxrss_bytes() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def memory_probe(mode: str, T: int) -> dict:
+    """Peak memory (bytes above the resident set before the batch) and seconds of one training
+    batch of ``T`` steps in ``mode``, in this (fresh) process; see the module docstring."""
+    import time
+
+    from torch.nn import functional as F
+
+    from neurodeploy.nn import online
+    from neurodeploy.nn.model import mlp
+
+    torch.manual_seed(0)
+    p = PROBE
+    model = mlp(p["n_in"], (p["hidden"],), p["n_out"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, p["n_out"], (p["batch"],), generator=gen)
+
+    def batch(x: torch.Tensor) -> None:
+        opt.zero_grad()
+        if mode == "bptt":
+            F.cross_entropy(model.decode(model(x)), y).backward()
+        else:
+            online.train_batch(model, x, y, mode)
+        opt.step()
+
+    batch((torch.rand(1, p["batch"], p["n_in"], generator=gen) < 0.2).float())
+    x = (torch.rand(T, p["batch"], p["n_in"], generator=gen) < 0.2).float()
+    before = _rss_bytes()
+    t0 = time.perf_counter()
+    batch(x)
+    seconds = time.perf_counter() - t0
+    peak = _maxrss_bytes()
+    return {"mode": mode, "T": T, "peak_bytes": peak, "batch_bytes": max(0, peak - before),
+            "seconds": seconds}
+
+
+def memory_bench(steps: list[int], tasks: list[str], epochs: int | None,
+                 as_json: bool) -> int:
+    """The ``--memory`` table: peak memory and time per (mode, T), then accuracy per mode."""
+    import subprocess
+
+    from neurodeploy.nn.online import TRAIN_MODES
+
+    rows = []
+    for mode in TRAIN_MODES:
+        for T in steps:
+            out = subprocess.run([sys.executable, __file__, "--memory-probe", mode, str(T)],
+                                 check=True, capture_output=True, text=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            rows.append(row)
+            if not as_json:
+                print(f"memory  {mode:<5} T {T:>4}  process peak {row['peak_bytes'] / 2**20:7.1f}"
+                      f" MiB  batch {row['batch_bytes'] / 2**20:7.1f} MiB  "
+                      f"{row['seconds']:7.2f} s/batch", flush=True)
+    peak = {(r["mode"], r["T"]): r["peak_bytes"] for r in rows}
+    checks = []
+    lo, hi = (16, 256) if {16, 256} <= set(steps) else (min(steps), max(steps))
+    for mode in TRAIN_MODES:
+        growth = peak[(mode, hi)] / max(peak[(mode, lo)], 1)
+        ok = growth <= 1 + FLAT_TOLERANCE if mode != "bptt" else growth > 1 + FLAT_TOLERANCE
+        want = (f"flat within {FLAT_TOLERANCE:.0%}" if mode != "bptt" else "grows")
+        checks.append({"check": f"{mode} process peak T={hi} / T={lo} = {growth:.2f} ({want})",
+                       "ok": ok})
+    acc_rows = []
+    for task in tasks:
+        base = None
+        for mode in TRAIN_MODES:
+            kw = config(task, {"method": "superspike", "train_mode": mode}, epochs)
+            r = train(TrainConfig(**kw))
+            base = r.test_accuracy if mode == "bptt" else base
+            acc_rows.append({"task": task, "mode": mode, "epochs": kw["epochs"],
+                             "test_accuracy": r.test_accuracy, "seconds": r.seconds})
+            if not as_json:
+                print(f"accuracy {task:<8} {mode:<5} epochs {kw['epochs']:>3}  test acc "
+                      f"{r.test_accuracy:7.2%}  {r.seconds:6.1f} s", flush=True)
+            if mode != "bptt":
+                gap = base - r.test_accuracy  # type: ignore[operator]
+                checks.append({"check": f"{task} {mode} {gap * 100:+.2f} pp below bptt "
+                                        f"(within {ACCURACY_TOLERANCE * 100:.0f} pp)",
+                               "ok": gap <= ACCURACY_TOLERANCE})
+    if as_json:
+        print(json.dumps({"memory": rows, "accuracy": acc_rows, "checks": checks}, indent=2))
+    else:
+        for c in checks:
+            print(f"check   {'ok  ' if c['ok'] else 'FAIL'} {c['check']}")
+    return 0 if all(c["ok"] for c in checks) else 1
 
 
 def format_row(row: dict) -> str:

@@ -44,6 +44,15 @@ def train_cmd(
         help="Former models: a bias on each Linear/Conv2d (into the current u) instead of a "
              "learned bias on each neuron's v. Loihi has no synapse bias: quantization folds it "
              "into the neuron bias, exact only when du = 1."),
+    train_mode: str = typer.Option(
+        "bptt", "--train-mode",
+        help="bptt (backpropagation through time, memory grows with T) | sltt (spatial "
+             "learning through time) | ottt (online, presynaptic eligibility traces): sltt and "
+             "ottt take a loss and a backward at every step, memory independent of T."),
+    binary_alpha: str = typer.Option(
+        "layer", "--binary-alpha",
+        help="Binary weights: one α per layer (folds exactly into Loihi's per-layer threshold)"
+             " | channel (one per output neuron; not deployable as 1-bit weights)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a spiking network with surrogate gradients and save a checkpoint."""
@@ -68,7 +77,8 @@ def train_cmd(
     cfg = TrainConfig(task=task, method=method, epochs=epochs, seed=seed, T=steps,
                       encoding=encoding, hidden=sizes, arch=arch, lr=lr, batch_size=batch_size,
                       two=two, activity_reg=activity_reg, lipschitz=lipschitz,
-                      binary_weights=binary_weights, limit=limit, synapse_bias=synapse_bias)
+                      binary_weights=binary_weights, limit=limit, synapse_bias=synapse_bias,
+                      train_mode=train_mode, binary_alpha=binary_alpha)
     show = not json_out
 
     def report(row: dict) -> None:
@@ -83,6 +93,7 @@ def train_cmd(
         emit_json({"test_accuracy": result.test_accuracy,
                    "train_accuracy": result.train_accuracy, "method": method, "task": task,
                    "epochs": epochs, "seconds": result.seconds, "seed": seed, "T": m["T"],
+                   "train_mode": train_mode,
                    "encoding": m["encoding"], "decoding": m["decoding"],
                    "two_weights": m["two_weights"], "checkpoint": str(output)})
         return

@@ -71,6 +71,8 @@ class LayerOps:
     spikes: float             # spikes emitted by ``neuron`` per inference
     firing_rate: float
     weight_bytes: float = 0.0  # weights stored, for the memory-aware estimate
+    #: bits per stored weight of a quantized synapse (``quant.num_weight_bits``), else None
+    weight_bits: int | None = None
 
 
 def is_binary(graph: Graph, name: str, spike_data: bool = False) -> bool:
@@ -159,6 +161,7 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
                 snn_macs=ops if graded else 0.0, snn_acs=0.0 if graded else ops,
                 input_events=events, spikes=spikes, firing_rate=fr,
                 weight_bytes=float(getattr(node, "weight", np.zeros(0)).size) * 4.0,
+                weight_bits=_stored_bits(node),
             ))
     for name in order:  # neuron nodes fed by no compute synapse (e.g. Input -> CubaLIF)
         node = graph.nodes[name]
@@ -173,6 +176,11 @@ def count_ops(graph: Graph, counts: Mapping[str, Any], T: int,
     pos = {n: i for i, n in enumerate(order)}
     rows.sort(key=lambda r: pos[r.name])
     return rows
+
+
+def _stored_bits(node: Any) -> int | None:
+    q = getattr(node, "quant", None)
+    return int(q.num_weight_bits) if q is not None and hasattr(q, "num_weight_bits") else None
 
 
 def _fed_neuron(graph: Graph, name: str, claimed: set[str]) -> str | None:
@@ -273,7 +281,8 @@ def estimate_energy(graph: Graph, counts: Mapping[str, Any], T: int,
                     spike_data: bool = False) -> EnergyReport:
     """Count operations (:func:`count_ops`) and price them on every profile.
 
-    ``weight_bits`` (memory-aware estimate only): bits per stored weight; default 8 for a
+    ``weight_bits`` (memory-aware estimate only): bits per stored weight; default: each
+    quantized synapse's own ``num_weight_bits`` (binary weights: 2), 8 for other layers of a
     quantized graph, else 32. ``spike_data``: see :func:`count_ops`.
     """
     if not profiles:
@@ -283,10 +292,12 @@ def estimate_energy(graph: Graph, counts: Mapping[str, Any], T: int,
     if dup is not None:
         raise NeurodeployError(f"hardware profile '{dup}' given twice")
     rows = count_ops(graph, counts, T, spike_data)
-    if weight_bits is None:
+    bits = weight_bits
+    if bits is None:
         quantized = any(getattr(n, "quant", None) is not None for n in graph)
-        weight_bits = 8 if quantized else 32
-    energy = {p.name: [layer_energy(r, p, T, memory, weight_bits) for r in rows]
+        bits = 8 if quantized else 32
+    energy = {p.name: [layer_energy(r, p, T, memory, bits if weight_bits is not None
+                                    or r.weight_bits is None else r.weight_bits) for r in rows]
               for p in profiles}
     return EnergyReport(layers=rows, T=T, profiles=list(profiles), energy=energy,
                         memory=memory, metadata=dict(metadata or {}))

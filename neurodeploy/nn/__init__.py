@@ -6,12 +6,15 @@
   sequences ``[T, B, *shape]``, each step the simulator's own (the neuron kinds' pure float
   steps, :mod:`neurodeploy.kinds`) with a surrogate spike function.
 - :mod:`neurodeploy.nn.layers` — ``CubaLIF`` / ``LIF`` / ``IF`` / ``Readout`` modules,
-  ``SumPool2d``, binary-weight ``BinaryLinear`` / ``BinaryConv2d``.
+  ``SumPool2d``, binary-weight ``BinaryLinear`` / ``BinaryConv2d`` (one α per output channel or
+  per layer; per layer folds exactly into Loihi's threshold, :mod:`neurodeploy.quantize.binary`).
 - :mod:`neurodeploy.nn.model` — ``SNN`` (a layer list with a JSON-able ``arch``), ``mlp``,
   ``convnet``, ``build_model``.
 - :mod:`neurodeploy.nn.regularizers`, :mod:`neurodeploy.nn.two` — Lipschitz and activity
   penalties, temporally weighted output (TWO).
 - :mod:`neurodeploy.nn.training` — ``train(TrainConfig)`` on digits / Randman / ``.npz``.
+- :mod:`neurodeploy.nn.online` — memory-light train modes SLTT and OTTT (a loss and a backward
+  at every step: memory independent of T), ``TrainConfig(train_mode=...)``.
 - :mod:`neurodeploy.nn.checkpoint` — ``save_checkpoint`` / ``load_checkpoint``.
 """
 

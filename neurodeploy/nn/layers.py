@@ -18,6 +18,10 @@ from torch.nn import functional as F
 from neurodeploy import ir
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.nodes import DECODINGS, RESET_MODES
+from neurodeploy.kinds import cuba_lif as lif_kind
+from neurodeploy.kinds import readout as readout_kind
+from neurodeploy.kinds.base import SpikeFn
+from neurodeploy.kinds.cuba import CubaState, zero_state
 from neurodeploy.nn import functional as snf
 from neurodeploy.nn.functional import SpikeConfig
 
@@ -143,18 +147,33 @@ class CubaLIF(NeuronLayer):
                                                                          self.bias_mode,
                                                                          self.shape)}
 
-    def forward(self, i_seq: Tensor) -> Tensor:
-        """Spikes ``[T, B, *shape]`` for synaptic input ``i_seq`` ``[T, B, *shape]``."""
-        p = self.effective()
+    def _spike_fn(self) -> SpikeFn:
         width = self.width.clamp(min=1e-2) if self.spike_cfg.method == "asgl" else None
         cfg, training = self.spike_cfg, self.training
 
         def fn(x: Tensor, v: Tensor) -> Tensor:
             return snf.spike(x, v, cfg, width, training)
 
-        s, _ = snf.cuba_lif(i_seq, p["du"], p["dv"], p["vth"], p["bias"], self.reset, fn,
-                            refractory=self.refractory)
+        return fn
+
+    def forward(self, i_seq: Tensor) -> Tensor:
+        """Spikes ``[T, B, *shape]`` for synaptic input ``i_seq`` ``[T, B, *shape]``."""
+        p = self.effective()
+        s, _ = snf.cuba_lif(i_seq, p["du"], p["dv"], p["vth"], p["bias"], self.reset,
+                            self._spike_fn(), refractory=self.refractory)
         return s
+
+    def initial_state(self, i_in: Tensor) -> CubaState:
+        """The zero state for one step's input ``i_in`` ``[B, *shape]``."""
+        return zero_state(tuple(i_in.shape), i_in.dtype, i_in.device, self.refractory)
+
+    def step(self, i_in: Tensor, state: CubaState) -> tuple[Tensor, CubaState]:
+        """One step (the same float step :meth:`forward` runs): spikes ``[B, *shape]`` and the
+        new state for input ``i_in`` ``[B, *shape]``."""
+        p = self.effective()
+        st, s = lif_kind.float_step(state, i_in, p["du"], p["dv"], p["vth"], p["bias"],
+                                    self.reset, self.refractory, self._spike_fn())
+        return s, st
 
     def to_arch(self) -> dict:
         return {"type": self.kind, "shape": list(self.shape), "reset": self.reset,
@@ -253,6 +272,17 @@ class Readout(NeuronLayer):
         p = self.effective()
         return snf.readout(i_seq, p["du"], p["dv"], p["bias"])
 
+    def initial_state(self, i_in: Tensor) -> CubaState:
+        """The zero state for one step's input ``i_in`` ``[B, *shape]``."""
+        return zero_state(tuple(i_in.shape), i_in.dtype, i_in.device)
+
+    def step(self, i_in: Tensor, state: CubaState) -> tuple[Tensor, CubaState]:
+        """One step (the float step :meth:`forward` runs): ``v`` ``[B, *shape]`` and the new
+        state."""
+        p = self.effective()
+        st, v = readout_kind.float_step(state, i_in, p["du"], p["dv"], p["bias"])
+        return v, st
+
     def decode(self, v_seq: Tensor, decoding: str | None = None) -> Tensor:
         """Class scores ``[B, *shape]`` from the voltage sequence (this layer's decoding)."""
         return snf.decode(v_seq, decoding or self.decoding, self.weights)
@@ -297,12 +327,21 @@ class SumPool2d(nn.Module):
                             divisor_override=1)
 
 
-def binarize(weight: Tensor) -> Tensor:
-    """``α·sign(W)`` with ``α = mean|W|`` per output channel (row); forward exact, backward
-    straight-through (identity where ``|W| ≤ 1``, zero outside) for the sign, exact for α."""
-    dims = tuple(range(1, weight.ndim))
-    alpha = weight.abs().mean(dim=dims, keepdim=True)
-    return alpha * _SignSTE.apply(weight)
+#: where a binary layer's scale α varies: one per ``channel`` (output neuron / channel, the
+#: former default) or one per ``layer`` (what folds exactly into Loihi's one threshold per layer)
+ALPHA_MODES = ("channel", "layer")
+
+
+def binarize(weight: Tensor, alpha: str = "channel") -> Tensor:
+    """``α·sign(W)`` with ``α = mean|W|`` per output channel (row; ``alpha="channel"``) or over
+    the whole tensor (``alpha="layer"``); forward exact, backward straight-through (identity
+    where ``|W| ≤ 1``, zero outside) for the sign, exact for α."""
+    if alpha not in ALPHA_MODES:
+        raise NeurodeployError(f"unknown binary alpha '{alpha}' (choose from "
+                               f"{', '.join(ALPHA_MODES)})")
+    dims = tuple(range(1, weight.ndim)) if alpha == "channel" else tuple(range(weight.ndim))
+    scale = weight.abs().mean(dim=dims, keepdim=True)
+    return scale * _SignSTE.apply(weight)
 
 
 class _SignSTE(torch.autograd.Function):
@@ -320,20 +359,33 @@ class _SignSTE(torch.autograd.Function):
 
 
 class BinaryLinear(nn.Linear):
-    """A Linear layer whose weights are ``±α`` per output neuron (straight-through training)."""
+    """A Linear layer whose weights are ``±α`` (straight-through training); ``alpha``:
+    ``channel`` (one α per output neuron) or ``layer`` (one α for the layer, see
+    :data:`ALPHA_MODES`)."""
+
+    def __init__(self, *args: object, alpha: str = "channel", **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        binarize(torch.zeros(1, 1), alpha)  # refuses an unknown mode here
+        self.alpha = alpha
 
     def effective_weight(self) -> Tensor:
-        return binarize(self.weight)
+        return binarize(self.weight, self.alpha)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.effective_weight(), self.bias)
 
 
 class BinaryConv2d(nn.Conv2d):
-    """A Conv2d whose weights are ``±α`` per output channel (straight-through training)."""
+    """A Conv2d whose weights are ``±α`` (straight-through training); ``alpha`` as
+    :class:`BinaryLinear`."""
+
+    def __init__(self, *args: object, alpha: str = "channel", **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        binarize(torch.zeros(1, 1), alpha)
+        self.alpha = alpha
 
     def effective_weight(self) -> Tensor:
-        return binarize(self.weight)
+        return binarize(self.weight, self.alpha)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.effective_weight(), self.bias)

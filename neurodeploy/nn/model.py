@@ -41,6 +41,15 @@ def _pair(v: Any) -> list[int]:
     return [int(v), int(v)] if isinstance(v, int) else [int(x) for x in v]
 
 
+def _alpha_entry(module: nn.Module) -> dict:
+    """A binary layer's ``alpha`` arch key (entries without it rebuild per ``channel``)."""
+    return {"alpha": module.alpha} if isinstance(module, (BinaryLinear, BinaryConv2d)) else {}
+
+
+def _synapse_kw(entry: dict) -> dict:
+    return {"alpha": str(entry.get("alpha", "channel"))} if entry.get("binary") else {}
+
+
 def layer_arch(name: str, module: nn.Module) -> dict:
     """The arch entry of one layer module."""
     if isinstance(module, NeuronLayer):
@@ -48,7 +57,7 @@ def layer_arch(name: str, module: nn.Module) -> dict:
     if isinstance(module, nn.Linear):
         return {"name": name, "type": "linear", "in_features": module.in_features,
                 "out_features": module.out_features, "bias": module.bias is not None,
-                "binary": isinstance(module, BinaryLinear)}
+                "binary": isinstance(module, BinaryLinear), **_alpha_entry(module)}
     if isinstance(module, nn.Conv2d):
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise NeurodeployError(f"layer '{name}': only numeric zero padding is supported")
@@ -56,7 +65,8 @@ def layer_arch(name: str, module: nn.Module) -> dict:
                 "out_channels": module.out_channels, "kernel_size": _pair(module.kernel_size),
                 "stride": _pair(module.stride), "padding": _pair(module.padding),
                 "dilation": _pair(module.dilation), "groups": module.groups,
-                "bias": module.bias is not None, "binary": isinstance(module, BinaryConv2d)}
+                "bias": module.bias is not None, "binary": isinstance(module, BinaryConv2d),
+                **_alpha_entry(module)}
     if isinstance(module, nn.AvgPool2d):
         if module.ceil_mode or not module.count_include_pad or module.divisor_override:
             raise NeurodeployError(f"layer '{name}': AvgPool2d needs ceil_mode=False, "
@@ -79,13 +89,14 @@ def build_layer(entry: dict) -> nn.Module:
     try:
         if kind == "linear":
             cls = BinaryLinear if entry.get("binary") else nn.Linear
-            return cls(entry["in_features"], entry["out_features"], bias=entry["bias"])
+            return cls(entry["in_features"], entry["out_features"], bias=entry["bias"],
+                       **_synapse_kw(entry))
         if kind == "conv2d":
             cls = BinaryConv2d if entry.get("binary") else nn.Conv2d
             return cls(entry["in_channels"], entry["out_channels"],
                        tuple(entry["kernel_size"]), stride=tuple(entry["stride"]),
                        padding=tuple(entry["padding"]), dilation=tuple(entry["dilation"]),
-                       groups=entry["groups"], bias=entry["bias"])
+                       groups=entry["groups"], bias=entry["bias"], **_synapse_kw(entry))
         if kind == "avgpool2d":
             return nn.AvgPool2d(tuple(entry["kernel_size"]), tuple(entry["stride"]),
                                 tuple(entry["padding"]))
@@ -165,21 +176,33 @@ def build_model(arch: dict) -> SNN:
     return SNN(tuple(arch["input_shape"]), layers)
 
 
+def _binary(cls: type[nn.Module], alpha: str) -> Any:
+    """``cls`` with its ``alpha`` mode bound (a layer factory taking the usual arguments)."""
+
+    def make(*args: Any, **kw: Any) -> nn.Module:
+        return cls(*args, alpha=alpha, **kw)
+
+    return make
+
+
 def mlp(n_in: int, hidden: list[int] | tuple[int, ...], n_out: int,
         spike: SpikeConfig | None = None, binary: bool = False, du: float = 0.2,
         dv: float = 0.1, vth: float = 1.0, reset: str = "zero", per_neuron: bool = False,
         readout_du: float = 1.0, readout_dv: float = 0.0, decoding: str = "mean",
-        two_weights: list[float] | None = None, synapse_bias: bool = False) -> SNN:
+        two_weights: list[float] | None = None, synapse_bias: bool = False,
+        binary_alpha: str = "channel") -> SNN:
     """``n_in → hidden… → n_out``: Linear + CubaLIF per hidden layer, Linear + Readout.
 
     By default the Linear layers have no bias and every CubaLIF and the Readout learn one bias
     per neuron on ``v`` (Loihi's neuron bias: exact after quantization); ``synapse_bias=True``
     puts the bias on the Linear layers instead (into the current ``u``) and fixes the neurons'
-    bias at 0, as models trained before this option were.
+    bias at 0, as models trained before this option were. ``binary``: ±α weights, one α per
+    output neuron (``binary_alpha="channel"``) or per layer (``"layer"``, folds exactly into
+    Loihi's per-layer threshold).
     """
     layers: list[tuple[str, nn.Module]] = []
     prev = n_in
-    lin = BinaryLinear if binary else nn.Linear
+    lin = _binary(BinaryLinear, binary_alpha) if binary else nn.Linear
     neuron_bias = {} if synapse_bias else {"learn_bias": True, "bias_mode": "neuron"}
     for k, n in enumerate(hidden, 1):
         layers.append((f"fc{k}", lin(prev, n, bias=synapse_bias)))
@@ -196,7 +219,8 @@ def convnet(input_shape: tuple[int, int, int], channels: list[int] | tuple[int, 
             n_out: int, spike: SpikeConfig | None = None, binary: bool = False,
             du: float = 0.2, dv: float = 0.1, vth: float = 1.0, pool: str = "avg",
             readout_dv: float = 0.0, decoding: str = "mean",
-            two_weights: list[float] | None = None, synapse_bias: bool = False) -> SNN:
+            two_weights: list[float] | None = None, synapse_bias: bool = False,
+            binary_alpha: str = "channel") -> SNN:
     """Conv3×3(pad 1) + CubaLIF + 2×2 pooling per entry of ``channels``, Flatten, Linear,
     Readout.
 
@@ -206,8 +230,8 @@ def convnet(input_shape: tuple[int, int, int], channels: list[int] | tuple[int, 
     (into the current ``u``) and the neurons' bias fixed at 0, as before this option.
     """
     c, h, w = input_shape
-    conv = BinaryConv2d if binary else nn.Conv2d
-    lin = BinaryLinear if binary else nn.Linear
+    conv = _binary(BinaryConv2d, binary_alpha) if binary else nn.Conv2d
+    lin = _binary(BinaryLinear, binary_alpha) if binary else nn.Linear
     layers: list[tuple[str, nn.Module]] = []
     learn = not synapse_bias
     for k, ch in enumerate(channels, 1):

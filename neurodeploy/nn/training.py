@@ -18,9 +18,12 @@ import torch
 from torch.nn import functional as F
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.nn import online
 from neurodeploy.nn import two as two_mod
 from neurodeploy.nn.functional import SpikeConfig
+from neurodeploy.nn.layers import ALPHA_MODES
 from neurodeploy.nn.model import SNN, convnet, mlp
+from neurodeploy.nn.online import check_train_mode
 from neurodeploy.nn.regularizers import activity_penalty, lipschitz_penalty
 
 Tensor = torch.Tensor
@@ -70,8 +73,18 @@ class TrainConfig:
     # conv) bias on v, exact after quantization; True: the former Linear/Conv2d biases on the
     # current u, which quantization can only approximate when du < 1
     synapse_bias: bool = False
+    # bptt: full backpropagation through time; sltt / ottt: online, one backward per step,
+    # memory independent of T (neurodeploy.nn.online)
+    train_mode: str = "bptt"
+    # binary weights: one α per layer (folds exactly into Loihi's per-layer threshold) or per
+    # output channel (the former models; refused by the quantizer's binary folding)
+    binary_alpha: str = "layer"
 
     def __post_init__(self) -> None:
+        check_train_mode(self.train_mode, activity_reg=self.activity_reg)
+        if self.binary_alpha not in ALPHA_MODES:
+            raise NeurodeployError(f"unknown binary alpha '{self.binary_alpha}' (choose from "
+                                   f"{', '.join(ALPHA_MODES)})")
         if self.method not in METHODS:
             raise NeurodeployError(f"unknown method '{self.method}' (choose from "
                                    f"{', '.join(METHODS)})")
@@ -144,13 +157,14 @@ def build_for(cfg: TrainConfig, input_shape: tuple[int, ...], n_classes: int,
                                    f"{list(input_shape)} (use --arch conv or task 'digits')")
         return mlp(n_in, cfg.hidden, n_classes, spike=spike, binary=binary, du=cfg.du,
                    dv=cfg.dv, readout_dv=readout_dv, decoding=decoding, two_weights=two_weights,
-                   synapse_bias=cfg.synapse_bias)
+                   synapse_bias=cfg.synapse_bias, binary_alpha=cfg.binary_alpha)
     if cfg.arch == "conv":
         if len(input_shape) != 3:
             raise NeurodeployError(f"arch 'conv' needs [C, H, W] inputs, got {list(input_shape)}")
         return convnet(input_shape, cfg.hidden, n_classes, spike=spike, binary=binary,  # type: ignore[arg-type]
                        du=cfg.du, dv=cfg.dv, readout_dv=readout_dv, decoding=decoding,
-                       two_weights=two_weights, synapse_bias=cfg.synapse_bias)
+                       two_weights=two_weights, synapse_bias=cfg.synapse_bias,
+                       binary_alpha=cfg.binary_alpha)
     raise NeurodeployError(f"unknown arch '{cfg.arch}' (choose from mlp, conv)")
 
 
@@ -179,6 +193,7 @@ def train(cfg: TrainConfig, progress: bool = False,
     two_w = torch.ones(T)
     model = build_for(cfg, train_ds.shape, n_classes, spike, decoding, readout_dv, binary,
                       two_mod.decoding_weights(two_w).tolist() if cfg.two else None)
+    check_train_mode(cfg.train_mode, model, cfg.activity_reg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     history: list[dict[str, float]] = []
@@ -195,20 +210,29 @@ def train(cfg: TrainConfig, progress: bool = False,
             xb = encode_batch(train_ds.x[idx], encoding, T, seed=cfg.seed * 100003 + epoch * 1009
                               + k)
             yb = y_all[idx]
-            v_seq, spikes = model(xb, return_spikes=True)
-            scores = model.decode(v_seq)
-            loss = F.cross_entropy(scores, yb)
-            if cfg.activity_reg:
-                loss = loss + activity_penalty(spikes, cfg.activity_reg)
-            if cfg.lipschitz:
-                loss = loss + lipschitz_penalty(model, cfg.lipschitz)
             opt.zero_grad()
-            loss.backward()
+            if cfg.train_mode == "bptt":
+                v_seq, spikes = model(xb, return_spikes=True)
+                scores = model.decode(v_seq)
+                loss = F.cross_entropy(scores, yb)
+                if cfg.activity_reg:
+                    loss = loss + activity_penalty(spikes, cfg.activity_reg)
+                if cfg.lipschitz:
+                    loss = loss + lipschitz_penalty(model, cfg.lipschitz)
+                loss.backward()
+                loss_value = float(loss)
+                step_ok = two_mod.step_correct(v_seq.detach(), yb)
+            else:  # online: one backward per step inside, memory independent of T
+                scores, step_ok, loss_value = online.train_batch(model, xb, yb, cfg.train_mode)
+                if cfg.lipschitz:
+                    penalty = lipschitz_penalty(model, cfg.lipschitz)
+                    penalty.backward()
+                    loss_value += float(penalty)
             opt.step()
             with torch.no_grad():
                 correct += int((scores.argmax(-1) == yb).sum())
-                total_loss += float(loss) * len(idx)
-                correct_t += two_mod.step_correct(v_seq.detach(), yb)
+                total_loss += loss_value * len(idx)
+                correct_t += step_ok
         sched.step()
         if cfg.two:
             two_w = two_mod.update_weights(two_w, correct_t / n)
@@ -229,7 +253,8 @@ def train(cfg: TrainConfig, progress: bool = False,
         "test_accuracy": test_acc, "train_accuracy": history[-1]["train_accuracy"],
         "n_test": len(test_ds), "n_train": n, "n_classes": n_classes, "epochs": cfg.epochs,
         "seed": cfg.seed, "seconds": seconds, "spike": spike.to_dict(),
-        "binary_weights": binary, "hyperparameters": hyper,
+        "binary_weights": binary, "binary_alpha": cfg.binary_alpha if binary else None,
+        "train_mode": cfg.train_mode, "hyperparameters": hyper,
         "input_shape": list(train_ds.shape),
     }
     return TrainResult(model, metadata, test_acc, history[-1]["train_accuracy"], seconds,

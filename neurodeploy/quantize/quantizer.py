@@ -45,6 +45,7 @@ from neurodeploy.ir import (
     validate,
 )
 from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
+from neurodeploy.quantize import binary
 from neurodeploy.quantize.pool_folding import fold_pools
 from neurodeploy.quantize.replay import replay_layer
 from neurodeploy.quantize.report import LayerReport, QuantReport
@@ -282,6 +283,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             raise NeurodeployError(f"node '{n}': no integer scale represents it on Loihi "
                                    f"(scale {lam_n:g}); its synapses' weights (largest "
                                    f"|w| = {w_top:g}), bias or states are out of range")
+        lam_n = binary.fold_scale(q, st.synapses[n], units, lam_n, n)  # binary: mantissas ±1
         lam[n] = lam_n
         rep.scale = lam_n
         # weights
@@ -297,6 +299,10 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 exp = int(np.clip(exp, *lf.WEIGHT_EXP_RANGE))
             w_int, sat = lf.quantize_weights(w_gain, exp)
             syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
+            bq = binary.weight_q(q, s, w_gain, lam_n)
+            if bq is not None:
+                syn.quant, w_int, exp, sat = bq, bq.weight, bq.weight_exp, 0
+                rep.notes.append(f"{s}: binary, mantissas ±1 at {bq.num_weight_bits} bits")
             rep.weight_exp[s] = exp
             rep.clip[s] = clip.get(s, 1.0)
             rep.saturated += sat
