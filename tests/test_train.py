@@ -117,3 +117,15 @@ def test_default_training_is_loihi_native_and_synapse_bias_is_an_option(tmp_path
     assert ck["arch"]["layers"][1]["learn_bias"] is False
     model, _ = load_checkpoint(out)
     assert model.layers[0].bias is not None
+
+
+def test_spike_settings_override_the_method_preset() -> None:
+    """``TrainConfig.spike`` overrides the method's SpikeConfig for one run (the seed study's
+    steepness grid) and is refused in one line for an unknown setting."""
+    r = train(TrainConfig(task="digits", method="asgl", spike={"alpha": 3.0, "asgl_width": 0.05},
+                          epochs=1, limit=128, test_limit=64, T=2))
+    cfgs = [m.spike_cfg for m in r.model.modules() if hasattr(m, "spike_cfg")]
+    assert cfgs and all(c.alpha == 3.0 and c.asgl_width == 0.05 and c.method == "asgl"
+                        for c in cfgs)
+    with pytest.raises(NeurodeployError, match=r"^unknown spike setting 'beta' \(choose from "):
+        TrainConfig(spike={"beta": 1.0})

@@ -30,12 +30,11 @@ on bad input, 2 on bad usage.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,26 +173,6 @@ def plan(sizes: Sizes, parts: Sequence[str]) -> list[Part]:
     return out
 
 
-@contextlib.contextmanager
-def registered(sp: Spec) -> Iterator[str]:
-    """The method name to train ``sp`` with: its preset, or (with spike overrides) the preset
-    plus overrides registered in ``training.METHODS`` for the duration of the run.
-
-    TrainConfig has no spike-override field; this is the one place the study reaches into the
-    training module (a ``TrainConfig.spike`` override would remove it)."""
-    from neurodeploy.nn import training
-
-    if not sp.spike:
-        yield sp.method
-        return
-    name = f"{sp.method}|{','.join(f'{k}={v:g}' for k, v in sp.spike)}"
-    training.METHODS[name] = {**training.METHODS[sp.method], **dict(sp.spike)}
-    try:
-        yield name
-    finally:
-        training.METHODS.pop(name, None)
-
-
 def hidden_spikes(model: Any, ds: Any, T: int, encoding: str) -> float:
     """Spikes of all hidden neuron layers per inference (eval mode, float model, test set)."""
     import torch
@@ -290,8 +269,7 @@ def run_one(sp: Spec, seed: int, sizes: Sizes) -> dict[str, Any]:
     torch.set_num_threads(1)
     kw = {**sizes.tasks[sp.task], **dict(sp.train)}
     t0 = time.perf_counter()
-    with registered(sp) as method:
-        r = train(TrainConfig(method=method, seed=seed, **kw))
+    r = train(TrainConfig(method=sp.method, seed=seed, spike=dict(sp.spike) or None, **kw))
     train_s = time.perf_counter() - t0
     T, enc = r.metadata["T"], r.metadata["encoding"]
     train_ds, test_ds = load_task(kw["task"], 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,8 @@ class TrainConfig:
     # binary weights: one α per layer (folds exactly into Loihi's per-layer threshold) or per
     # output channel (the former models; refused by the quantizer's binary folding)
     binary_alpha: str = "layer"
+    # overrides of the method's spike settings (SpikeConfig fields: alpha, p, asgl_width, ...)
+    spike: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_train_mode(self.train_mode, activity_reg=self.activity_reg)
@@ -90,6 +92,11 @@ class TrainConfig:
                                    f"{', '.join(METHODS)})")
         if self.epochs < 1:
             raise NeurodeployError(f"epochs must be >= 1, got {self.epochs}")
+        known = {f.name for f in fields(SpikeConfig)}
+        for key in self.spike or {}:
+            if key not in known:
+                raise NeurodeployError(f"unknown spike setting '{key}' (choose from "
+                                       f"{', '.join(sorted(known))})")
         self.hidden = tuple(int(h) for h in self.hidden)
 
 
@@ -186,7 +193,7 @@ def train(cfg: TrainConfig, progress: bool = False,
     T = cfg.T or (train_ds.T if spike_data else 8)
     decoding = "weighted" if cfg.two else (cfg.decoding or ("max" if spike_data else "mean"))
     readout_dv = cfg.readout_dv if cfg.readout_dv is not None else (0.1 if spike_data else 0.0)
-    preset = dict(METHODS[cfg.method])
+    preset = {**METHODS[cfg.method], **(cfg.spike or {})}
     binary = bool(preset.pop("binary_weights", False)) or cfg.binary_weights
     spike = SpikeConfig(**preset)
     n_classes = max(int(train_ds.y.max()) + 1, train_ds.n_classes)
