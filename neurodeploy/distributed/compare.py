@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any
 
 from neurodeploy.distributed.cluster import Cluster
-from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph
 
 
@@ -39,15 +38,9 @@ def compare(cluster: Cluster, graph: Graph, ds: Any, samples: int = 20, T: int |
     from neurodeploy.distributed.execute import run_shards
     from neurodeploy.distributed.shards import split
     from neurodeploy.distributed.worker import run_with_lava
-    from neurodeploy.lava.verdict import result
+    from neurodeploy.lava.verdict import compare_samples, result
 
-    if mode not in ("fixed", "float"):
-        raise NeurodeployError(f"unknown compare mode '{mode}' (choose fixed or float)")
-    if samples < 1:
-        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
-    n = min(samples, len(ds))
-    if n == 0:
-        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
+    n = compare_samples(mode, samples, ds)
     data = cluster.client.scatter(ds.subset(slice(0, n)), broadcast=True, hash=False)
     ranges = split(n, cluster.workers)
     shards = [{"ds": data, "lo": r.start, "hi": r.stop} for r in ranges]

@@ -23,7 +23,7 @@ import numpy as np
 from neurodeploy import kinds
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import Graph
-from neurodeploy.lava.verdict import VarSummary, judge, outside, result
+from neurodeploy.lava.verdict import VarSummary, compare_samples, judge, outside, result
 
 
 def _exact(var: str, binary: bool, rtol: float | None) -> bool:
@@ -105,13 +105,7 @@ def encoded_inputs(graph: Graph, ds: Any, samples: int, T: int | None,
     from neurodeploy.data import encode
     from neurodeploy.sim.dataset import input_encoding, steps_for
 
-    if mode not in ("fixed", "float"):
-        raise NeurodeployError(f"unknown compare mode '{mode}' (choose fixed or float)")
-    if samples < 1:
-        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
-    n = min(samples, len(ds))
-    if n == 0:
-        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
+    n = compare_samples(mode, samples, ds)
     enc = input_encoding(graph, ds.encoding)
     steps = steps_for(graph, ds.encoding, ds.T, T)
     return encode(ds.x[:n], enc, steps, seed=0)

@@ -35,6 +35,21 @@ class VarSummary:
     lava: np.ndarray
 
 
+def compare_samples(mode: str, samples: int, ds: Any) -> int:
+    """How many samples of ``ds`` a comparison in ``mode`` of ``samples`` samples runs, after
+    checking the arguments (NeurodeployError, one line)."""
+    from neurodeploy.errors import NeurodeployError
+
+    if mode not in ("fixed", "float"):
+        raise NeurodeployError(f"unknown compare mode '{mode}' (choose fixed or float)")
+    if samples < 1:
+        raise NeurodeployError(f"--samples must be >= 1, got {samples}")
+    n = min(samples, len(ds))
+    if n == 0:
+        raise NeurodeployError(f"dataset '{ds.name}' has no samples")
+    return n
+
+
 def outside(a: np.ndarray, b: np.ndarray, rtol: float, scale: float) -> np.ndarray:
     """Elements of ``a`` outside ``rtol`` of ``b``, judged against ``max(|b|, scale)``."""
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
