@@ -33,7 +33,7 @@ from neurodeploy.ir import (
     WeightQ,
 )
 from neurodeploy.kinds import cuba, cuba_lif
-from neurodeploy.sim import fast, simulate
+from neurodeploy.sim import fast, ops, simulate
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 #: input firing rates: none, below fast.SPARSE_RATE (event-driven sums), dense, all
@@ -271,3 +271,20 @@ def test_unknown_engine_is_refused() -> None:
     g.inputs, g.outputs = ["in"], ["out"]
     with pytest.raises(NeurodeployError, match="unknown simulation engine 'quick'"):
         simulate(g, np.zeros((1, 1, 1), np.float32), engine="quick")
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.sampled_from([1, 2, 3]),
+       st.sampled_from([(1, 1), (2, 1), (1, 3)]), st.sampled_from([(1, 1), (2, 2)]),
+       st.sampled_from([(0, 0), (1, 2)]))
+def test_conv_gemm_equals_conv2d_on_integers(seed, groups, cin_g, kernel, stride, padding):
+    """The im2col product fixed mode uses on CUDA sums integers exactly as the convolution
+    does (checked here on the CPU, in float64)."""
+    rng = np.random.default_rng(seed)
+    c_out = groups * int(rng.integers(1, 4))
+    x = torch.as_tensor(rng.integers(-255, 256, (2, groups * cin_g, 7, 6)), dtype=torch.float64)
+    w = torch.as_tensor(rng.integers(-256, 256, (c_out, cin_g, *kernel)), dtype=torch.float64)
+    dilation = (1, 2) if kernel[1] > 1 else (1, 1)
+    want = torch.nn.functional.conv2d(x, w, None, stride, padding, dilation, groups)
+    got = ops.conv2d_gemm(x, w, stride, padding, dilation, groups)
+    assert torch.equal(got, want)

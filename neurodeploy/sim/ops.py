@@ -48,6 +48,21 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                     groups=groups)
 
 
+def conv2d_gemm(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
+                padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> torch.Tensor:
+    """:func:`conv2d` without bias as an explicit im2col product (``unfold``, then one
+    batched matrix product per group): fixed mode's exact integer sums on CUDA, where cuDNN is
+    off (its transform-based algorithms round) and PyTorch's own convolution is slow."""
+    B, _, H, W = x.shape
+    c_out, cin_g, kh, kw = weight.shape
+    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
+    h_out = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    w_out = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    cols = cols.reshape(B, groups, cin_g * kh * kw, h_out * w_out)
+    y = torch.matmul(weight.reshape(groups, c_out // groups, cin_g * kh * kw), cols)
+    return y.reshape(B, c_out, h_out, w_out)
+
+
 def sum_pool2d(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
                padding: tuple[int, int]) -> torch.Tensor:
     """Per-channel window sums with zero padding: ``avg_pool2d`` with divisor 1 where its
