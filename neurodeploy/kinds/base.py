@@ -187,17 +187,14 @@ class NeuronKind(ABC):
 
     @abstractmethod
     def lava_process(self, node: Any, shape: tuple[int, ...], fixed: bool,
-                     gate_bias: bool) -> LavaNeuron:
+                     gate_bias: bool, reset: tuple[int, int] | None = None
+                     ) -> LavaNeuron | None:
         """The Lava process of ``node`` (integer parameters when ``fixed``, else float).
-        ``gate_bias``: start its bias at 0 and return it in :attr:`LavaNeuron.bias`."""
-
-    def lava_reset_process(self, node: Any, shape: tuple[int, ...], fixed: bool,
-                           interval: int, offset: int) -> LavaNeuron | None:
-        """``node`` as a Lava process that zeroes its own state in every Lava time step
-        ``≡ offset (mod interval)`` (one sample after another without ``Var.set`` resets or
-        bias gates, see :mod:`neurodeploy.lava.compiler`), or None when Lava has no such model
-        for it (the default)."""
-        return None
+        ``gate_bias``: start its bias at 0 and return it in :attr:`LavaNeuron.bias`.
+        ``reset``: ``(interval, offset)``: a process that zeroes its own state in every Lava
+        time step ``≡ offset (mod interval)`` (samples run one after another without
+        ``Var.set`` resets or bias gates, see :mod:`neurodeploy.lava.compiler`), or None when
+        Lava has no such model for the node."""
 
     # ------------------------------------------------------------ op counts
 

@@ -180,15 +180,10 @@ class CubaLIFKind(NeuronKind):
         return cuba.nonuniform(node, ("du", "dv", "vth"))
 
     def lava_process(self, node: CubaLIF, shape: tuple[int, ...], fixed: bool,
-                     gate_bias: bool) -> LavaNeuron:
+                     gate_bias: bool, reset: tuple[int, int] | None = None
+                     ) -> LavaNeuron | None:
         vth = int(node.quant.vth) if fixed else cuba.layer_value(node, "vth")
-        return cuba.lava_lif(node, shape, fixed, gate_bias, vth, int(node.refractory))
-
-    def lava_reset_process(self, node: CubaLIF, shape: tuple[int, ...], fixed: bool,
-                           interval: int, offset: int) -> LavaNeuron | None:
-        vth = int(node.quant.vth) if fixed else cuba.layer_value(node, "vth")
-        return cuba.lava_lif(node, shape, fixed, False, vth, int(node.refractory),
-                             reset=(interval, offset))
+        return cuba.lava_lif(node, shape, fixed, gate_bias, vth, int(node.refractory), reset)
 
     # ------------------------------------------------------------ converters
 

@@ -119,14 +119,10 @@ class ReadoutKind(NeuronKind):
         return cuba.nonuniform(node, ("du", "dv"))
 
     def lava_process(self, node: Readout, shape: tuple[int, ...], fixed: bool,
-                     gate_bias: bool) -> LavaNeuron:
+                     gate_bias: bool, reset: tuple[int, int] | None = None
+                     ) -> LavaNeuron | None:
         return cuba.lava_lif(node, shape, fixed, gate_bias,
-                             lf.NEVER_FIRE_VTH if fixed else np.inf)
-
-    def lava_reset_process(self, node: Readout, shape: tuple[int, ...], fixed: bool,
-                           interval: int, offset: int) -> LavaNeuron | None:
-        return cuba.lava_lif(node, shape, fixed, False, lf.NEVER_FIRE_VTH if fixed else np.inf,
-                             reset=(interval, offset))
+                             lf.NEVER_FIRE_VTH if fixed else np.inf, reset=reset)
 
     # ------------------------------------------------------------ converters
 

@@ -238,11 +238,14 @@ class SigmaDeltaKind(NeuronKind):
         return _uniform_vth(node)
 
     def lava_process(self, node: SigmaDelta, shape: tuple[int, ...], fixed: bool,
-                     gate_bias: bool) -> LavaNeuron:
+                     gate_bias: bool, reset: tuple[int, int] | None = None
+                     ) -> LavaNeuron | None:
         """``Sigma`` / ``Delta`` / ``SigmaDelta`` (mode); fixed: the integer ``vth``, ``bias``
         and exponents (the process scales ``vth`` and ``bias`` by ``2**(spike_exp +
         state_exp)``); float: the float ``vth``, ``bias``, exponents 0. A gated bias starts at
         0 and is set to its scaled value (the ``bias`` Var holds ``bias << E``)."""
+        if reset is not None:  # Lava's sdn processes have no self-reset
+            return None
         from lava.proc.sdn.process import ActivationMode, Delta, Sigma
         from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 

@@ -543,8 +543,8 @@ def _self_resetting_neurons(graph: Graph, shapes: dict[str, tuple[int, ...]],
         kind = kinds.kind_of(node)
         if kind is None:
             continue
-        b = kind.lava_reset_process(node, shapes[name], fixed, n_steps,
-                                    (latency[name] + 1) % n_steps)
+        b = kind.lava_process(node, shapes[name], fixed, False,
+                              reset=(n_steps, (latency[name] + 1) % n_steps))
         if b is None:
             return None
         built[name] = b
