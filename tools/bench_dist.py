@@ -7,7 +7,9 @@ Times, in one run and interleaved (so both see the same machine load):
   close included), as subprocesses;
 - **warm**: ``compare`` alone in this process vs on an already started cluster of W workers.
 
-Each sharded result is checked equal to the single-process one. Prints one table with both
+Each sharded result is checked equal to the single-process one. The last row is Amdahl's bound
+on the end-to-end speed-up: the best any number of free, perfectly balanced workers could do
+when only the compare itself (the warm single-process time) is split. Prints one table with both
 wall times, their ratio, the CPU seconds each used (all processes: workers, Lava's processes),
 and the load average before and after: on a shared machine the wall times depend on what else
 runs, the CPU seconds much less (with W idle cores a run takes at least CPU / W seconds).
@@ -117,10 +119,18 @@ def main() -> None:
           f"{'CPU s, 1 process':>17} {f'CPU s, {a.workers} workers':>17}")
     for name, (s, sc), (d, dc) in rows:
         print(f"{name:22} {s:14.2f} {d:14.2f} {s / d:8.2f}x {sc:17.2f} {dc:17.2f}")
+    # Amdahl: only the compare itself can be split; the interpreter, imports and Lava's start
+    # stay. Even with free workers and a perfect split, end to end cannot beat this.
+    e2e_s, warm_s = best(e2e["single"])[0], best(warm["single"])[0]
+    bound = e2e_s / max(e2e_s - warm_s * (1 - 1 / a.workers), 1e-9)
+    print(f"{'bound (Amdahl)':22} {e2e_s:14.2f} {e2e_s / bound:14.2f} {bound:8.2f}x   "
+          f"(end to end if the {warm_s:.2f} s of compare split perfectly over {a.workers} "
+          "workers at no cost)")
     print(f"cores: {os.cpu_count()}; load average (1/5/15 min) before {load_before}, "
           f"after {_load()}")
     print(json.dumps({"samples": a.samples, "workers": a.workers, "repeat": a.repeat,
-                      "end_to_end_s": e2e, "warm_s": warm, "cores": os.cpu_count(),
+                      "end_to_end_s": e2e, "warm_s": warm, "amdahl_bound": bound,
+                      "cores": os.cpu_count(),
                       "load_before": load_before, "load_after": _load()}))
 
 
