@@ -246,10 +246,13 @@ def test_quantize_bad_workers_and_bits_are_one_line(graphs, capsys, tmp_path) ->
     assert not (tmp_path / "q.ndg").exists()
 
 
-def test_default_runs_do_not_import_dask(graphs) -> None:
+def test_default_runs_do_not_import_dask(graphs, tmp_path) -> None:
     code = ("import sys; from neurodeploy.cli.main import main; "
             f"rc = main(['simulate', {str(graphs['fixed_path'])!r}, '--data', 'digits', "
             "'--mode', 'fixed', '--samples', '5', '--json']); "
+            f"rc = rc or main(['quantize', {str(graphs['float_path'])!r}, '--calib', 'digits', "
+            f"'--calib-samples', '16', '--samples', '5', '-o', {str(tmp_path / 'q.ndg')!r}, "
+            "'--json']); "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dask', 'distributed', 'dask_jobqueue')); "
             "print(rc, bad, file=sys.stderr); sys.exit(rc or len(bad))")

@@ -7,8 +7,8 @@ given :func:`simulate_sharded` as its ``recorder``.
 Exact merge: every shard returns :func:`neurodeploy.sim.simulate`'s result on its contiguous
 slice of the samples; per-sample arrays (records, outputs) are concatenated in sample order,
 integer spike counts added, and what the simulator derives from them over the whole batch
-(decoded outputs, predictions, firing rates) is derived again over the merged arrays, as
-:func:`neurodeploy.sim.prepare.finish` does. The result equals one ``simulate`` over all
+(decoded outputs, predictions, firing rates) is derived again over the merged arrays by the
+simulator's own code (:func:`neurodeploy.sim.prepare.result_of`). The result equals one ``simulate`` over all
 samples as long as each sample's float arithmetic does not depend on the batch it runs in:
 fixed point always; float mode holds on the CPU for the same thread count (MKL's float32 sums
 depend on it, and the workers run one thread — so does the quantizer here for graphs whose
@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurodeploy import kinds
 from neurodeploy.distributed.cluster import Cluster
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.ir import Graph, Input
+from neurodeploy.ir import Graph
 
 
 def _simulate_shard(graph: Graph, x: np.ndarray, mode: str,
@@ -41,34 +40,28 @@ def _simulate_shard(graph: Graph, x: np.ndarray, mode: str,
 
 def merge_results(graph: Graph, parts: Sequence[Any]) -> Any:
     """One :class:`neurodeploy.sim.SimResult` from the results of contiguous sample shards, in
-    sample order: records and outputs concatenated along the batch axis, spike counts added as
-    the integers they are, decoded outputs, predictions and firing rates computed over the
-    merged arrays (the formulas of :func:`neurodeploy.sim.prepare.finish`)."""
-    from neurodeploy.sim import SimResult, decode
+    sample order: records and outputs concatenated along the batch axis, counts of nonzero
+    values added as the integers they are, saturations added; decoded outputs, predictions
+    and firing rates then computed over the merged arrays by the simulator's own code
+    (:func:`neurodeploy.sim.prepare.result_of`)."""
+    from neurodeploy.sim.prepare import Raw, result_of
 
     if not parts:
         raise NeurodeployError("no shard results to merge")
     sizes = [int(p.decoded.shape[0]) for p in parts]
-    B, T = sum(sizes), parts[0].T
-    outputs = {k: torch.cat([p.outputs[k] for p in parts], dim=1) for k in parts[0].outputs}
-    first = graph.outputs[0]
-    decoded = decode(outputs[first], graph.nodes[first])
-    predictions = decoded.argmax(1).cpu().numpy().astype(np.int64)
     counts = {}
     for k in parts[0].counts:
-        # each shard's counts are integer counts divided by its size: rint recovers them
-        total = sum(np.rint(p.counts[k] * b).astype(np.int64) for p, b in zip(parts, sizes,
-                                                                                strict=True))
-        counts[k] = total.astype(np.float64) / B
-    rates = {n: float(counts[n].sum() / (T * max(counts[n].size, 1)))
-             for n, node in graph.nodes.items()
-             if n in counts and (isinstance(node, Input) or kinds.fires(node))}
-    records = {n: {var: torch.cat([p.records[n][var] for p in parts], dim=1) for var in rec}
-               for n, rec in parts[0].records.items()}
-    saturations = {k: int(sum(p.saturations.get(k, 0) for p in parts))
-                   for k in parts[0].saturations}
-    return SimResult(outputs, decoded, predictions, counts, rates, records, saturations, T,
-                     parts[0].mode)
+        # a shard's counts are its integer counts divided by its size: rint recovers them
+        counts[k] = torch.from_numpy(sum(np.rint(p.counts[k] * b).astype(np.int64)
+                                         for p, b in zip(parts, sizes, strict=True)))
+    raw = Raw(outputs={k: torch.cat([p.outputs[k] for p in parts], dim=1)
+                       for k in parts[0].outputs},
+              counts=counts,
+              records={n: {var: torch.cat([p.records[n][var] for p in parts], dim=1)
+                           for var in rec} for n, rec in parts[0].records.items()},
+              saturations={k: int(sum(p.saturations.get(k, 0) for p in parts))
+                           for k in parts[0].saturations})
+    return result_of(graph, raw, sum(sizes), parts[0].T, parts[0].mode == "fixed")
 
 
 def simulate_sharded(cluster: Cluster, graph: Graph, x: np.ndarray | torch.Tensor,
