@@ -155,15 +155,19 @@ def sign_mode(w: np.ndarray) -> str:
     return "mixed"
 
 
-def mantissa_grid(mode: str) -> tuple[int, int, int]:
-    """``(step, lo, hi)`` of representable integer weights: mixed sign uses even values in
-    [−256, 254], one sign uses every value in [0, 255] or [−255, 0]."""
+def mantissa_grid(mode: str, bits: int = WEIGHT_BITS) -> tuple[int, int, int]:
+    """``(step, lo, hi)`` of representable integer weights at ``num_weight_bits = bits``: at 8
+    bits mixed sign uses even values in [−256, 254], one sign every value in [0, 255] or
+    [−255, 0]; ``b`` bits keep the range and drop ``8 − b`` more low bits (mixed sign counts
+    the sign as a bit: step ``2**(9 − b)``), as Lava's ``truncate_weights`` does."""
     top = 2**WEIGHT_BITS
     if mode == "mixed":
-        return 2, -top, top - 2
+        step = 2 ** (WEIGHT_BITS + 1 - bits)
+        return step, -top, top - step
+    step = 2 ** (WEIGHT_BITS - bits)
     if mode == "inhibitory":
-        return 1, -(top - 1), 0
-    return 1, 0, top - 1
+        return step, -(top - step), 0
+    return step, 0, top - step
 
 
 def lava_effective_weights(w_int: np.ndarray, num_weight_bits: int = WEIGHT_BITS) -> np.ndarray:
@@ -185,23 +189,26 @@ def lava_effective_weights(w_int: np.ndarray, num_weight_bits: int = WEIGHT_BITS
 # ---------------------------------------------------------------- rounding floats onto the formats
 
 
-def weight_exp_for(w_gain_max: float, mode: str, clip: float) -> int:
-    """Smallest exponent with ``clip · max|w_gain| / 2**exp`` inside the mantissa range."""
-    _, lo, hi = mantissa_grid(mode)
+def weight_exp_for(w_gain_max: float, mode: str, clip: float, bits: int = WEIGHT_BITS) -> int:
+    """Smallest exponent with ``clip · max|w_gain| / 2**exp`` inside the mantissa range (of
+    ``bits``-bit weights)."""
+    _, lo, hi = mantissa_grid(mode, bits)
     top = max(abs(lo), abs(hi))
     if w_gain_max <= 0:
         return 0
     return int(math.ceil(math.log2(clip * w_gain_max / top)))
 
 
-def quantize_weights(w_gain: np.ndarray, exp: int) -> tuple[np.ndarray, int]:
-    """Integer weights ``≈ w_gain / 2**exp`` on Lava's grid; returns ``(w_int, saturated)``
-    where ``saturated`` counts weights clipped to the mantissa range."""
+def quantize_weights(w_gain: np.ndarray, exp: int, bits: int = WEIGHT_BITS
+                     ) -> tuple[np.ndarray, int]:
+    """Integer weights ``≈ w_gain / 2**exp`` on Lava's grid at ``num_weight_bits = bits``;
+    returns ``(w_int, saturated)`` where ``saturated`` counts weights clipped to the mantissa
+    range."""
     mode = sign_mode(w_gain)
-    step, lo, hi = mantissa_grid(mode)
+    step, lo, hi = mantissa_grid(mode, bits)
     ideal = np.round(w_gain / (step * 2.0**exp)) * step
     saturated = int(np.sum((ideal < lo) | (ideal > hi)))
-    w_int = lava_effective_weights(np.clip(ideal, lo, hi).astype(np.int64))
+    w_int = lava_effective_weights(np.clip(ideal, lo, hi).astype(np.int64), bits)
     return w_int, saturated
 
 

@@ -1,4 +1,5 @@
-"""Runs on Dask equal the single-process runs byte for byte; failures are one line.
+"""Runs on Dask equal the single-process runs byte for byte (simulate, energy, compare, and
+quantize's calibration recording); failures are one line.
 
 One LocalCluster (2 single-threaded worker processes) is shared by the module; the CLI tests
 start their own (--workers 2) or a separate `dask scheduler` / `dask worker` pair."""
@@ -110,6 +111,63 @@ def test_simulate_and_energy_with_workers_print_the_same_json(graphs, capsys) ->
     assert _json(capsys, [*energy, "--workers", "2"]) == _json(capsys, energy)
 
 
+@pytest.mark.parametrize("mode", ["fixed", "float"])
+def test_sharded_simulate_equals_one_simulate(cluster, graphs, mode, one_thread) -> None:
+    """Samples split over the workers (7 and 6), merged: the SimResult of one simulate call,
+    every field bit for bit."""
+    from neurodeploy.data import encode
+    from neurodeploy.distributed.quantize import simulate_sharded
+    from neurodeploy.sim import simulate
+
+    ds = load_dataset("digits", "train", limit=13)
+    x = encode(ds.x, "rate", 6, seed=2)
+    ref = simulate(graphs[mode], x, mode=mode, record=["lif1", "out"])
+    got = simulate_sharded(cluster, graphs[mode], x, mode=mode, record=["lif1", "out"])
+    assert got.T == ref.T and got.mode == ref.mode and got.decoded.equal(ref.decoded)
+    np.testing.assert_array_equal(got.predictions, ref.predictions)
+    assert got.firing_rates == ref.firing_rates and got.saturations == ref.saturations
+    assert got.counts.keys() == ref.counts.keys()
+    for k in ref.counts:
+        assert got.counts[k].tobytes() == ref.counts[k].tobytes(), k
+    assert got.outputs.keys() == ref.outputs.keys()
+    assert all(got.outputs[k].equal(v) for k, v in ref.outputs.items())
+    for k, rec in ref.records.items():
+        for var, val in rec.items():
+            assert got.records[k][var].equal(val), (k, var)
+
+
+def test_quantize_calibrated_on_workers_writes_the_same_file(cluster, graphs, tmp_path) -> None:
+    """The float recording of 40 calibration samples on 2 workers: the same quantized graph
+    (file bytes) and report as in one process."""
+    from neurodeploy.distributed.quantize import quantize as quantize_on
+    from neurodeploy.ir import save_graph
+
+    calib = load_dataset("digits", "train", limit=40)
+    for bits in (8, 3):
+        one, rep1 = quantize(graphs["float"], calib, target="loihi2", weight_bits=bits)
+        two, rep2 = quantize_on(cluster, graphs["float"], calib, target="loihi2",
+                                weight_bits=bits)
+        save_graph(one, tmp_path / f"one{bits}.q.ndg")
+        save_graph(two, tmp_path / f"two{bits}.q.ndg")
+        assert (tmp_path / f"one{bits}.q.ndg").read_bytes() == \
+            (tmp_path / f"two{bits}.q.ndg").read_bytes()
+        assert repr(rep1) == repr(rep2)
+    assert (tmp_path / "one8.q.ndg").read_bytes() != (tmp_path / "one3.q.ndg").read_bytes()
+
+
+def test_quantize_cli_with_workers_writes_the_same_file(graphs, tmp_path, capsys) -> None:
+    args = ["quantize", str(graphs["float_path"]), "--calib", "digits", "--calib-samples", "64",
+            "--samples", "100", "--weight-bits", "4", "--json"]
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+    ref = _json(capsys, [*args, "-o", str(tmp_path / "one" / "m.q.ndg")])
+    got = _json(capsys, [*args, "-o", str(tmp_path / "two" / "m.q.ndg"), "--workers", "2"])
+    assert got.replace("/two/", "/one/") == ref
+    assert (tmp_path / "two" / "m.q.ndg").read_bytes() == \
+        (tmp_path / "one" / "m.q.ndg").read_bytes()
+    assert json.loads(ref)["weight_bits"] == 4
+
+
 def test_a_shard_whose_worker_dies_is_run_again(cluster, tmp_path) -> None:
     marker = tmp_path / "died"
 
@@ -161,21 +219,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_scheduler_is_one_line(graphs, capsys) -> None:
+def test_unreachable_scheduler_is_one_line(graphs, capsys, tmp_path) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
-    t0 = time.monotonic()
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        assert main(["simulate", str(graphs["fixed_path"]), "--data", "digits", "--mode",
-                     "fixed", "--scheduler", address]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot reach the Dask scheduler at {address}: ")
-    assert err.count("\n") == 1 and time.monotonic() - t0 < 30
+    for argv in (["simulate", str(graphs["fixed_path"]), "--data", "digits", "--mode", "fixed"],
+                 ["quantize", str(graphs["float_path"]), "--calib", "digits", "-o",
+                  str(tmp_path / "q.ndg")]):
+        t0 = time.monotonic()
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            assert main([*argv, "--scheduler", address]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot reach the Dask scheduler at {address}: ")
+        assert err.count("\n") == 1 and time.monotonic() - t0 < 30
+    assert not (tmp_path / "q.ndg").exists()
 
 
-def test_default_runs_do_not_import_dask(graphs) -> None:
+def test_quantize_bad_workers_and_bits_are_one_line(graphs, capsys, tmp_path) -> None:
+    base = ["quantize", str(graphs["float_path"]), "--calib", "digits", "-o",
+            str(tmp_path / "q.ndg")]
+    for extra, msg in [(["--workers", "0"], "error: --workers must be >= 1, got 0\n"),
+                       (["--weight-bits", "9"], "error: --weight-bits must be from 1 to 8 "
+                                                "(Loihi's synapse widths), got 9\n"),
+                       (["--weight-bits", "0"], "error: --weight-bits must be from 1 to 8 "
+                                                "(Loihi's synapse widths), got 0\n")]:
+        assert main([*base, *extra]) == 1
+        assert capsys.readouterr().err == msg
+    assert not (tmp_path / "q.ndg").exists()
+
+
+def test_default_runs_do_not_import_dask(graphs, tmp_path) -> None:
     code = ("import sys; from neurodeploy.cli.main import main; "
             f"rc = main(['simulate', {str(graphs['fixed_path'])!r}, '--data', 'digits', "
             "'--mode', 'fixed', '--samples', '5', '--json']); "
+            f"rc = rc or main(['quantize', {str(graphs['float_path'])!r}, '--calib', 'digits', "
+            f"'--calib-samples', '16', '--samples', '5', '-o', {str(tmp_path / 'q.ndg')!r}, "
+            "'--json']); "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dask', 'distributed', 'dask_jobqueue')); "
             "print(rc, bad, file=sys.stderr); sys.exit(rc or len(bad))")
@@ -254,9 +331,19 @@ def test_separate_scheduler_and_workers(tmp_path, compare_reference, graphs, cap
     sim = ["simulate", str(graphs["fixed_path"]), "--data", "digits", "--mode", "fixed",
            "--samples", "60", "--batch-size", "16", "--json"]
     sim_ref = _json(capsys, sim)
+    quant = ["quantize", str(graphs["float_path"]), "--calib", "digits", "--calib-samples",
+             "48", "--samples", "60", "--json"]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "pair").mkdir()
+    quant_ref = _json(capsys, [*quant, "-o", str(tmp_path / "one" / "m.q.ndg")])
     with dask_pair(tmp_path) as address:
         assert _json(capsys, [*args, "--scheduler", address]) == ref
         assert _json(capsys, [*sim, "--scheduler", address]) == sim_ref
+        got = _json(capsys, [*quant, "-o", str(tmp_path / "pair" / "m.q.ndg"), "--scheduler",
+                             address])
+    assert got.replace("/pair/", "/one/") == quant_ref
+    assert (tmp_path / "pair" / "m.q.ndg").read_bytes() == \
+        (tmp_path / "one" / "m.q.ndg").read_bytes()
 
 
 def test_compare_finds_the_same_divergence_on_workers(cluster, graphs) -> None:

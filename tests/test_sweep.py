@@ -1,5 +1,6 @@
-"""``neurodeploy sweep``: the Pareto front on a hand-made table; a 2 targets × 3 T sweep on
-two Dask workers writes the table and the plots, identical to the sweep in one process."""
+"""``neurodeploy sweep``: the Pareto front on a hand-made table; a 2 targets × 3 T sweep and a
+2 weight widths sweep on two Dask workers write the table and the plots, identical to the sweep
+in one process; fewer weight bits reach the quantized graph and the mapping."""
 
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ def test_sweep_two_targets_three_T_on_two_workers(tmp_path, capsys) -> None:
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     doc = json.loads((tmp_path / "two" / "sweep.json").read_text())
     rows = doc["rows"]
-    assert [(r["target"], r["T"], r["profile"]) for r in rows] == [
-        (t, T, t) for t in ("loihi1", "loihi2") for T in (3, 4, 6)]
+    assert [(r["target"], r["weight_bits"], r["T"], r["profile"]) for r in rows] == [
+        (t, 8, T, t) for t in ("loihi1", "loihi2") for T in (3, 4, 6)]
     assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
     for r in rows:
         assert 0 <= r["accuracy"] <= 1 and r["energy_pj"] > 0 and r["latency_us"] > 0
@@ -89,15 +90,107 @@ def test_sweep_two_targets_three_T_on_two_workers(tmp_path, capsys) -> None:
     assert front >= 1 and html.count('class="front"') == 3 * front
 
 
+def test_sweep_over_weight_bits_on_two_workers(tmp_path, capsys) -> None:
+    """A digits MLP (64-24-10, trained 4 epochs) at 8 and 2 bits on Loihi 2 and on a Loihi 2
+    whose cores hold 400 synapse-memory words: 8 bits keep the float accuracy, 2 bits (sign + 1
+    bit) lose some; the 2-bit rows are what quantize(weight_bits=2) simulates, take less
+    synapse memory (and fewer cores where memory fills them); 1 bit of mixed sign is a row the
+    quantizer refused; in one process and on 2 workers the same bytes."""
+    pytest.importorskip("distributed")
+    from profile_edit import edited_profile
+
+    from neurodeploy.data import load_dataset
+    from neurodeploy.ir import load_graph
+    from neurodeploy.quantize import quantize
+    from neurodeploy.sim import run_dataset
+
+    model = tmp_path / "m.ndg"
+    assert main(["train", "--task", "digits", "--epochs", "4", "--hidden", "24", "-o",
+                 str(tmp_path / "m.pt")]) == 0
+    assert main(["export", str(tmp_path / "m.pt"), "-o", str(model)]) == 0
+    capsys.readouterr()
+    tight = edited_profile(tmp_path, "loihi2", name="loihi2-small", synmem_words_per_core=400)
+    tight_path = sorted(tmp_path.glob("loihi2-edited-*.toml"))[0]
+    args = ["sweep", str(model), "--data", "digits", "--target", "loihi2", "--weight-bits",
+            "8,2", "--weight-bits", "1", "--T", "4", "--profile", "loihi2", "--profile",
+            str(tight_path), "--samples", "200", "--calib-samples", "32", "--json"]
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers: MKL's float sums depend on the thread count
+    try:
+        assert main([*args, "-o", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    one = capsys.readouterr().out
+    assert main([*args, "-o", str(tmp_path / "two"), "--workers", "2"]) == 0
+    assert capsys.readouterr().out == one
+    for name in ("sweep.json", "sweep.csv", "sweep.html"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    doc = json.loads(one)
+    assert doc["weight_bits"] == [8, 2, 1]
+    rows = {(r["weight_bits"], r["profile"]): r for r in doc["rows"]}
+    assert list(rows) == [(b, p) for b in (8, 2, 1) for p in ("loihi2", tight.name)]
+    for p in ("loihi2", tight.name):
+        assert rows[(1, p)]["status"].startswith("refused by the quantizer: node 'fc1' "), \
+            rows[(1, p)]["status"]
+        assert "1-bit weights of mixed sign" in rows[(1, p)]["status"]
+        assert not rows[(1, p)]["pareto"]
+    graph = load_graph(model)
+    calib = load_dataset("digits", "train", limit=32)
+    test = load_dataset("digits", "test", limit=200)
+    synapses = [s for s in graph.nodes if graph.nodes[s].kind == "dense"]
+    for bits in (8, 2):
+        qg, _ = quantize(graph, calib, target="loihi2", T=4, max_calib=32, weight_bits=bits)
+        res = run_dataset(qg, test, mode="fixed", T=4)
+        assert all(qg.nodes[s].quant.num_weight_bits == bits for s in synapses)
+        assert rows[(bits, "loihi2")]["accuracy"] == round(res.accuracy, 6)
+    eight, two = rows[(8, "loihi2")], rows[(2, "loihi2")]
+    assert eight["float_accuracy"] > 0.8  # trained
+    assert abs(eight["accuracy"] - eight["float_accuracy"]) <= 0.02
+    assert two["accuracy"] < eight["accuracy"] - 0.05
+    # 2-bit mantissas are a different network: other spikes, other energy
+    assert two["energy_pj"] != eight["energy_pj"] and two["synops"] != eight["synops"]
+    assert two["synmem_words"] < eight["synmem_words"] and two["cores"] == eight["cores"] == 2
+    # fc1 (64 axons x 24 synapses) takes 64 x (2 + 24 x 8 / 32) = 512 words at 8 bits: two
+    # cores of 400 words; at 2 bits 64 x (2 + 24 x 2 / 32) = 256, one core
+    t8, t2 = rows[(8, tight.name)], rows[(2, tight.name)]
+    assert (t8["cores"], t2["cores"]) == (3, 2)
+    html = (tmp_path / "one" / "sweep.html").read_text()
+    assert "2-bit T=4" in html and "8-bit T=4" in html
+
+
 def test_sweep_bad_input_is_one_line(tmp_path, capsys) -> None:
     model = tmp_path / "m.ndg"
     _model(model)
     for extra, msg in [(["--target", "loihi3"], "error: unknown target 'loihi3'"),
                        (["--T", "0"], "error: --T must be >= 1, got 0"),
                        (["--T", "4", "--T", "4"], "error: --T 4 given twice"),
-                       (["--profile", "tpu"], "error: ")]:
+                       (["--profile", "tpu"], "error: "),
+                       (["--weight-bits", "0"], "error: --weight-bits must be from 1 to 8 "
+                                                "(Loihi's synapse widths), got 0"),
+                       (["--weight-bits", "8,9"], "error: --weight-bits must be from 1 to 8 "
+                                                  "(Loihi's synapse widths), got 9"),
+                       (["--weight-bits", "4.5"], "error: --weight-bits: '4.5' is not a whole "
+                                                  "number of bits (1 to 8)"),
+                       (["--weight-bits", "8,4", "--weight-bits", "4"],
+                        "error: --weight-bits 4 given twice"),
+                       (["--workers", "0"], "error: --workers must be >= 1, got 0")]:
         assert main(["sweep", str(model), "--data", "digits", "-o", str(tmp_path / "o"),
                      *extra]) == 1
         err = capsys.readouterr().err
         assert err.startswith(msg) and err.count("\n") == 1, err
     assert not (tmp_path / "o" / "sweep.json").exists()
+
+
+def test_sweep_unreachable_scheduler_is_one_line(tmp_path, capsys) -> None:
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    model = tmp_path / "m.ndg"
+    _model(model)
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(["sweep", str(model), "--data", "digits", "-o", str(tmp_path / "o"),
+                     "--weight-bits", "8,4", "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:1: ")
+    assert err.count("\n") == 1 and not (tmp_path / "o" / "sweep.json").exists()

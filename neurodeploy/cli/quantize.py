@@ -1,4 +1,5 @@
-"""``neurodeploy quantize MODEL.ndg --target loihi2 --calib DATA -o MODEL.q.ndg``."""
+"""``neurodeploy quantize MODEL.ndg --target loihi2 --calib DATA -o MODEL.q.ndg``
+[``--weight-bits B``] [``--workers N`` | ``--scheduler ADDRESS`` | ``--slurm SPEC``]."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import typer
 
 from neurodeploy.cli.common import console, emit_json, existing_file
+from neurodeploy.cli.distopts import Scheduler, Slurm, Workers
 
 
 def quantize_cmd(
@@ -22,28 +24,56 @@ def quantize_cmd(
         "--calib-samples", help="Samples used to calibrate.")] = 256,
     samples: Annotated[int | None, typer.Option("--samples", help="Evaluate on the first N test "
                                        "samples only.")] = None,
+    weight_bits: Annotated[int, typer.Option(
+        "--weight-bits", help="Bits per synapse weight, 1-8 (Lava's num_weight_bits; mixed-sign "
+        "weights count the sign).")] = 8,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    slurm: Slurm = None,
 ) -> None:
     """Quantize a float graph to Loihi's integer formats, calibrated on data; report accuracy
-    (float vs fixed point, test split) and per-layer firing-rate drift."""
+    (float vs fixed point, test split) and per-layer firing-rate drift. With
+    --workers/--scheduler/--slurm the calibration samples' float activity is recorded and the
+    test split simulated on Dask workers, split by samples (the same file and report)."""
     from neurodeploy.atomic import refuse_input_overwrite
     from neurodeploy.data import load_dataset
+    from neurodeploy.distributed import cluster_spec
+    from neurodeploy.errors import NeurodeployError
     from neurodeploy.ir import load_graph, save_graph
-    from neurodeploy.quantize import quantize
-    from neurodeploy.sim import run_dataset
 
+    spec = cluster_spec(workers, scheduler, slurm)
+    if not 1 <= weight_bits <= 8:
+        raise NeurodeployError(f"--weight-bits must be from 1 to 8 (Loihi's synapse widths), "
+                               f"got {weight_bits}")
     refuse_input_overwrite(out, [model, calib if calib.endswith(".npz") else None])
     graph = load_graph(existing_file(model, "graph file"))
     train = load_dataset(calib, split="train", limit=calib_samples)
     test = load_dataset(calib, split="test", limit=samples)
-    qgraph, report = quantize(graph, train, target=target, T=steps, max_calib=calib_samples)
+    kw = {"target": target, "T": steps, "max_calib": calib_samples, "weight_bits": weight_bits}
     show = not json_out
-    acc_float = run_dataset(graph, test, T=steps, progress=show).accuracy
-    acc_fixed = run_dataset(qgraph, test, mode="fixed", T=steps, progress=show).accuracy
+    if spec is None:
+        from neurodeploy.quantize import quantize
+        from neurodeploy.sim import run_dataset
+
+        qgraph, report = quantize(graph, train, **kw)
+        acc_float = run_dataset(graph, test, T=steps, progress=show).accuracy
+        acc_fixed = run_dataset(qgraph, test, mode="fixed", T=steps, progress=show).accuracy
+    else:
+        from neurodeploy.distributed.cluster import open_cluster
+        from neurodeploy.distributed.quantize import quantize as quantize_on
+        from neurodeploy.distributed.simulate import run_dataset as run_on
+
+        with open_cluster(spec) as cluster:
+            qgraph, report = quantize_on(cluster, graph, train, **kw)
+            acc_float = run_on(cluster, graph, test, T=steps, progress=show).accuracy
+            acc_fixed = run_on(cluster, qgraph, test, mode="fixed", T=steps,
+                               progress=show).accuracy
     save_graph(qgraph, out)
     layers = [r.__dict__ for r in report.layers]
     if json_out:
-        emit_json({"model": str(model), "output": str(out), "target": target, "T": report.T,
+        emit_json({"model": str(model), "output": str(out), "target": target,
+                   "weight_bits": weight_bits, "T": report.T,
                    "n_test": len(test), "float_accuracy": acc_float,
                    "quantized_accuracy": acc_fixed, "input_scale": report.input_scale,
                    "input_bits": report.input_bits, "layers": layers,
@@ -51,7 +81,8 @@ def quantize_cmd(
         return
     from rich.table import Table
 
-    table = Table(title=f"{model} → {out}  ({target}, T={report.T})")
+    table = Table(title=f"{model} → {out}  ({target}, {weight_bits}-bit weights, "
+                        f"T={report.T})")
     for col in ("layer", "type", "scale", "weight exp", "weight err", "saturated",
                 "at bounds", "rate float", "rate fixed", "notes"):
         table.add_column(col)

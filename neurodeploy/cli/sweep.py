@@ -1,5 +1,6 @@
-"""``neurodeploy sweep MODEL.ndg --data DATA --target loihi1 --target loihi2 --T 4 --T 8 -o DIR``:
-a design-space sweep (quantization target × T × hardware profile) with its Pareto front."""
+"""``neurodeploy sweep MODEL.ndg --data DATA --target loihi1 --target loihi2 --weight-bits 8,4
+--T 4 --T 8 -o DIR``: a design-space sweep (quantization target × weight bits × T × hardware
+profile) with its Pareto front."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def sweep_cmd(
     target: Annotated[list[str] | None, typer.Option(
         "--target", help="Quantization target (repeatable): loihi2, loihi1. Default: "
                          "both.")] = None,
+    weight_bits: Annotated[list[str] | None, typer.Option(
+        "--weight-bits", help="Synapse weight widths, 1-8 bits (repeatable or comma-separated: "
+        "8,6,4; Lava's num_weight_bits, mixed-sign weights count the sign). Default: 8.")
+    ] = None,
     steps: Annotated[list[int] | None, typer.Option(
         "--T", help="Time steps (repeatable). Default: the graph's T.")] = None,
     profile: Annotated[list[str] | None, typer.Option(
@@ -45,8 +50,9 @@ def sweep_cmd(
     scheduler: Scheduler = None,
     slurm: Slurm = None,
 ) -> None:
-    """Quantize the model for each target at each T, simulate it bit-accurately on the test
-    data, estimate energy and latency per hardware profile, and mark the Pareto front
+    """Quantize the model for each target, weight width and T, simulate it bit-accurately on
+    the test data, estimate energy and latency per hardware profile (and map it: cores,
+    synapse memory), and mark the Pareto front
     (accuracy up, energy and latency down). With --workers/--scheduler/--slurm the points run
     on Dask workers (the same table)."""
     from neurodeploy.atomic import check_writable_dir, write_text
@@ -56,9 +62,10 @@ def sweep_cmd(
     from neurodeploy.ir import load_graph
     from neurodeploy.jsonsafe import to_jsonable
     from neurodeploy.report import sweep_html
-    from neurodeploy.sweep import COLUMNS, sweep, to_csv
+    from neurodeploy.sweep import COLUMNS, parse_bits, sweep, to_csv
 
     spec = cluster_spec(workers, scheduler, slurm)
+    bits = parse_bits(weight_bits or ["8"])
     if samples is not None and samples < 1:
         raise NeurodeployError(f"--samples must be >= 1, got {samples}")
     if calib_samples < 1:
@@ -78,7 +85,7 @@ def sweep_cmd(
     train = load_dataset(calib or data, split="train", limit=calib_samples)
     test = load_dataset(data, split="test", limit=samples)
     kwargs = {"profiles": profile, "calib_samples": calib_samples, "batch_size": batch_size,
-              "progress": not json_out}
+              "progress": not json_out, "weight_bits": bits}
     if spec is None:
         rows = sweep(graph, train, test, targets, steps, **kwargs)
     else:
@@ -87,10 +94,11 @@ def sweep_cmd(
         with open_cluster(spec) as cluster:
             rows = sweep(graph, train, test, targets, steps, cluster=cluster, **kwargs)
     doc = {"model": model.name, "data": data, "calib": calib or data, "n_test": len(test),
-           "targets": targets, "T": list(steps), "profiles": profile,
+           "targets": targets, "weight_bits": bits, "T": list(steps), "profiles": profile,
            "units": {"energy_pj": "pJ per inference (SNN, the profile's energy model)",
                      "chip_energy_pj": "pJ per inference on the chip (dynamic + static)",
-                     "latency_us": "µs per inference (chip mapping estimate)"},
+                     "latency_us": "µs per inference (chip mapping estimate)",
+                     "synmem_words": "synapse memory words over the mapped cores"},
            "columns": list(COLUMNS), "rows": rows}
     import json
 
@@ -105,14 +113,15 @@ def sweep_cmd(
 
     table = Table(title=f"{model.name} on {data}: {len(test)} test samples "
                         "(★ = Pareto front: accuracy, energy, latency)")
-    for col in ("", "target", "T", "profile", "accuracy", "float acc.", "energy (nJ)",
-                "latency (µs)", "cores", "status"):
+    for col in ("", "target", "bits", "T", "profile", "accuracy", "float acc.", "energy (nJ)",
+                "latency (µs)", "cores", "synmem", "status"):
         table.add_column(col)
     for r in rows:
-        table.add_row("★" if r["pareto"] else "", r["target"], str(r["T"]), r["profile"],
+        table.add_row("★" if r["pareto"] else "", r["target"], str(r["weight_bits"]),
+                      str(r["T"]), r["profile"],
                       _num(r, "accuracy", "{:.2%}"), _num(r, "float_accuracy", "{:.2%}"),
                       _num(r, "energy_pj", "{:.3f}", 1e-3), _num(r, "latency_us", "{:.3f}"),
-                      _num(r, "cores", "{}"), r["status"])
+                      _num(r, "cores", "{}"), _num(r, "synmem_words", "{}"), r["status"])
     c = console()
     c.print(table)
     c.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.csv'}, {out / 'sweep.html'}")

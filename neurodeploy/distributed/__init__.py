@@ -18,12 +18,16 @@ The default everywhere is in-process; nothing here imports Dask until a cluster 
 - :mod:`~neurodeploy.distributed.compare`: simulator-vs-Lava comparison sharded by samples,
   fixed and float mode; each shard returns summaries that the client judges together
   (:func:`neurodeploy.lava.verdict.judge`), the single-process code.
+- :mod:`~neurodeploy.distributed.quantize`: ``quantize``'s calibration recording (the float
+  model's activity on the calibration samples) sharded by samples and merged exactly into one
+  simulation result; the search over scales then runs in the client, the single-process code.
 
 Results are byte-identical to the single-process run: each shard runs the single-process code
 on its slice (same batches, same encoding seeds) and the merge replays the single-process
 accumulation in sample order. (Fixed point always; float mode equals a run with one thread per
 process, as the workers have: MKL's float32 sums depend on the thread count, in one process
-too.) ``quantize``'s calibration is not distributed (it lives inside the quantizer).
+too.) ``quantize``'s search over scales is not distributed: each of its trials replays one
+layer on the previous layer's recorded spikes, in the client.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +86,7 @@ class _Structure:
     synapses: dict[str, list[str]]    # neuron → synapses
     direct: dict[str, list[str]]      # neuron → non-synapse sources (Input/neuron) reaching it
     bias_ok: dict[str, bool]          # synapse → its bias can be folded into the neuron
+    weight_bits: int = lf.WEIGHT_BITS  # every synapse's num_weight_bits (binary: their own)
 
 
 def _structure(g: Graph) -> _Structure:
@@ -157,8 +160,9 @@ class _Stats:
     trains: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str]) -> tuple[_Stats, object]:
-    res = simulate(g, x, mode=mode, record=neurons)
+def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str],
+         recorder: Callable[..., Any] = simulate) -> tuple[_Stats, object]:
+    res = recorder(g, x, mode=mode, record=neurons)
     max_u, max_v, counts, outputs, trains = {}, {}, {}, {}, {}
     for n in neurons:
         r = res.records[n]
@@ -295,10 +299,15 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
                 exp = 0
             else:
                 exp = lf.weight_exp_for(float(np.abs(w_gain).max(initial=0)),
-                                         lf.sign_mode(w_gain), clip.get(s, 1.0))
+                                         lf.sign_mode(w_gain), clip.get(s, 1.0), st.weight_bits)
                 exp = int(np.clip(exp, *lf.WEIGHT_EXP_RANGE))
-            w_int, sat = lf.quantize_weights(w_gain, exp)
-            syn.quant = WeightQ(weight=w_int, weight_exp=exp, scale=1.0 / lam_n)
+            if st.weight_bits == 1 and lf.sign_mode(w_gain) == "mixed" and not binary.is_binary(q):
+                raise NeurodeployError(f"node '{s}' ({syn.kind}): 1-bit weights of mixed sign "
+                                       "hold only -256 and 0 (Lava counts the sign as a bit); "
+                                       "use 2 bits or more")
+            w_int, sat = lf.quantize_weights(w_gain, exp, st.weight_bits)
+            syn.quant = WeightQ(weight=w_int, weight_exp=exp, num_weight_bits=st.weight_bits,
+                                scale=1.0 / lam_n)
             bq = binary.weight_q(q, s, w_gain, lam_n)
             if bq is not None:
                 syn.quant, w_int, exp, sat = bq, bq.weight, bq.weight_exp, 0
@@ -479,19 +488,26 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
 
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
-             seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
+             seed: int = 0, fold: bool = True, weight_bits: int = lf.WEIGHT_BITS,
+             recorder: Callable[..., Any] = simulate) -> tuple[Graph, QuantReport]:
     """:func:`_quantize` with one torch thread where the graph's per-step products are small
     (:mod:`neurodeploy.quantize.threads`)."""
     with threads_for(graph, min(len(calib), max_calib)):
-        return _quantize(graph, calib, target, T, max_calib, candidates, seed, fold)
+        return _quantize(graph, calib, target, T, max_calib, candidates, seed, fold,
+                         weight_bits, recorder)
 
 
 def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
               max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
-              seed: int = 0, fold: bool = True) -> tuple[Graph, QuantReport]:
+              seed: int = 0, fold: bool = True, weight_bits: int = lf.WEIGHT_BITS,
+              recorder: Callable[..., Any] = simulate) -> tuple[Graph, QuantReport]:
     """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
     ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
-    (default: ``graph.metadata['T']`` or the data's steps).
+    (default: ``graph.metadata['T']`` or the data's steps), every synapse's weights at
+    ``weight_bits`` bits (``num_weight_bits``, 1-8; mixed sign counts the sign as a bit; binary
+    weights keep their own). ``recorder``: what records the float model's activity on the
+    calibration samples, called as :func:`neurodeploy.sim.simulate` (default: it, in this
+    process; :mod:`neurodeploy.distributed.quantize` splits the samples over Dask workers).
 
     Returns the quantized graph (the same float graph with ``quant`` filled in; with ``fold``,
     pools folded into the synapse after them where that is cheaper on the chip
@@ -504,9 +520,14 @@ def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
 
     validate(graph)
     check_expressible(graph, target)
+    if isinstance(weight_bits, bool) or not isinstance(weight_bits, (int, np.integer)) \
+            or not 1 <= weight_bits <= lf.WEIGHT_BITS:
+        raise NeurodeployError(f"weight bits must be an integer from 1 to {lf.WEIGHT_BITS}, "
+                               f"got {weight_bits!r}")
     g, fold_notes = fold_pools(graph) if fold else (graph, [])
     g = fold_avgpools(g)
     st = _structure(g)
+    st.weight_bits = int(weight_bits)
     ds = calib.subset(slice(0, max_calib))
     if len(ds) == 0:
         raise NeurodeployError("the calibration data set has no samples")
@@ -514,7 +535,7 @@ def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     steps = steps_for(g, ds.encoding, ds.T, T)
     x = encode(ds.x, enc, steps, seed=seed)
     neurons = [n for n in st.order if kinds.is_neuron(g.nodes[n])]
-    ref, _ = _run(g, x, "float", neurons)
+    ref, _ = _run(g, x, "float", neurons, recorder)
     in_q = _input_q(g, x, enc, target)
     y = np.asarray(ds.y)
 

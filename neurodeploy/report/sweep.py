@@ -37,7 +37,9 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, y: str
         if r.get(x) is None or r.get(y) is None:
             continue
         name = f"{r['target']} → {r['profile']}"
-        out.setdefault(name, []).append((float(r[x]), float(r[y]), f"T={r['T']}",
+        label = f"T={r['T']}" if r.get("weight_bits") is None else \
+            f"{r['weight_bits']}-bit T={r['T']}"
+        out.setdefault(name, []).append((float(r[x]), float(r[y]), label,
                                          bool(r.get("pareto"))))
     return out
 
@@ -69,7 +71,8 @@ def sweep_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        "<p class='note'>Each point: the model quantized for a target at T steps, accuracy from "
+        "<p class='note'>Each point: the model quantized for a target with b-bit weights at T "
+        "steps (labelled 'b-bit T=…'), accuracy from "
         "the bit-accurate fixed-point simulator on the test data, energy per inference from "
         "simulated activity on a hardware profile, latency from the chip mapping (estimates, "
         "not measurements). Ringed points are on the Pareto front: no other point has higher "

@@ -174,7 +174,12 @@ def decode(v: Tensor, node: Node) -> Tensor:
 
 def finish(prep: Prepared, raw: Raw) -> SimResult:
     """The :class:`SimResult` of an engine's raw results."""
-    graph, B, T = prep.graph, prep.B, prep.T
+    return result_of(prep.graph, raw, prep.B, prep.T, prep.fixed)
+
+
+def result_of(graph: Graph, raw: Raw, B: int, T: int, fixed: bool) -> SimResult:
+    """The :class:`SimResult` of raw results for ``B`` samples over ``T`` steps (an engine's,
+    or sample shards' merged: :func:`neurodeploy.distributed.quantize.merge_results`)."""
     first = graph.outputs[0]
     decoded = decode(raw.outputs[first], graph.nodes[first])
     predictions = decoded.argmax(1).cpu().numpy().astype(np.int64)
@@ -182,4 +187,4 @@ def finish(prep: Prepared, raw: Raw) -> SimResult:
     rates = {n: float(counts_np[n].sum() / (T * max(counts_np[n].size, 1)))
              for n, node in graph.nodes.items() if isinstance(node, Input) or kinds.fires(node)}
     return SimResult(raw.outputs, decoded, predictions, counts_np, rates, raw.records,
-                     raw.saturations, T, "fixed" if prep.fixed else "float")
+                     raw.saturations, T, "fixed" if fixed else "float")

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.formats import WEIGHT_BITS
 from neurodeploy.ir import Graph
 from neurodeploy.progress import track
 from neurodeploy.sweep.pareto import pareto_front
@@ -18,11 +19,12 @@ def _round(x: float) -> float:
 
 def run_point(graph: Graph, calib: Any, test: Any, target: str, T: int,
               profiles: Sequence[str], calib_samples: int = 256,
-              batch_size: int = 256) -> list[dict[str, Any]]:
-    """One design point: ``graph`` quantized for ``target`` on ``calib`` at ``T`` steps,
-    simulated in fixed point on ``test`` and priced on each of ``profiles`` (names or .toml
-    paths); chip profiles are mapped too (cores, latency). One row per profile; ``synops`` is
-    the synaptic operations (accumulates + multiply-accumulates) per inference.
+              batch_size: int = 256, weight_bits: int = WEIGHT_BITS) -> list[dict[str, Any]]:
+    """One design point: ``graph`` quantized for ``target`` with ``weight_bits``-bit weights
+    (``num_weight_bits``) on ``calib`` at ``T`` steps, simulated in fixed point on ``test`` and
+    priced on each of ``profiles`` (names or .toml paths); chip profiles are mapped too (cores,
+    synapse memory words, latency: fewer weight bits take fewer words). One row per profile;
+    ``synops`` is the synaptic operations (accumulates + multiply-accumulates) per inference.
 
     A target that cannot express the graph, or a chip the quantized graph does not fit, gives
     rows whose ``status`` says why instead of failing the sweep.
@@ -33,9 +35,11 @@ def run_point(graph: Graph, calib: Any, test: Any, target: str, T: int,
     from neurodeploy.sim import run_dataset
 
     profs = [load_profile(p) for p in profiles]
-    rows = [{"target": target, "T": int(T), "profile": p.name, "status": "ok"} for p in profs]
+    rows = [{"target": target, "weight_bits": int(weight_bits), "T": int(T), "profile": p.name,
+             "status": "ok"} for p in profs]
     try:
-        qgraph, _ = quantize(graph, calib, target=target, T=T, max_calib=calib_samples)
+        qgraph, _ = quantize(graph, calib, target=target, T=T, max_calib=calib_samples,
+                             weight_bits=weight_bits)
     except NeurodeployError as exc:
         for row in rows:
             row["status"] = f"refused by the quantizer: {exc}"
@@ -60,24 +64,52 @@ def run_point(graph: Graph, calib: Any, test: Any, target: str, T: int,
             row["status"] = f"does not fit {p.name}: {exc}"
             continue
         row.update(latency_us=_round(timing.latency_us), cores=int(mapping.n_cores),
+                   synmem_words=int(sum(c.synmem_words for c in mapping.cores)),
                    chips=int(mapping.n_chips),
                    chip_energy_pj=_round(timing.dynamic_energy_pj + timing.static_energy_pj))
     return rows
 
 
-def _check(targets: Sequence[str], steps: Sequence[int], profiles: Sequence[str]) -> None:
+def parse_bits(values: Sequence[str]) -> list[int]:
+    """Weight widths from ``--weight-bits`` values, each one width or a comma-separated list
+    (``8,6,4``), in order; a one-line NeurodeployError for anything but whole numbers from 1
+    to 8."""
+    out = []
+    for v in values:
+        for part in str(v).split(","):
+            try:
+                bits = int(part.strip())
+            except ValueError:
+                raise NeurodeployError(f"--weight-bits: '{part.strip()}' is not a whole number "
+                                       f"of bits (1 to {WEIGHT_BITS})") from None
+            out.append(bits)
+    _check_bits(out)
+    return out
+
+
+def _check_bits(bits: Sequence[int]) -> None:
+    for b in bits:
+        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= WEIGHT_BITS:
+            raise NeurodeployError(f"--weight-bits must be from 1 to {WEIGHT_BITS} (Loihi's "
+                                   f"synapse widths), got {b!r}")
+
+
+def _check(targets: Sequence[str], steps: Sequence[int], profiles: Sequence[str],
+           bits: Sequence[int] = (WEIGHT_BITS,)) -> None:
     from neurodeploy.energy import load_profile
     from neurodeploy.quantize import TARGETS
 
-    if not targets or not steps:
-        raise NeurodeployError("a sweep needs at least one --target and one --T")
+    if not targets or not steps or not bits:
+        raise NeurodeployError("a sweep needs at least one --target, --weight-bits and --T")
     for t in targets:
         if t not in TARGETS:
             raise NeurodeployError(f"unknown target '{t}' (choose from {', '.join(TARGETS)})")
+    _check_bits(bits)
     for T in steps:
         if T < 1:
             raise NeurodeployError(f"--T must be >= 1, got {T}")
-    for what, vals in (("target", targets), ("T", steps), ("profile", profiles)):
+    for what, vals in (("target", targets), ("weight-bits", bits), ("T", steps),
+                       ("profile", profiles)):
         dup = next((v for v in vals if list(vals).count(v) > 1), None)
         if dup is not None:
             raise NeurodeployError(f"--{what} {dup} given twice")
@@ -87,16 +119,19 @@ def _check(targets: Sequence[str], steps: Sequence[int], profiles: Sequence[str]
 
 def sweep(graph: Graph, calib: Any, test: Any, targets: Sequence[str], steps: Sequence[int],
           profiles: Sequence[str] | None = None, cluster: Any = None, calib_samples: int = 256,
-          batch_size: int = 256, progress: bool = False) -> list[dict[str, Any]]:
-    """Every (target, T) point through :func:`run_point`, priced on ``profiles`` (default: each
-    target's own profile, ``loihi1`` or ``loihi2``), here or on ``cluster`` (a
+          batch_size: int = 256, progress: bool = False,
+          weight_bits: Sequence[int] = (WEIGHT_BITS,)) -> list[dict[str, Any]]:
+    """Every (target, weight bits, T) point through :func:`run_point`, priced on ``profiles``
+    (default: each target's own profile, ``loihi1`` or ``loihi2``), here or on ``cluster`` (a
     :class:`neurodeploy.distributed.cluster.Cluster`, one task per point). Rows in the order
-    target, T, profile, each with ``pareto``: on the front of accuracy, energy and latency
-    among the rows whose status is ``ok`` (:func:`~neurodeploy.sweep.pareto.pareto_front`).
+    target, weight bits, T, profile, each with ``pareto``: on the front of accuracy, energy and
+    latency among the rows whose status is ``ok``
+    (:func:`~neurodeploy.sweep.pareto.pareto_front`).
     """
-    _check(targets, steps, profiles or [])
-    points = [{"target": t, "T": int(T), "profiles": list(profiles or [t])}
-              for t in targets for T in steps]
+    _check(targets, steps, profiles or [], weight_bits)
+    points = [{"target": t, "weight_bits": int(b), "T": int(T),
+               "profiles": list(profiles or [t])}
+              for t in targets for b in weight_bits for T in steps]
     fn = partial(run_point, graph, calib, test, calib_samples=calib_samples,
                  batch_size=batch_size)
     if cluster is None:
@@ -106,7 +141,8 @@ def sweep(graph: Graph, calib: Any, test: Any, targets: Sequence[str], steps: Se
         from neurodeploy.distributed.execute import run_shards
 
         results = run_shards(cluster, fn, points,
-                             [f"target {p['target']}, T={p['T']}" for p in points], "sweeping",
+                             [f"target {p['target']}, {p['weight_bits']}-bit, T={p['T']}"
+                              for p in points], "sweeping",
                              progress)
     rows = [row for point_rows in results for row in point_rows]
     ok = [r for r in rows if r["status"] == "ok"]

@@ -7,9 +7,11 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: one row per (target, T, profile); units: energies in pJ per inference, latency in µs
-COLUMNS = ("target", "T", "profile", "status", "accuracy", "float_accuracy", "energy_pj",
-           "ann_energy_pj", "chip_energy_pj", "latency_us", "cores", "chips", "pareto")
+#: one row per (target, weight bits, T, profile); units: energies in pJ per inference,
+#: latency in µs, synapse memory in the profile's words (summed over the cores)
+COLUMNS = ("target", "weight_bits", "T", "profile", "status", "accuracy", "float_accuracy",
+           "energy_pj", "ann_energy_pj", "chip_energy_pj", "latency_us", "cores",
+           "synmem_words", "chips", "pareto")
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
