@@ -83,6 +83,17 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def _worker_settings() -> tuple[bool, bool]:
+    return (dask.config.get("distributed.worker.daemon"),
+            dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_workers_are_not_daemonic_and_not_profiled(cluster) -> None:
+    """Lava starts processes (a daemonic worker may not); Dask's 10 ms stack sampler slows
+    Lava's chain of waits between processes."""
+    assert set(cluster.client.run(_worker_settings).values()) == {(False, False)}
+
+
 @pytest.mark.parametrize("mode", ["fixed", "float"])
 def test_sharded_run_dataset_equals_one_process(cluster, graphs, mode, one_thread) -> None:
     ds = load_dataset("digits", "test", limit=75)
@@ -267,7 +278,8 @@ def test_default_runs_do_not_import_dask(graphs, tmp_path) -> None:
 def dask_pair(tmp_path):
     """`dask scheduler` on 127.0.0.1 (a random free port) and `dask worker` (2 processes,
     1 thread each, non-daemonic for Lava) as separate processes; both terminated on exit."""
-    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False",
+               DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
     info = tmp_path / "scheduler.json"
     log = open(tmp_path / "dask.log", "w")  # noqa: SIM115 - closed below
     procs = []

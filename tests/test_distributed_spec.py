@@ -77,6 +77,7 @@ def test_slurm_job_script_has_the_resources(tmp_path) -> None:
     for want in ("#SBATCH -p oheogulch", "#SBATCH -A inrc-team", "#SBATCH -t 02:30:00",
                  "#SBATCH --cpus-per-task=4", "#SBATCH --mem=15G", "#SBATCH --qos=normal",
                  "export DASK_DISTRIBUTED__WORKER__DAEMON=False",
+                 "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",
                  "source ~/venv/bin/activate"):
         assert want in lines, (want, script)
     worker = next(line for line in lines if "distributed.cli.dask_worker" in line)

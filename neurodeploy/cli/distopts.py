@@ -13,7 +13,8 @@ Workers = Annotated[int | None, typer.Option(
 Scheduler = Annotated[str | None, typer.Option(
     "--scheduler", help="Run on an existing Dask cluster: its scheduler's address "
     "(tcp://host:8786). For Lava runs start its workers with "
-    "DASK_DISTRIBUTED__WORKER__DAEMON=False.")]
+    "DASK_DISTRIBUTED__WORKER__DAEMON=False (and, faster, "
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False).")]
 Slurm = Annotated[str | None, typer.Option(
     "--slurm", help="Start the Dask workers as SLURM jobs (dask-jobqueue): a .toml file or "
     "key=value,... with partition, account, walltime, cores, memory, jobs (and in TOML "

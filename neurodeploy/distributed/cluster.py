@@ -85,6 +85,14 @@ def _keep_start_method() -> Iterator[None]:
             multiprocessing.set_start_method(None, force=True)
 
 
+#: Dask settings of the workers this module starts (a local cluster's worker processes inherit
+#: them; SLURM jobs get them as environment variables, :mod:`neurodeploy.distributed.slurm`).
+#: Not daemonic, since Lava runs start processes of their own. No profiler: it samples every
+#: thread's stack each 10 ms, and Lava's runtime is a chain of waits between processes, so the
+#: samples cost a Lava shard about 20 % more CPU and delay each hop (tools/bench_dist.py).
+WORKER_CONFIG = {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+
+
 @contextlib.contextmanager
 def open_cluster(spec: ClusterSpec, timeout: float | None = None,
                  log_level: int = logging.CRITICAL) -> Iterator[Cluster]:
@@ -92,8 +100,8 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
     close the client and anything started on exit.
 
     ``timeout`` (seconds): how long to try to reach a scheduler and wait for its first worker
-    (default: Dask's ``distributed.comm.timeouts.connect``, 30 s). Workers are started
-    non-daemonic, since Lava runs start processes of their own.
+    (default: Dask's ``distributed.comm.timeouts.connect``, 30 s). Workers it starts run with
+    :data:`WORKER_CONFIG`.
     """
     require_dask()
     import dask
@@ -103,7 +111,7 @@ def open_cluster(spec: ClusterSpec, timeout: float | None = None,
 
         timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
     with _quiet_logs(log_level), _keep_start_method(), \
-            dask.config.set({"distributed.worker.daemon": False}):
+            dask.config.set(WORKER_CONFIG):
         cluster: Any = None
         client: Any = None
         try:

@@ -12,8 +12,10 @@ from typing import Any
 from neurodeploy.distributed.spec import SlurmSpec
 from neurodeploy.errors import NeurodeployError
 
-#: Lava starts processes of its own, which a daemonic worker process may not do
-NON_DAEMON = "export DASK_DISTRIBUTED__WORKER__DAEMON=False"
+#: :data:`neurodeploy.distributed.cluster.WORKER_CONFIG` as the job's environment: not
+#: daemonic (Lava starts processes of its own), no stack-sampling profiler
+WORKER_ENV = ["export DASK_DISTRIBUTED__WORKER__DAEMON=False",
+              "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"]
 
 
 def slurm_kwargs(spec: SlurmSpec) -> dict[str, Any]:
@@ -23,7 +25,7 @@ def slurm_kwargs(spec: SlurmSpec) -> dict[str, Any]:
         "processes": spec.cores,
         "memory": spec.memory,
         "walltime": spec.walltime,
-        "job_script_prologue": [NON_DAEMON, *spec.job_script_prologue],
+        "job_script_prologue": [*WORKER_ENV, *spec.job_script_prologue],
         "job_extra_directives": list(spec.job_extra_directives),
         "python": spec.python or sys.executable,
     }
