@@ -15,7 +15,10 @@ bias is a constant added to v, so each neuron takes the constant (the current's 
 or its value at one of :data:`FOLD_STEPS` steps) whose spike trains, seen through the next
 layer's kernel, stay closest to float. That fold is the one approximation left for du < 1 (an
 exact form needs an initial current ``u₀ = −b/du`` with a neuron bias ``b/du``, which the IR's
-NeuronQ, the simulator and the Lava backend do not carry).
+NeuronQ, the simulator and the Lava backend do not carry). Each neuron's bias also takes out the
+mean error its rounded weights put into its current on the calibration activity (bias
+correction, :mod:`neurodeploy.quantize.bias_correction`; ``bias_correction=False`` keeps the
+float bias alone).
 """
 
 from __future__ import annotations
