@@ -15,7 +15,10 @@ bias is a constant added to v, so each neuron takes the constant (the current's 
 or its value at one of :data:`FOLD_STEPS` steps) whose spike trains, seen through the next
 layer's kernel, stay closest to float. That fold is the one approximation left for du < 1 (an
 exact form needs an initial current ``u₀ = −b/du`` with a neuron bias ``b/du``, which the IR's
-NeuronQ, the simulator and the Lava backend do not carry).
+NeuronQ, the simulator and the Lava backend do not carry). Each neuron's bias also takes out the
+mean error its rounded weights put into its current on the calibration activity (bias
+correction, :mod:`neurodeploy.quantize.bias_correction`; ``bias_correction=False`` keeps the
+float bias alone).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from neurodeploy.ir import (
 )
 from neurodeploy.kinds.cuba import CubaState, layer_value, subthreshold_float
 from neurodeploy.quantize import binary
+from neurodeploy.quantize.bias_correction import input_means, mean_error
 from neurodeploy.quantize.pool_folding import fold_pools
 from neurodeploy.quantize.replay import replay_layer
 from neurodeploy.quantize.report import LayerReport, QuantReport
@@ -158,6 +162,8 @@ class _Stats:
     T: int = 1
     #: firing neuron → spike trains ``[T, B, *shape]`` (float32 0/1)
     trains: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: synapse → its mean input over steps and samples (bias correction; empty: none)
+    means: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _run(g: Graph, x: np.ndarray, mode: str, neurons: list[str],
@@ -235,9 +241,11 @@ def _fold_note(du: float, T: int, factor: np.ndarray, calibrated: bool) -> str:
 
 def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q: InputQ,
            fold: dict[str, np.ndarray] | None = None) -> tuple[Graph, list[LayerReport]]:
-    """The quantized copy of ``g`` for clip fractions ``clip`` (synapse → fraction) and
+    """The quantized copy of ``g`` for clip fractions ``clip`` (synapse → fraction),
     per-neuron synapse-bias fold factors ``fold`` (neuron layer → factors; default: the
-    current's mean over T)."""
+    current's mean over T) and each neuron's bias corrected by the mean error of its rounded
+    weights on the synapses' mean inputs ``stats.means``
+    (:mod:`neurodeploy.quantize.bias_correction`; none when empty)."""
     q = copy.deepcopy(g)
     q.nodes[q.inputs[0]].quant = in_q
     lam: dict[str, float] = {}
@@ -292,6 +300,7 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         rep.scale = lam_n
         # weights
         errs, norms = 0.0, 0.0
+        drift = np.zeros(int(np.prod(node.shape)))  # mean error current of the rounding
         for s in st.synapses[n]:
             syn = q.nodes[s]
             w_gain = syn.weight.astype(np.float64) * units[s] * lam_n
@@ -317,15 +326,38 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
             rep.saturated += sat
             errs += float(np.sum((w_int * 2.0**exp - w_gain) ** 2))
             norms += float(np.sum(w_gain**2))
+            if s in stats.means and st.bias_ok[s]:
+                w_eff = w_int.astype(np.float64) * 2.0**exp / (units[s] * lam_n)
+                drift += mean_error(syn, w_eff, stats.means[s])
         rep.weight_error = float(np.sqrt(errs / norms)) if norms > 0 else (
             0.0 if st.synapses[n] else None)
         # neuron parameters: the kind's quantization rule
-        node.quant, notes = kind.quantize(node, lam_n, bias)
+        node.quant, notes = _quantize_neuron(node, kind, lam_n, bias, drift, stats.T)
         rep.notes += notes
         rep.vth = int(node.quant.vth) if kind.fires else None
         rep.du, rep.dv = getattr(node.quant, "du", 0), getattr(node.quant, "dv", 0)
         reports.append(rep)
     return q, reports
+
+
+def _quantize_neuron(node, kind, lam: float, bias: np.ndarray, drift: np.ndarray,
+                     T: int) -> tuple[object, list[str]]:
+    """The kind's quantization of ``node`` at scale ``lam`` with its float ``bias`` less the
+    mean error current ``drift`` of its rounded weights (flat, float units; folded like a
+    synapse bias). Uncorrected where the correction is zero, the node a sigma-delta, or the
+    corrected bias beyond the bias format."""
+    if isinstance(node, SigmaDelta) or not np.any(drift):
+        return kind.quantize(node, lam, bias)
+    factor = _fold_candidates(layer_value(node, "du"), T)[0]
+    corr = drift.reshape(node.shape) * factor
+    try:
+        q, notes = kind.quantize(node, lam, bias - corr)
+    except NeurodeployError:
+        q, notes = kind.quantize(node, lam, bias)
+        return q, notes + ["bias correction skipped: the corrected bias exceeds the bias format"]
+    return q, notes + [f"bias corrected by the weights' mean rounding error on the calibration "
+                       f"activity (max |correction| {np.abs(corr).max():.3g} per step, "
+                       f"threshold {float(np.max(getattr(node, 'vth', 0.0))):.3g})"]
 
 
 def _out_shape(g: Graph, name: str) -> tuple[int, ...]:
@@ -489,18 +521,20 @@ def _input_q(g: Graph, x: np.ndarray, enc: str, target: str) -> InputQ:
 def quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
              max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
              seed: int = 0, fold: bool = True, weight_bits: int = lf.WEIGHT_BITS,
-             recorder: Callable[..., Any] = simulate) -> tuple[Graph, QuantReport]:
+             recorder: Callable[..., Any] = simulate,
+             bias_correction: bool = True) -> tuple[Graph, QuantReport]:
     """:func:`_quantize` with one torch thread where the graph's per-step products are small
     (:mod:`neurodeploy.quantize.threads`)."""
     with threads_for(graph, min(len(calib), max_calib)):
         return _quantize(graph, calib, target, T, max_calib, candidates, seed, fold,
-                         weight_bits, recorder)
+                         weight_bits, recorder, bias_correction)
 
 
 def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
               max_calib: int = 256, candidates: tuple[float, ...] = CLIP_CANDIDATES,
               seed: int = 0, fold: bool = True, weight_bits: int = lf.WEIGHT_BITS,
-              recorder: Callable[..., Any] = simulate) -> tuple[Graph, QuantReport]:
+              recorder: Callable[..., Any] = simulate,
+              bias_correction: bool = True) -> tuple[Graph, QuantReport]:
     """Quantize ``graph`` for ``target`` (``loihi2`` | ``loihi1``), calibrated on the first
     ``max_calib`` samples of ``calib`` (a ``neurodeploy.data.Dataset``) over ``T`` steps
     (default: ``graph.metadata['T']`` or the data's steps), every synapse's weights at
@@ -513,7 +547,9 @@ def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     pools folded into the synapse after them where that is cheaper on the chip
     (:mod:`neurodeploy.quantize.pool_folding`, listed in the report's ``pool_folding``); the
     remaining AvgPool2d nodes become SumPool2d with ``1/k²`` folded into a synapse) and a
-    :class:`QuantReport`.
+    :class:`QuantReport`. With ``bias_correction`` each neuron's bias also takes out the mean
+    error its rounded weights put into its current on the calibration data
+    (:mod:`neurodeploy.quantize.bias_correction`).
     Raises NeurodeployError naming the node fixed point cannot express.
     """
     from neurodeploy.data import encode
@@ -536,6 +572,8 @@ def _quantize(graph: Graph, calib, target: str = "loihi2", T: int | None = None,
     x = encode(ds.x, enc, steps, seed=seed)
     neurons = [n for n in st.order if kinds.is_neuron(g.nodes[n])]
     ref, _ = _run(g, x, "float", neurons, recorder)
+    if bias_correction:
+        ref.means = input_means(g, list(st.target), x, ref.trains)
     in_q = _input_q(g, x, enc, target)
     y = np.asarray(ds.y)
 

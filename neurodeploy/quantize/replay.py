@@ -5,8 +5,10 @@ already recorded (the graph's input, or the fixed-point spike trains of the laye
 feed-forward layer's synaptic input then does not depend on the layer's own state, so the
 synapses before the neuron (convolutions, pools, flattens, dense) run once for all steps at once
 — the steps stacked along the batch axis, one call of :func:`neurodeploy.sim.simulate` in fixed
-mode per chunk of steps, with no Python loop over time — and only the neuron's own step, its
-kind's ``fixed_step``, runs step by step. The numbers are the simulator's: the synapse sums
+mode per chunk of steps, with no Python loop over time — and only the neuron's own step runs
+step by step: in place where its kind has that form (:meth:`NeuronKind.inplace`, the fast
+simulator's, bit-exact with the pure step; its int32 state where the recorded sums' largest
+magnitude allows), else its kind's ``fixed_step``. The numbers are the simulator's: the synapse sums
 are its fixed-mode sums (recorded as raw integers), the neuron step its kind's.
 
 Layers with a recurrent synapse or synaptic delays (their input depends on earlier steps) are not
@@ -60,16 +62,36 @@ def replay_layer(layer: Graph, n: str, xin: np.ndarray | torch.Tensor) -> torch.
     per_step = B * max(int(np.prod(shape)), int(np.prod(x.shape[2:])))
     chunk = max(1, min(T, CHUNK_ELEMENTS // max(per_step, 1)))
     src = syn.outputs[0]
-    params = kind.fixed_params(node, "cpu")
-    state = kind.initial_state(node, (B, *shape), True, "cpu")
-    ys = []
+    sums = []  # the synaptic input of every step, chunk by chunk [k, B, *shape]
     for t0 in range(0, T, chunk):
         xs = x[t0:t0 + chunk]
         k = int(xs.shape[0])
         flat = xs.reshape(1, k * B, *xs.shape[2:])
         a = simulate(syn, flat, mode="fixed", record=[src]).records[src]["y"]
-        a = a.reshape(k, B, *shape)
-        for t in range(k):
-            state, y, _ = kind.fixed_step(state, a[t], params)
-            ys.append(y)
-    return kind.output(node, torch.stack(ys), True)
+        sums.append(_narrow(a.reshape(k, B, *shape)))
+    a_bound = max(float(a.abs().max()) if a.numel() else 0.0 for a in sums)
+    inplace = kind.inplace(node, (B, *shape), True, "cpu", a_bound)
+    if inplace is None:  # the kind's pure step
+        params = kind.fixed_params(node, "cpu")
+        state = kind.initial_state(node, (B, *shape), True, "cpu")
+        ys = []
+        for a in sums:
+            for t in range(a.shape[0]):
+                state, y, _ = kind.fixed_step(state, a[t], params)
+                ys.append(y)
+        return kind.output(node, torch.stack(ys), True)
+    out = torch.empty((T, B, *shape), dtype=torch.float32)  # exact: spikes 0/1, |v| < 2**24
+    t = 0
+    for a in sums:
+        a = a.to(inplace.a_dtype)
+        for i in range(a.shape[0]):
+            out[t].copy_(inplace.step(a[i]))
+            t += 1
+    return kind.output(node, out, True)
+
+
+def _narrow(a: torch.Tensor) -> torch.Tensor:
+    """Exact integers ``a`` in int32 when they fit (half the memory of int64)."""
+    if a.numel() and float(a.abs().max()) < 2**31:
+        return a.to(torch.int32)
+    return a
