@@ -5,7 +5,8 @@ Columns: imports; float agreement with the source framework on N random spike in
 samples: wall, CPU seconds of this process — ``time.process_time`` — and the load average, the
 machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs; the
 same after QAT (``neurodeploy.qat.finetune`` towards the float model's predictions, trained on
-``--qat-train`` other inputs, the best epoch on 128 more kept, PTQ included) and its CPU
+``--qat-train`` other inputs — first the weights re-rounded for the float model's activity on
+them, then the epochs — the best start and epoch on 128 more kept, PTQ included) and its CPU
 seconds; Lava
 (``Loihi2SimCfg`` fixed point) identical to the simulator, every layer and step, on 3 inputs
 for the graph handed back (after QAT).
@@ -106,8 +107,9 @@ def _qat(g: Any, qg: Any, inputs: Inputs, n_train: int, epochs: int) -> tuple[st
     c = time.process_time()
     q2, rep = finetune(g, _ds(inputs(n_train, 5), "qat"), qg, epochs=epochs,
                        val=_ds(inputs(128, 6), "val"))
+    start = "" if rep.start == "ptq" else f"→{rep.score[0]:.1%} re-rounded"
     return (f"cpu {time.process_time() - c:.0f} s, epoch {rep.best_epoch}/{epochs}, val "
-            f"{rep.score[0]:.1%}→{rep.score[rep.best_epoch]:.1%}"), q2
+            f"{rep.ptq_score:.1%}{start}→{rep.score[rep.best_epoch]:.1%}"), q2
 
 
 def _lava(qg: Any, inputs: Inputs) -> str:
