@@ -50,6 +50,7 @@ def convert(source: Any, sample: Any = None, **opts: Any) -> Any:
     """Any supported source → validated Graph.
 
     ``opts``: ``dt`` (seconds; NIR import and metadata), ``T`` (steps, metadata),
+    ``nir_convention`` (NIR import: :data:`neurodeploy.converters.nir.CONVENTIONS`),
     ``allow_bntt``, ``decoding``. Raises NeurodeployError naming the module or file at fault.
     """
     if isinstance(source, (str, Path)):
@@ -81,7 +82,8 @@ def convert(source: Any, sample: Any = None, **opts: Any) -> Any:
 def _nir_in(source: Any, opts: dict[str, Any]) -> Any:
     from neurodeploy.converters.nir import from_nir
 
-    g = from_nir(source, dt=float(opts.get("dt") or 1e-4))
+    g = from_nir(source, dt=float(opts.get("dt") or 1e-4),
+                 convention=opts.get("nir_convention") or "nir")
     if opts.get("T") is not None:
         g.metadata["T"] = int(opts["T"])
     return g
@@ -91,7 +93,7 @@ def convert_file(path: Path, **opts: Any) -> Any:
     """A ``.nir`` file, a lava-dl netx ``.net`` file (or any HDF5 file with netx's ``layer/``
     groups), a neurodeploy ``.ndg`` graph or a neurodeploy checkpoint → Graph.
 
-    ``opts``: ``dt``, ``T`` (metadata; NIR's time step), ``input_bits`` (netx: input message
+    ``opts``: ``dt``, ``T`` (metadata; NIR's time step), ``nir_convention``, ``input_bits`` (netx: input message
     bits, 0 = binary spikes)."""
     if not path.is_file():
         raise NeurodeployError(f"{path}: no such file")

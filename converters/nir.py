@@ -14,6 +14,22 @@ it, snnTorch's exporter assumes 1e-4) their forward-Euler step is the IR's CUBA 
   fire. ``dt`` does not enter IF.
 - ``LI`` / ``CubaLI``: the same without threshold → Readout.
 
+Conventions (``from_nir(..., convention=)``, ``neurodeploy export --nir-convention``): NIR's
+neurons are continuous-time, so when a discrete step resets a neuron that spiked is left open.
+``"nir"`` (the default) resets at the spike, as NIR's reference step (and snnTorch's own
+``import_from_nir``, which builds ``reset_delay=False`` neurons) does. ``"snntorch"`` reads a file
+written by ``snntorch.export_nir.export_to_nir`` as the snnTorch modules it was written from,
+with snnTorch's default ``reset_delay=True``: the exporter writes ``v_reset = 0`` (zero reset)
+for every neuron and keeps neither ``reset_mechanism`` nor ``reset_delay``, and leaves no mark
+that would tell its files apart (``dt = 1e-4``, ``r = τ/dt``, ``w_in = τs/dt`` are what any
+exporter of a discrete β/α neuron writes), so the convention is chosen, not detected. A
+``CubaLIF`` (``Synaptic``; ``RSynaptic`` inside a recurrent subgraph) and an ``LIF`` in a
+recurrent loop (``RLeaky``) then discard the step after a spike — the IR's zero reset with
+``refractory = 1`` (float only: quantization refuses it, naming the node); an ``LIF`` without
+a loop (``Leaky``) resets to zero the step after a spike, which is the IR's zero reset exactly.
+A model with snnTorch's default ``reset_mechanism='subtract'`` exports the same file and cannot
+be recovered from it.
+
 After import, a layer none of whose neurons can reach its threshold for any spike input in
 [0, 1] (within the graph's ``T`` steps, else 1000), and a readout that holds less than 1e-3 of
 its input within that time, are reported with a ``UserWarning`` of one line naming the node
@@ -316,9 +332,18 @@ def _back_edges(names: list[str], edges: list[tuple[str, str]], starts: list[str
     return back
 
 
-def from_nir(source: Any, dt: float = 1e-4) -> Graph:
+#: how a NIR file's neurons are stepped where the spec leaves it open (module docstring)
+CONVENTIONS = ("nir", "snntorch")
+
+
+def from_nir(source: Any, dt: float = 1e-4, convention: str = "nir") -> Graph:
     """A NIR graph (``nir.NIRGraph`` or a ``.nir`` file path) → validated IR Graph; ``dt`` in
-    seconds. Files written by :func:`to_nir` come back exactly."""
+    seconds; ``convention``: one of :data:`CONVENTIONS` (module docstring). Files written by
+    :func:`to_nir` come back exactly. Raises NeurodeployError (one line) for an unknown
+    convention."""
+    if convention not in CONVENTIONS:
+        raise NeurodeployError(f"unknown NIR convention '{convention}' (choose from "
+                               f"{', '.join(CONVENTIONS)})")
     if isinstance(source, (str, Path)):
         from neurodeploy.safeload import in_child
 
@@ -336,7 +361,7 @@ def from_nir(source: Any, dt: float = 1e-4) -> Graph:
             exact = _exact_graph(g, gmeta)
             if exact is not None:
                 return exact
-        return _generic(g, float(dt), where)
+        return _generic(g, float(dt), where, convention)
     except NeurodeployError as exc:
         text = str(exc)
         raise NeurodeployError(text if text.startswith(where) else f"{where}: {text}") from None
@@ -391,7 +416,7 @@ def _arr(x: Any) -> np.ndarray:
     return to_numpy(x)
 
 
-def _generic(g: Any, dt: float, where: str) -> Graph:
+def _generic(g: Any, dt: float, where: str, convention: str = "nir") -> Graph:
     import nir
 
     nodes, edges = _flatten_subgraphs(g)
@@ -411,7 +436,8 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
             delayed.add((s, d))
     fwd = [(s, d) for s, d in edges if (s, d) not in delayed]
     order = _topo(list(nodes), fwd)
-    b = Builder({"source": "nir", "dt": dt})
+    b = Builder({"source": "nir", "dt": dt, **({"nir_convention": convention}
+                                                if convention != "nir" else {})})
     vals: dict[str, Value] = {}
     cyclic = {d for _, d in delayed} | {s for s, _ in delayed}
     out_names: list[str] = []
@@ -442,7 +468,7 @@ def _generic(g: Any, dt: float, where: str) -> Graph:
                                    "sole input) or right after a bias-free Linear")
         vals[name] = _nir_node(b, name, node, srcs, dt, name in cyclic,
                                recurrent_src=[s for s, d in delayed if d == name],
-                               readout_gain=readout_gain)
+                               readout_gain=readout_gain, convention=convention)
         if isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)) and \
                 sum(s == name for s, _ in edges) == 1:
             b.exclusive.add(vals[name].node)  # a neuron's gain may fold into its weights
@@ -572,7 +598,8 @@ def _topo(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
 
 
 def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cyclic: bool,
-              recurrent_src: list[str], readout_gain: dict[str, np.ndarray]) -> Value:
+              recurrent_src: list[str], readout_gain: dict[str, np.ndarray],
+              convention: str = "nir") -> Value:
     import nir
 
     exact = _exact_node(name, dict(node.metadata or {}))
@@ -612,6 +639,8 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
         return srcs[0] if len(srcs) == 1 else _sum(b, name, srcs)
     if _is_neuron(node):
         spec = _neuron_spec(node, dt, name)
+        if convention == "snntorch" and _snntorch_delayed_reset(node, spec, cyclic):
+            spec.refractory = 1
         g = np.asarray(spec.gain, np.float32)
         if np.all(np.abs(g - 1) <= GAIN_TOL):
             spec.gain = 1.0
@@ -631,6 +660,16 @@ def _nir_node(b: Builder, name: str, node: Any, srcs: list[Value], dt: float, cy
     raise NeurodeployError(f"NIR node '{name}' ({type(node).__name__}): not supported by the "
                            "IR (Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale of "
                            "ones, LIF, CubaLIF, IF, LI, CubaLI)")
+
+
+def _snntorch_delayed_reset(node: Any, spec: NeuronSpec, cyclic: bool) -> bool:
+    """Whether snnTorch's module behind this NIR neuron (``Synaptic`` for a ``CubaLIF``,
+    ``RLeaky`` / ``RSynaptic`` for one in a recurrent loop) discards the step after a spike:
+    its zero reset with snnTorch's default ``reset_delay=True`` (module docstring)."""
+    import nir
+
+    return not spec.readout and spec.reset == "zero" and (
+        isinstance(node, nir.CubaLIF) or (isinstance(node, nir.LIF) and cyclic))
 
 
 def _neuron_spec(node: Any, dt: float, name: str) -> NeuronSpec:

@@ -108,6 +108,10 @@ def export_cmd(
         "--dt", help="Time step in seconds (NIR input: default 1e-4).")] = None,
     steps: Annotated[int | None, typer.Option(
         "--T", help="Time steps per sample (metadata).")] = None,
+    nir_convention: Annotated[str | None, typer.Option(
+        "--nir-convention", help="NIR input: nir (reset at the spike, the default) or snntorch "
+                                 "(files from snnTorch's export_to_nir, reset_delay=True).")
+                              ] = None,
     allow_bntt: Annotated[bool, typer.Option(
         "--allow-bntt", help="Approximate per-time-step BatchNorm by its mean.")] = False,
 ) -> None:
@@ -125,6 +129,10 @@ def export_cmd(
     if steps is not None and steps < 1:
         raise NeurodeployError(f"--T must be >= 1 time step, got {steps}")
     opts: dict[str, Any] = {"dt": dt, "T": steps}
+    if nir_convention is not None:
+        if source.suffix.lower() != ".nir":
+            raise NeurodeployError(f"--nir-convention: {source} is not a .nir file")
+        opts["nir_convention"] = nir_convention
     if allow_bntt:
         opts["allow_bntt"] = True
     graph = load_source(existing_file(source, "model file"), trust_pickle, model_module,

@@ -60,7 +60,10 @@ def finetune_cmd(
         return
     c = console()
     what = "agreement with float" if target == "float" else "accuracy"
-    c.print(f"{what} on {report.n_select} training samples, by epoch (0: PTQ): "
+    rounded = ("" if report.rounding_score is None else
+               f", re-rounded for the float activity {report.rounding_score:.2%}")
+    c.print(f"{what} on {report.n_select} training samples: PTQ {report.ptq_score:.2%}{rounded}; "
+            f"by epoch (0: the start, {report.start}): "
             + ", ".join(f"{s:.2%}" for s in report.score)
             + f"; kept epoch {report.best_epoch}")
     c.print(f"accuracy on {len(test)} test samples: float {acc_float:.2%}, fixed point "

@@ -2,7 +2,8 @@
 simulator's, bit for bit.
 
 Trainable: each Dense/Conv2d's integer weight mantissas (a float64 latent per weight, rounded
-onto the synapse's Lava grid every forward pass) and each neuron layer's integer bias mantissas
+onto the synapse's Lava grid every forward pass; it starts where the float weight lies inside
+the integer's rounding cell, :func:`_latent`) and each neuron layer's integer bias mantissas
 (a latent per neuron, rounded; the bias is ``bias_mant << bias_exp``). Fixed: the weight and bias
 exponents, decays, thresholds, the input's quantization and the graph's structure — what
 post-training quantization chose.
@@ -95,8 +96,8 @@ class FixedPointModule(torch.nn.Module):
             if isinstance(node, (Dense, Conv2d)):
                 q = node.quant
                 self.grids[name] = weight_grid(q.weight, int(q.num_weight_bits))
-                self.weights[_key(name)] = torch.nn.Parameter(
-                    torch.as_tensor(np.asarray(q.weight), dtype=DTYPE))
+                self.weights[_key(name)] = torch.nn.Parameter(torch.as_tensor(
+                    _latent(node.weight, q.weight, self.grids[name][0]), dtype=DTYPE))
             elif kinds.is_neuron(node):
                 q = node.quant
                 mant = np.broadcast_to(np.asarray(q.bias_mant, np.int64), tuple(node.shape))
@@ -253,6 +254,25 @@ class FixedPointModule(torch.nn.Module):
                         np.int32)
         validate(q)
         return q
+
+
+def _latent(w_float: np.ndarray | None, w_int: np.ndarray, step: int) -> np.ndarray:
+    """Latent weights that round to the integers ``w_int`` and lie where the float weights
+    ``w_float`` fall inside their rounding cells: ``w_float·s`` (``s``, the least-squares scale
+    from float to integer weights) where that is within half a ``step`` of ``w_int``, else
+    ``w_int`` itself (a weight rounded away from its nearest grid point on purpose,
+    :mod:`neurodeploy.qat.rounding`, or clipped). A weight whose float value sat near a rounding
+    boundary then flips with a small step of training (as in AdaRound) instead of having to
+    cross half a grid step first."""
+    wi = np.asarray(w_int, np.float64)
+    if w_float is None or np.shape(w_float) != wi.shape:
+        return wi.copy()
+    wf = np.asarray(w_float, np.float64)
+    den = float((wf * wf).sum())
+    if den == 0 or not np.isfinite(den):
+        return wi.copy()
+    pos = wf * float((wf * wi).sum()) / den
+    return np.where(np.abs(pos - wi) < 0.499 * step, pos, wi)
 
 
 def _key(name: str) -> str:
