@@ -88,3 +88,25 @@ def test_one_bit_mixed_sign_is_refused_naming_the_synapse(calib) -> None:
     with pytest.raises(NeurodeployError, match=r"^node 'fc1' \(dense\): 1-bit weights of mixed "
                                                r"sign hold only -256 and 0"):
         quantize(_graph(), calib, weight_bits=1)
+
+
+def test_the_scale_leaves_room_for_the_largest_weight_at_fewer_bits() -> None:
+    """A conv (no weight exponent) of one sign at 4 bits: the scale puts its largest weight on
+    the top of the 4-bit grid (240), not on the 8-bit top (255), where it would be clipped."""
+    from neurodeploy.data import Dataset
+    from neurodeploy.ir import Conv2d, Flatten
+
+    rng = np.random.default_rng(3)
+    g = Graph(metadata={"T": 8, "source": "test"})
+    g.add(Input("in", shape=(1, 6, 6), encoding="rate"))
+    g.add(Conv2d("conv", weight=rng.uniform(0.05, 0.5, (3, 1, 3, 3)).astype(np.float32)), "in")
+    g.add(CubaLIF("lif", shape=(3, 4, 4), du=1.0, dv=0.2, vth=1.0), "conv")
+    g.add(Flatten("flat"), "lif")
+    g.add(Dense("fc", weight=rng.normal(0, 0.5, (4, 48)).astype(np.float32)), "flat")
+    g.add(Readout("out", shape=(4,)), "fc")
+    g.inputs, g.outputs = ["in"], ["out"]
+    ds = Dataset(rng.random((16, 1, 6, 6)).astype(np.float32), np.arange(16) % 4, "img",
+                 "direct", 4)
+    q, rep = quantize(g, ds, weight_bits=4, candidates=(1.0,))
+    assert rep.layer("lif").saturated == 0
+    assert int(np.abs(q.nodes["conv"].quant.weight).max()) == 240

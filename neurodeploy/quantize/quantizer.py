@@ -277,7 +277,8 @@ def _build(g: Graph, st: _Structure, stats: _Stats, clip: dict[str, float], in_q
         for s in st.synapses[n]:
             w_max = float(np.abs(q.nodes[s].weight).max(initial=0)) * units[s]
             if w_max > 0:
-                _, lo, hi = lf.mantissa_grid(lf.sign_mode(q.nodes[s].weight))
+                _, lo, hi = lf.mantissa_grid(lf.sign_mode(q.nodes[s].weight),
+                                                st.weight_bits)
                 top = max(abs(lo), abs(hi))
                 exp_max = 0 if isinstance(q.nodes[s], Conv2d) else lf.WEIGHT_EXP_RANGE[1]
                 limits.append(top * 2.0**exp_max / (clip.get(s, 1.0) * w_max))
