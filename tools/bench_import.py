@@ -3,7 +3,8 @@
 Columns: imports; float agreement with the source framework on N random spike inputs
 (predictions, and whether every output spike is identical); quantize seconds (32 calibration
 samples: wall, CPU seconds of this process — ``time.process_time`` — and the load average, the
-machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs; the
+machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs (with the number of inputs
+whose float output ties between its top two classes, and the agreement on the rest); the
 same after QAT (``neurodeploy.qat.finetune`` towards the float model's predictions, trained on
 ``--qat-train`` other inputs — first the weights re-rounded for the float model's activity on
 them, then the epochs — the best start and epoch on 128 more kept, PTQ included) and its CPU
@@ -84,10 +85,19 @@ def _ds(x: np.ndarray, name: str) -> Any:
 
 
 def _agree(g: Any, qg: Any, x: torch.Tensor) -> str:
+    """Float-vs-fixed prediction agreement; then, where the float output's top two classes
+    are exactly equal (a tie that argmax breaks by class order, so any change may move it), how
+    many inputs that is and the agreement on the others."""
     from neurodeploy.sim import simulate
 
-    a = simulate(g, x).predictions
-    return f"{np.mean(a == simulate(qg, x, mode='fixed').predictions):.1%}"
+    ref = simulate(g, x)
+    same = ref.predictions == simulate(qg, x, mode="fixed").predictions
+    top2 = torch.topk(ref.decoded.to(torch.float64), 2, dim=1).values.cpu().numpy()
+    tie = top2[:, 0] == top2[:, 1]
+    if not tie.any():
+        return f"{np.mean(same):.1%}"
+    rest = f", {np.mean(same[~tie]):.1%} on the others" if (~tie).any() else ""
+    return f"{np.mean(same):.1%} ({int(tie.sum())} float ties{rest})"
 
 
 def _quantize(g: Any, inputs: Inputs, T: int) -> tuple[str, Any]:
