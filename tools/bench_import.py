@@ -29,7 +29,8 @@ run in plain torch); snnTorch RSynaptic 12-38-7 exported with ``export_to_nir`` 
 read with NIR's convention (reset at the spike) and with snnTorch's (``from_nir(...,
 convention="snntorch")``: the delayed zero reset, a refractory step that quantization refuses);
 snnTorch Synaptic / RLeaky zero-reset models converted directly (T = 256); lava-dl's bootstrap
-MNIST ``.net`` (netx runs fixed point only: its float column is the import's own).
+MNIST ``.net`` (netx runs fixed point only: its float column is the import's own), fed
+scikit-learn's digits upsampled to MNIST's 28x28 frame as pixel values 0-255.
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
     except Exception as exc:  # a row that cannot be built says why
         return [name, f"no: {' '.join(str(exc).split())[:90]}", "", "", "", "", "", ""]
     x = _tx(inputs(args.n, 1))
-    if source is None:
-        agree = "n/a (netx is fixed point only)"
+    if source is None:  # netx: the file's own integers are the import's quant
+        own = np.mean(simulate(g, x).predictions == simulate(g, x, mode="fixed").predictions)
+        agree = f"n/a (fixed point only; the file's own integers = float on {own:.1%})"
     else:
         ref = source(x)
         out = simulate(g, x).outputs[g.outputs[0]]
@@ -254,13 +256,26 @@ def _snn_direct(kind: str) -> Callable:
     return build
 
 
+def _digit_frames(n: int, seed: int) -> np.ndarray:
+    """``[n, 16, 784]``: scikit-learn's 8x8 digits (padded to 10x10 and bilinearly upsampled to
+    28x28, MNIST's frame), as pixel values 0-255 held for 16 steps — what bootstrap MNIST was
+    trained on (its input block's transform is in those units; 0/1 spikes leave it silent).
+    Seeds 0, 1 and 2+ draw from three disjoint thirds of the 1797 digits."""
+    from sklearn.datasets import load_digits
+
+    third = np.random.default_rng(123).permutation(1797)[min(seed, 2) * 599:][:599]
+    idx = np.random.default_rng(seed).choice(third, size=n, replace=n > len(third))
+    img = torch.as_tensor(load_digits().images[idx, None] / 16.0, dtype=torch.float32)
+    img = torch.nn.functional.interpolate(torch.nn.functional.pad(img, (1, 1, 1, 1)),
+                                          size=(28, 28), mode="bilinear", align_corners=False)
+    return (img.reshape(n, 1, 784) * 255.0).repeat(1, 16, 1).numpy()
+
+
 def _bootstrap() -> tuple[Any, None, Inputs, int]:
     from neurodeploy.converters import convert
 
     path = ROOT.parent / "shared/data/lava-dl/bootstrap_mnist/network.net"
-    g = convert(str(path))
-    shape = tuple(g.nodes[g.inputs[0]].shape)
-    return g, None, lambda n, seed: _spikes(n, 16, shape, seed), 16
+    return convert(str(path)), None, _digit_frames, 16
 
 
 def main() -> None:
