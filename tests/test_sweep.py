@@ -16,6 +16,25 @@ from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout, save_graph
 from neurodeploy.sweep import COLUMNS, pareto_front
 
 
+def _same_on_two_workers(args: list[str], tmp_path, capsys) -> str:
+    """Run the sweep ``args`` in one process (one torch thread, as the workers: MKL's float
+    sums depend on the thread count) and on 2 local workers; assert the same stdout and the
+    same bytes in every file written; return the stdout."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main([*args, "-o", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    one = capsys.readouterr().out
+    assert main([*args, "-o", str(tmp_path / "two"), "--workers", "2"]) == 0
+    assert capsys.readouterr().out == one
+    for name in ("sweep.json", "sweep.csv", "sweep.html"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    return one
+
 def test_pareto_front_on_a_hand_made_table() -> None:
     rows = [
         {"name": "A", "accuracy": 0.95, "energy_pj": 100.0, "latency_us": 10.0},  # front
@@ -56,19 +75,7 @@ def test_sweep_two_targets_three_T_on_two_workers(tmp_path, capsys) -> None:
     args = ["sweep", str(model), "--data", "digits", "--target", "loihi1", "--target",
             "loihi2", "--T", "3", "--T", "4", "--T", "6", "--samples", "48",
             "--calib-samples", "16", "--json"]
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the workers: MKL's float sums depend on the thread count
-    try:
-        assert main([*args, "-o", str(tmp_path / "one")]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    one = capsys.readouterr().out
-    assert main([*args, "-o", str(tmp_path / "two"), "--workers", "2"]) == 0
-    assert capsys.readouterr().out == one
-    for name in ("sweep.json", "sweep.csv", "sweep.html"):
-        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    _same_on_two_workers(args, tmp_path, capsys)
     doc = json.loads((tmp_path / "two" / "sweep.json").read_text())
     rows = doc["rows"]
     assert [(r["target"], r["weight_bits"], r["T"], r["profile"]) for r in rows] == [
@@ -114,19 +121,7 @@ def test_sweep_over_weight_bits_on_two_workers(tmp_path, capsys) -> None:
     args = ["sweep", str(model), "--data", "digits", "--target", "loihi2", "--weight-bits",
             "8,2", "--weight-bits", "1", "--T", "4", "--profile", "loihi2", "--profile",
             str(tight_path), "--samples", "200", "--calib-samples", "32", "--json"]
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the workers: MKL's float sums depend on the thread count
-    try:
-        assert main([*args, "-o", str(tmp_path / "one")]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    one = capsys.readouterr().out
-    assert main([*args, "-o", str(tmp_path / "two"), "--workers", "2"]) == 0
-    assert capsys.readouterr().out == one
-    for name in ("sweep.json", "sweep.csv", "sweep.html"):
-        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    one = _same_on_two_workers(args, tmp_path, capsys)
     doc = json.loads(one)
     assert doc["weight_bits"] == [8, 2, 1]
     rows = {(r["weight_bits"], r["profile"]): r for r in doc["rows"]}
