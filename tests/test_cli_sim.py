@@ -68,3 +68,17 @@ def test_simulate_float_table(model, capsys) -> None:
     assert main(["simulate", str(model), "--data", "digits", "--samples", "10"]) == 0
     text = capsys.readouterr().out
     assert "lif1" in text and "accuracy:" in text
+
+
+def test_quantize_without_bias_correction_keeps_the_float_bias(model, tmp_path, capsys) -> None:
+    """The model's neurons have no bias: bias correction gives them one (the mean error of the
+    rounded weights), --no-bias-correction keeps it 0; the JSON says which."""
+    common = ["--calib", "digits", "--calib-samples", "32", "--samples", "10", "--json"]
+    biases = {}
+    for flag in ("--bias-correction", "--no-bias-correction"):
+        out = tmp_path / f"{flag}.q.ndg"
+        assert main(["quantize", str(model), "-o", str(out), flag, *common]) == 0
+        assert json.loads(capsys.readouterr().out)["bias_correction"] == (flag[2:4] != "no")
+        biases[flag] = np.asarray(load_graph(out).nodes["lif1"].quant.bias_mant)
+    assert np.any(biases["--bias-correction"] != 0)
+    assert np.all(biases["--no-bias-correction"] == 0)

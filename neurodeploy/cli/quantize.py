@@ -27,6 +27,10 @@ def quantize_cmd(
     weight_bits: Annotated[int, typer.Option(
         "--weight-bits", help="Bits per synapse weight, 1-8 (Lava's num_weight_bits; mixed-sign "
         "weights count the sign).")] = 8,
+    bias_correction: Annotated[bool, typer.Option(
+        "--bias-correction/--no-bias-correction", help="Give each neuron a bias that takes out "
+        "the mean error its rounded weights add on the calibration data (default), or keep "
+        "the float bias.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -50,7 +54,8 @@ def quantize_cmd(
     graph = load_graph(existing_file(model, "graph file"))
     train = load_dataset(calib, split="train", limit=calib_samples)
     test = load_dataset(calib, split="test", limit=samples)
-    kw = {"target": target, "T": steps, "max_calib": calib_samples, "weight_bits": weight_bits}
+    kw = {"target": target, "T": steps, "max_calib": calib_samples, "weight_bits": weight_bits,
+          "bias_correction": bias_correction}
     show = not json_out
     if spec is None:
         from neurodeploy.quantize import quantize
@@ -73,7 +78,8 @@ def quantize_cmd(
     layers = [r.__dict__ for r in report.layers]
     if json_out:
         emit_json({"model": str(model), "output": str(out), "target": target,
-                   "weight_bits": weight_bits, "T": report.T,
+                   "weight_bits": weight_bits, "bias_correction": bias_correction,
+                   "T": report.T,
                    "n_test": len(test), "float_accuracy": acc_float,
                    "quantized_accuracy": acc_fixed, "input_scale": report.input_scale,
                    "input_bits": report.input_bits, "layers": layers,
