@@ -6,7 +6,8 @@ itself does not keep under tiny changes (IF neurons with a zero reset are chaoti
 step earlier changes the residual voltage dropped at the reset, and the next layer sees it):
 
 1. relative Gaussian weight noise ``w·(1 + ε·N(0, 1))`` on every synapse, ``--draws`` draws per
-   ε: float's agreement with itself (mean and worst draw) and the share of inputs whose float
+   ε (:func:`neurodeploy.quantize.sensitivity.float_sensitivity`, which ``quantize
+   --sensitivity`` reports for any model): float's agreement with itself (mean and worst draw) and the share of inputs whose float
    prediction flips in at least one draw ("fragile" inputs);
 2. every synapse's weights rounded onto a ``b``-bit mixed-sign grid (``max|W|/2**(b−1)`` steps,
    thresholds exact; float arithmetic): the agreement plain rounding reaches at ``b`` bits;
@@ -43,14 +44,6 @@ def _synapses(g: Any) -> list[Any]:
     return [node for node in g.nodes.values() if isinstance(node, (Dense, Conv2d))]
 
 
-def _noisy(g: Any, eps: float, rng: np.random.Generator) -> Any:
-    h = copy.deepcopy(g)
-    for node in _synapses(h):
-        noise = 1.0 + eps * rng.standard_normal(node.weight.shape)
-        node.weight = (node.weight * noise).astype(np.float32)
-    return h
-
-
 def _rounded(g: Any, bits: int) -> Any:
     h = copy.deepcopy(g)
     for node in _synapses(h):
@@ -62,6 +55,7 @@ def _rounded(g: Any, bits: int) -> Any:
 
 def main() -> None:
     from neurodeploy.quantize import quantize
+    from neurodeploy.quantize.sensitivity import float_sensitivity
     from neurodeploy.sim import simulate
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,19 +70,15 @@ def main() -> None:
     g.metadata["T"] = T
     x = bench._tx(inputs(args.n, 1))
     ref = simulate(g, x).predictions
-    rng = np.random.default_rng(0)
 
-    print("1. float vs float with relative weight noise ε")
+    print("1. float vs float with relative weight noise ε (neurodeploy.quantize.sensitivity)")
     print("ε | agreement mean | worst draw | inputs flipped in ≥ 1 draw")
     fragile = np.zeros(args.n, bool)
-    for eps in EPSILONS:
-        agree, flipped = [], np.zeros(args.n, bool)
-        for _ in range(args.draws):
-            p = simulate(_noisy(g, eps, rng), x).predictions
-            agree.append(np.mean(p == ref))
-            flipped |= p != ref
-        fragile = flipped
-        print(f"{eps:g} | {np.mean(agree):.1%} | {np.min(agree):.1%} | {flipped.mean():.1%}",
+    for i, eps in enumerate(EPSILONS):
+        sens = float_sensitivity(g, lambda h: simulate(h, x).predictions, ref, eps,
+                                 args.draws, seed=i)
+        fragile = sens.fragile
+        print(f"{eps:g} | {sens.mean:.1%} | {sens.worst:.1%} | {fragile.mean():.1%}",
               flush=True)
 
     print("\n2. float vs float with weights rounded to b bits (mixed-sign grid per layer)")

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +32,10 @@ def quantize_cmd(
         "--bias-correction/--no-bias-correction", help="Give each neuron a bias that takes out "
         "the mean error its rounded weights add on the calibration data (default), or keep "
         "the float bias.")] = True,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Also run the float model 4 times with 1e-4 relative weight "
+        "noise: how often its own predictions flip, and the float-vs-fixed agreement on the "
+        "inputs they never flip (is a gap the quantizer's or the model's?).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -62,8 +67,9 @@ def quantize_cmd(
         from neurodeploy.sim import run_dataset
 
         qgraph, report = quantize(graph, train, **kw)
-        acc_float = run_dataset(graph, test, T=steps, progress=show).accuracy
-        acc_fixed = run_dataset(qgraph, test, mode="fixed", T=steps, progress=show).accuracy
+        evaluation = _evaluate(lambda g, mode: run_dataset(g, test, mode=mode, T=steps,
+                                                           progress=show),
+                               graph, qgraph, sensitivity)
     else:
         from neurodeploy.distributed.cluster import open_cluster
         from neurodeploy.distributed.quantize import quantize as quantize_on
@@ -71,17 +77,17 @@ def quantize_cmd(
 
         with open_cluster(spec) as cluster:
             qgraph, report = quantize_on(cluster, graph, train, **kw)
-            acc_float = run_on(cluster, graph, test, T=steps, progress=show).accuracy
-            acc_fixed = run_on(cluster, qgraph, test, mode="fixed", T=steps,
-                               progress=show).accuracy
+            evaluation = _evaluate(lambda g, mode: run_on(cluster, g, test, mode=mode, T=steps,
+                                                          progress=show),
+                                   graph, qgraph, sensitivity)
+    acc_float, acc_fixed = evaluation["float_accuracy"], evaluation["quantized_accuracy"]
     save_graph(qgraph, out)
     layers = [r.__dict__ for r in report.layers]
     if json_out:
         emit_json({"model": str(model), "output": str(out), "target": target,
                    "weight_bits": weight_bits, "bias_correction": bias_correction,
-                   "T": report.T,
-                   "n_test": len(test), "float_accuracy": acc_float,
-                   "quantized_accuracy": acc_fixed, "input_scale": report.input_scale,
+                   "T": report.T, "n_test": len(test), **evaluation,
+                   "input_scale": report.input_scale,
                    "input_bits": report.input_bits, "layers": layers,
                    "pool_folding": report.pool_folding})
         return
@@ -107,7 +113,39 @@ def quantize_cmd(
     for note in report.pool_folding:
         c.print(f"pool folding: {note}")
     c.print(f"accuracy on {len(test)} test samples: float {acc_float:.2%}, "
-            f"fixed point {acc_fixed:.2%} ({(acc_fixed - acc_float) * 100:+.2f} pp)")
+            f"fixed point {acc_fixed:.2%} ({(acc_fixed - acc_float) * 100:+.2f} pp); "
+            f"predictions agree on {evaluation['prediction_agreement']:.2%}")
+    sens = evaluation.get("float_sensitivity")
+    if sens is not None:
+        stable = sens["agreement_on_stable"]
+        c.print(f"float vs itself with {sens['eps']:g} relative weight noise: "
+                f"{sens['agreement_mean']:.2%} (worst of {len(sens['agreement'])} draws "
+                f"{sens['agreement_worst']:.2%}); {sens['fragile']:.2%} of the inputs flip in "
+                "some draw" + ("" if stable is None else
+                               f"; on the others float and fixed agree on {stable:.2%}"))
+
+
+def _evaluate(run: Callable[[Any, str], Any], graph: Any, qgraph: Any,
+              sensitivity: bool) -> dict[str, Any]:
+    """Float and fixed accuracy on the test split (``run(graph, mode)`` gives its
+    ``DatasetResult``), their prediction agreement and, with ``sensitivity``, the float model's
+    own agreement under weight noise (:mod:`neurodeploy.quantize.sensitivity`)."""
+    import numpy as np
+
+    ref, fixed = run(graph, "float"), run(qgraph, "fixed")
+    same = ref.predictions == fixed.predictions
+    out: dict[str, Any] = {"float_accuracy": ref.accuracy, "quantized_accuracy": fixed.accuracy,
+                           "prediction_agreement": float(np.mean(same))}
+    if sensitivity:
+        from neurodeploy.quantize.sensitivity import float_sensitivity, split_agreement
+
+        sens = float_sensitivity(graph, lambda g: run(g, "float").predictions, ref.predictions)
+        stable, fragile = split_agreement(same, sens.fragile)
+        out["float_sensitivity"] = {
+            "eps": sens.eps, "agreement": sens.agreement, "agreement_mean": sens.mean,
+            "agreement_worst": sens.worst, "fragile": float(np.mean(sens.fragile)),
+            "agreement_on_stable": stable, "agreement_on_fragile": fragile}
+    return out
 
 
 def register(app: typer.Typer) -> None:
