@@ -24,6 +24,20 @@ from neurodeploy.ir import (
 )
 
 
+def digits_mlp(seed: int = 3, hidden: int = 16, T: int = 6, encoding: str = "rate",
+               w1_std: float = 0.4) -> Graph:
+    """The small float model many tests quantize on scikit-learn's digits: 64 inputs → Dense
+    (N(0, ``w1_std``)) → CUBA LIF of ``hidden`` → Dense (N(0, 0.5)) → 10 readouts."""
+    rng = np.random.default_rng(seed)
+    g = Graph(metadata={"T": T, "source": "test"})
+    g.add(Input("in", shape=(64,), encoding=encoding))
+    g.add(Dense("fc1", weight=rng.normal(0, w1_std, (hidden, 64)).astype(np.float32)), "in")
+    g.add(CubaLIF("lif1", shape=(hidden,), du=0.5, dv=0.1, vth=1.0), "fc1")
+    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, hidden)).astype(np.float32)), "lif1")
+    g.add(Readout("out", shape=(10,)), "fc2")
+    g.inputs, g.outputs = ["in"], ["out"]
+    return g
+
 def _neuron_params(rng: np.random.Generator, shape: tuple[int, ...], per_neuron: bool) -> dict:
     size = shape if per_neuron else ()
     return {

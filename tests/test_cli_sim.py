@@ -6,23 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from graphs import digits_mlp
 
 from neurodeploy.cli.main import main
-from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout, load_graph, save_graph
+from neurodeploy.ir import load_graph, save_graph
 
 
 @pytest.fixture()
 def model(tmp_path):
-    rng = np.random.default_rng(0)
-    g = Graph(metadata={"T": 6, "source": "test"})
-    g.add(Input("in", shape=(64,)))
-    g.add(Dense("fc1", weight=rng.normal(0, 0.3, (16, 64)).astype(np.float32)), "in")
-    g.add(CubaLIF("lif1", shape=(16,), du=0.5, dv=0.1, vth=1.0), "fc1")
-    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, 16)).astype(np.float32)), "lif1")
-    g.add(Readout("out", shape=(10,)), "fc2")
-    g.inputs, g.outputs = ["in"], ["out"]
     path = tmp_path / "m.ndg"
-    save_graph(g, path)
+    save_graph(digits_mlp(seed=0, encoding="direct", w1_std=0.3), path)
     return path
 
 

@@ -22,6 +22,7 @@ import torch
 pytest.importorskip("distributed")
 
 import dask  # noqa: E402
+from graphs import digits_mlp
 
 from neurodeploy.cli.main import main  # noqa: E402
 from neurodeploy.data import load_dataset  # noqa: E402
@@ -30,28 +31,16 @@ from neurodeploy.distributed.cluster import open_cluster  # noqa: E402
 from neurodeploy.distributed.execute import run_shards  # noqa: E402
 from neurodeploy.distributed.simulate import run_dataset as run_dataset_on  # noqa: E402
 from neurodeploy.errors import NeurodeployError  # noqa: E402
-from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout, save_graph  # noqa: E402
+from neurodeploy.ir import save_graph  # noqa: E402
 from neurodeploy.quantize import quantize  # noqa: E402
 from neurodeploy.sim import run_dataset  # noqa: E402
-
-
-def tiny_graph(encoding: str = "rate", T: int = 6) -> Graph:
-    rng = np.random.default_rng(3)
-    g = Graph(metadata={"T": T, "source": "test"})
-    g.add(Input("in", shape=(64,), encoding=encoding))
-    g.add(Dense("fc1", weight=rng.normal(0, 0.4, (16, 64)).astype(np.float32)), "in")
-    g.add(CubaLIF("lif1", shape=(16,), du=0.5, dv=0.1, vth=1.0), "fc1")
-    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, 16)).astype(np.float32)), "lif1")
-    g.add(Readout("out", shape=(10,)), "fc2")
-    g.inputs, g.outputs = ["in"], ["out"]
-    return g
 
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory):
     """The float graph and its Loihi 2 quantization, both saved; rate-encoded input."""
     d = tmp_path_factory.mktemp("dist")
-    g = tiny_graph()
+    g = digits_mlp()
     qg, _ = quantize(g, load_dataset("digits", "train", limit=32), target="loihi2")
     save_graph(g, d / "m.ndg")
     save_graph(qg, d / "m.q.ndg")

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from graphs import digits_mlp
 
 from neurodeploy.cli.main import main
 from neurodeploy.errors import NeurodeployError
@@ -63,15 +64,7 @@ def test_a_near_tie_is_fragile_and_a_clear_margin_is_not() -> None:
 
 
 def test_quantize_reports_the_float_models_own_sensitivity(tmp_path, capsys) -> None:
-    rng = np.random.default_rng(0)
-    g = Graph(metadata={"T": 8, "source": "test"})
-    g.add(Input("in", shape=(64,), encoding="rate"))
-    g.add(Dense("fc1", weight=rng.normal(0, 0.4, (16, 64)).astype(np.float32)), "in")
-    g.add(CubaLIF("lif1", shape=(16,), du=0.5, dv=0.1, vth=1.0), "fc1")
-    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, 16)).astype(np.float32)), "lif1")
-    g.add(Readout("out", shape=(10,)), "fc2")
-    g.inputs, g.outputs = ["in"], ["out"]
-    save_graph(g, tmp_path / "m.ndg")
+    save_graph(digits_mlp(seed=0, T=8), tmp_path / "m.ndg")
     assert main(["quantize", str(tmp_path / "m.ndg"), "--calib", "digits", "--calib-samples",
                  "32", "--samples", "40", "--sensitivity", "--json", "-o",
                  str(tmp_path / "m.q.ndg")]) == 0

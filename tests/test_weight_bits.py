@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from graphs import digits_mlp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -16,16 +17,8 @@ from neurodeploy.ir import CubaLIF, Dense, Graph, Input, Readout
 from neurodeploy.quantize import quantize
 
 
-def _graph(seed: int = 7) -> Graph:
-    rng = np.random.default_rng(seed)
-    g = Graph(metadata={"T": 6, "source": "test"})
-    g.add(Input("in", shape=(64,), encoding="rate"))
-    g.add(Dense("fc1", weight=rng.normal(0, 0.4, (24, 64)).astype(np.float32)), "in")
-    g.add(CubaLIF("lif1", shape=(24,), du=0.5, dv=0.1, vth=1.0), "fc1")
-    g.add(Dense("fc2", weight=rng.normal(0, 0.5, (10, 24)).astype(np.float32)), "lif1")
-    g.add(Readout("out", shape=(10,)), "fc2")
-    g.inputs, g.outputs = ["in"], ["out"]
-    return g
+def _graph() -> Graph:
+    return digits_mlp(seed=7, hidden=24)
 
 
 @given(st.lists(st.integers(-400, 400), min_size=1, max_size=20), st.integers(1, 8))
