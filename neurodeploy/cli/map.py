@@ -58,9 +58,10 @@ def map_cmd(
         perf = simulate_perf(mapping, record_activity(graph, ds, T=steps, samples=samples),
                              profile)
     if html is not None:
-        write_text(html, "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-                         f"<title>neurodeploy map: {model.name}</title></head><body>"
-                         + chip_html(profile.name, mapping, perf) + "</body></html>\n")
+        from neurodeploy.report.page import html_page
+
+        write_text(html, html_page(f"neurodeploy map: {model.name}",
+                                   [chip_html(profile.name, mapping, perf)]))
     if json_out:
         doc = {"file": str(model), **mapping.to_dict()}
         if perf is not None:

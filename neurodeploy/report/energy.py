@@ -14,6 +14,7 @@ from neurodeploy.energy.estimate import EnergyReport
 from neurodeploy.mapping.mapper import Mapping
 from neurodeploy.perf.model import PerfResult
 from neurodeploy.report.chip import chip_dict, chip_html
+from neurodeploy.report.page import html_page
 from neurodeploy.report.svg import bar_chart
 
 Chips = dict[str, tuple[Mapping, PerfResult]]
@@ -81,14 +82,7 @@ def ratio_lines(report: EnergyReport) -> list[str]:
     return lines
 
 
-_CSS = """
-body { font-family: sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #eef2f7; } td.l, th.l { text-align: left; }
-tr.total td { font-weight: bold; }
-.note { color: #555; font-size: 12px; max-width: 900px; }
-"""
+_CSS = "tr.total td { font-weight: bold; }\n"
 
 
 def energy_html(report: EnergyReport, chips: Chips | None = None,
@@ -117,8 +111,6 @@ def energy_html(report: EnergyReport, chips: Chips | None = None,
                 f"<td>{_num(tot['ann_macs'])}</td><td>{_num(tot['snn_macs'])}</td>"
                 f"<td>{_num(tot['snn_acs'])}</td>{cells}</tr>")
     parts = [
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p class='note'>Per inference (one sample, all T = {report.T} steps), counts from "
         "simulated activity. Energies are estimates from published per-operation figures "
@@ -136,8 +128,7 @@ def energy_html(report: EnergyReport, chips: Chips | None = None,
                                 "ANN": [a for _, a in report.energy[p.name]]}, unit="pJ"))
     for name, (m, t) in (chips or {}).items():
         parts.append(chip_html(name, m, t))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return html_page(title, parts, _CSS)
 
 
 __all__ = ["energy_html", "energy_table", "ratio_lines", "report_dict"]

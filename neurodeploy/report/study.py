@@ -8,16 +8,11 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from neurodeploy.report.page import html_page
 from neurodeploy.report.svg import bar_chart, scatter_chart
 
-_CSS = """
-body { font-family: sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #eef2f7; } td.l, th.l { text-align: left; }
-tr.front td { font-weight: bold; background: #f4f8ee; }
+_CSS = """tr.front td { font-weight: bold; background: #f4f8ee; }
 td.yes { background: #e3f1dc; } td.no { background: #f6dede; }
-.note { color: #555; font-size: 12px; max-width: 900px; }
 """
 
 #: (field, header, kind): kind "pct" shows a 0-1 value in %, "num" 4 significant digits
@@ -174,8 +169,6 @@ def _sizes(z: Mapping[str, Any]) -> str:
 def study_html(doc: Mapping[str, Any], title: str = "neurodeploy seed-method study") -> str:
     """A self-contained HTML page for the document of ``tools/seed_study.py``."""
     parts = [
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)} ({escape(str(doc.get('mode', '')))})</h1>",
         _sizes(doc["sizes"]),
         "<h2>Claims</h2>", _claims_table(doc["claims"]),
@@ -188,6 +181,5 @@ def study_html(doc: Mapping[str, Any], title: str = "neurodeploy seed-method stu
         "(estimates, not measurements). Means over seeds (± population std).</p>",
         pareto_plot(doc["table"]),
         _table(doc["table"]),
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return html_page(title, parts, _CSS)

@@ -7,16 +7,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from neurodeploy.report.page import html_page
 from neurodeploy.report.svg import scatter_chart
 
-_CSS = """
-body { font-family: sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #eef2f7; } td.l, th.l { text-align: left; }
-tr.front td { font-weight: bold; background: #f4f8ee; }
-.note { color: #555; font-size: 12px; max-width: 900px; }
-"""
+_CSS = "tr.front td { font-weight: bold; background: #f4f8ee; }\n"
 
 
 def _cell(v: Any) -> str:
@@ -68,8 +62,6 @@ def sweep_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
                         else f"<td>{escape(_cell(r.get(c)))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
     parts = [
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         "<p class='note'>Each point: the model quantized for a target with b-bit weights at T "
         "steps (labelled 'b-bit T=…'), accuracy from "
@@ -80,6 +72,5 @@ def sweep_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
         "the worst).</p>",
         *plots,
         f"<table id='sweep'><tr>{head}</tr>{''.join(body)}</table>",
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return html_page(title, parts, _CSS)
