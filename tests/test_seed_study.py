@@ -137,6 +137,9 @@ def test_quick_study_html_is_well_formed(quick: tuple) -> None:
     text = unescape(html)
     for c in doc["claims"]:
         assert c["criterion"] in text and c["verdict"] in text
+    for title in ("STE vs SGS vs SGS + Lipschitz", "fraction of zero surrogate gradients",
+                  "binary weights vs full precision"):
+        assert title in text
 
 
 def _claim(cid: str) -> seed_study.Claim:

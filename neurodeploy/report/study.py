@@ -56,6 +56,19 @@ def _pct(vals: Sequence[float | None]) -> list[float]:
     return [0.0 if v is None else 100.0 * float(v) for v in vals]
 
 
+#: experiments plotted as one bar per configuration and one series per field, in %:
+#: (part, title, ((series label, field), ...))
+_PERCENT_PLOTS = (
+    ("sgs", "digits: STE vs SGS vs SGS + Lipschitz",
+     (("train accuracy", "train_accuracy"), ("test accuracy", "test_accuracy"),
+      ("gap (train − test)", "gap"))),
+    ("msg", "digits, MSG: test accuracy and fraction of zero surrogate gradients",
+     (("test accuracy", "test_accuracy"), ("zero surrogate gradients", "zero_grad_fraction"))),
+    ("sei", "binary weights vs full precision",
+     (("float", "test_accuracy"), ("Loihi 2 fixed", "fixed_accuracy"))),
+)
+
+
 def part_plots(doc: Mapping[str, Any]) -> list[str]:
     """One bar chart per experiment that ran (accuracies in %)."""
     names = {p["name"] for p in doc["parts"]}
@@ -82,27 +95,12 @@ def part_plots(doc: Mapping[str, Any]) -> list[str]:
                              [f"width {w}" for w in widths],
                              {m: _pct([acc[f"{m} w={w}"] for w in widths])
                               for m in ("asgl", "fixed")}, unit="%"))
-    if "sgs" in names:
-        labels = list(_values(doc, "sgs", "gap"))
-        out.append(bar_chart(
-            "digits: STE vs SGS vs SGS + Lipschitz", labels,
-            {k: _pct(list(_values(doc, "sgs", f).values()))
-             for k, f in (("train accuracy", "train_accuracy"), ("test accuracy", "test_accuracy"),
-                          ("gap (train − test)", "gap"))}, unit="%"))
-    if "msg" in names:
-        labels = list(_values(doc, "msg", "test_accuracy"))
-        out.append(bar_chart(
-            "digits, MSG: test accuracy and fraction of zero surrogate gradients", labels,
-            {k: _pct(list(_values(doc, "msg", f).values()))
-             for k, f in (("test accuracy", "test_accuracy"),
-                          ("zero surrogate gradients", "zero_grad_fraction"))}, unit="%"))
-    if "sei" in names:
-        labels = list(_values(doc, "sei", "test_accuracy"))
-        out.append(bar_chart(
-            "binary weights vs full precision", labels,
-            {k: _pct(list(_values(doc, "sei", f).values()))
-             for k, f in (("float", "test_accuracy"), ("Loihi 2 fixed", "fixed_accuracy"))},
-            unit="%"))
+    for name, title, fields in _PERCENT_PLOTS:
+        if name in names:
+            labels = list(_values(doc, name, fields[0][1]))
+            out.append(bar_chart(title, labels,
+                                 {k: _pct(list(_values(doc, name, f).values()))
+                                  for k, f in fields}, unit="%"))
     return out
 
 
