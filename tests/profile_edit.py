@@ -7,6 +7,17 @@ from pathlib import Path
 
 from neurodeploy.hardware_profiles import _bundled_dir, load_profile
 
+#: the smallest valid profile (a CMOS one with its four energies), for tests that break it
+MINIMAL_PROFILE = """[profile]
+name = "t"
+kind = "cmos"
+[energy]
+mac_pj = 1.0
+ac_pj = 0.1
+neuron_update_pj = 0.1
+spike_pj = 0.2
+"""
+
 
 def edited_profile(tmp_path: Path, base: str, **values: float | int | bool) -> object:
     """``base`` (bundled name) with ``key = value`` replaced for each keyword; returns the

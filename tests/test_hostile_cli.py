@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from profile_edit import MINIMAL_PROFILE
 from test_lava_cases import mlp_graph, netx_ready
 
 from neurodeploy.cli.main import main
@@ -53,15 +54,7 @@ def test_cli_bad_numbers_are_one_line_errors(tmp_path: Path,
     assert not (tmp_path / "c.pt").exists() and not (tmp_path / "o.ndg").exists()
 
 
-BASE = """[profile]
-name = "t"
-kind = "cmos"
-[energy]
-mac_pj = 1.0
-ac_pj = 0.1
-neuron_update_pj = 0.1
-spike_pj = 0.2
-"""
+BASE = MINIMAL_PROFILE
 
 
 @pytest.mark.parametrize("extra,message", [

@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from profile_edit import MINIMAL_PROFILE
 from test_deploy import _npz
 from test_lava_cases import conv_graph, mlp_graph, netx_ready
 
@@ -23,15 +24,7 @@ from neurodeploy.ir import save_graph
 from neurodeploy.ir.io import _write_header
 
 ORDER = ["in", "fc1", "lif1", "fc2", "out"]  # mlp_graph's nodes, as the file numbers them
-PROFILE = """[profile]
-name = "t"
-kind = "cmos"
-[energy]
-mac_pj = 1.0
-ac_pj = 0.1
-neuron_update_pj = 0.1
-spike_pj = 0.2
-"""
+PROFILE = MINIMAL_PROFILE
 
 
 def _ndg(folder: Path, name: str, edit: Callable[[h5py.File], None] | None = None,
