@@ -15,7 +15,7 @@ step earlier changes the residual voltage dropped at the reset, and the next lay
    without bias correction): agreement on all inputs, on the inputs that no draw at the
    largest ε of table 1 flips, and on the fragile ones.
 
-    PY=$(bash tools/env.sh); $PY tools/bench_cnn_fragility.py [--n 200] [--draws 4]
+    PY=$(bash tools/env.sh); $PY tools/bench_cnn_fragility.py [--n 200] [--draws 4] [--models trained]
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="held-out inputs (the bench's)")
     ap.add_argument("--draws", type=int, default=4, help="noise draws per ε")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--models", choices=("random", "trained"), default="random",
+                    help="the bench's random-weight CNN (default) or its trained one")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g, _, inputs, T = bench._sinabs_cnn()
+        g, _, inputs, T = bench._sinabs_cnn(args.models)
     g.metadata["T"] = T
     x = bench._tx(inputs(args.n, 1))
     ref = simulate(g, x).predictions

@@ -14,14 +14,21 @@ for the graph handed back (after QAT).
 
     PY=$(bash tools/env.sh); $PY tools/bench_import.py [--n 200] [--no-lava] [--epochs 8]
 
-Models with random weights are made meaningful (layers active, predictions spread over the
-classes, few ties) rather than saturated: the snnTorch models have no biases, input and output
-weights x2 and recurrent weights x0.3 of torch's default init; the CNN's conv 2, conv 3 and both
-dense-256 layer have zero-mean kernels per output channel (uniform activity cancels), gains x4,
-x1.5, x3; its inputs are blob-structured spike maps of 10 classes (5x5 rate maps, a class
-prototype mixed with the sample's own, upsampled to 34x34, 2 polarities) instead of independent
-pixels, whose conv features all look alike; and its last layer is trained (least squares from
-the dense-256 layer's float spike rates on 200 other inputs to the class).
+Models (``--models``): ``trained`` (default) are the NIR paper's architectures trained here on
+generated data of their tasks' shapes (``tools/import_models.py``: the CNN on N-MNIST-like
+saccade events of scikit-learn's digits, 10 classes; the snnTorch models on a Braille-like
+12-channel, 7-class spike task), and every column but the bootstrap row's is measured on
+held-out inputs of that task; ``random`` are the earlier random-weight stand-ins on random
+spike inputs, whose predictions weight noise far below 8-bit rounding already moves
+(``tools/bench_cnn_fragility.py``). Random weights are made meaningful (layers active,
+predictions spread over the classes, few ties) rather than saturated: the snnTorch models have
+no biases, input and output weights x2 and recurrent weights x0.3 of torch's default init; the
+CNN's conv 2, conv 3 and both dense-256 layer have zero-mean kernels per output channel (uniform
+activity cancels), gains x4, x1.5, x3; its inputs are blob-structured spike maps of 10 classes
+(5x5 rate maps, a class prototype mixed with the sample's own, upsampled to 34x34, 2
+polarities) instead of independent pixels, whose conv features all look alike; and its last
+layer is trained (least squares from the dense-256 layer's float spike rates on 200 other
+inputs to the class).
 
 Cases: a Sinabs-style IF CNN written to NIR with ``nir`` (2x34x34 → conv 16 5x5 s2 → conv 16
 → sum-pool 2 → conv 8 → sum-pool 2 → dense 256 → dense 10, T = 100; the source's step is NIR's,
@@ -166,12 +173,22 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
     return [name, "yes", agree, secs, ptq, qat, qat_secs, lv]
 
 
-def _sinabs_cnn() -> tuple[Any, Callable, Inputs, int]:
+def _sinabs_cnn(models: str = "random", epochs: int = 10) -> tuple[Any, Callable, Inputs, int]:
     from neurodeploy.converters.nir import from_nir
     from nir_nets import nir_chain_forward, sinabs_if_cnn
 
     from neurodeploy.sim import simulate
 
+    if models == "trained":
+        import import_models
+
+        log = _log("CNN")
+        ng = import_models.train_if_cnn(epochs, log=log)
+        x, y = import_models.digit_events(200, 1)
+        acc = np.mean(_pred(nir_chain_forward(ng, _tx(x))) == y)
+        log(f"held-out accuracy {acc:.1%} (200 inputs)")
+        return (from_nir(ng), lambda x: nir_chain_forward(ng, x),
+                lambda n, seed: import_models.digit_events(n, seed)[0], 100)
     ng = sinabs_if_cnn()
     for key, gain in (("2", 4.0), ("5", 1.5), ("9", 3.0)):
         w = ng.nodes[key].weight
@@ -190,68 +207,73 @@ def _sinabs_cnn() -> tuple[Any, Callable, Inputs, int]:
             lambda n, seed: _blobs(n, 100, seed), 100)
 
 
-def _snn_source(net: Any) -> Callable:
-    def run(x: torch.Tensor) -> torch.Tensor:
-        # each neuron's own reset_mem: snntorch.utils.reset leaves RSynaptic's spk (the
-        # recurrent input of the first step) at the last run's when the batch size is the same
-        for mod in net.modules():
-            if hasattr(mod, "reset_mem"):
-                mod.reset_mem()
-        with torch.no_grad():
-            outs = [net(x[t]) for t in range(x.shape[0])]
-        return torch.stack([o[0] if isinstance(o, tuple) else o for o in outs])
-
-    return run
+def _log(name: str) -> Callable[[str], None]:
+    t0 = time.time()
+    return lambda msg: print(f"  [training {name}] {msg} ({time.time() - t0:.0f} s)",
+                             file=sys.stderr, flush=True)
 
 
-def _snn_net(kind: str) -> Any:
-    import snntorch as snn
+def _random_snn(kind: str) -> Any:
+    """The random-weight stand-in (module docstring): snnTorch's default init, input and
+    output weights x2, recurrent x0.3, no biases."""
+    import import_models
 
     torch.manual_seed(0)
-    kw = dict(beta=0.9, threshold=0.5, init_hidden=True, reset_mechanism="zero")
-    if kind == "rsynaptic":
-        hidden = snn.RSynaptic(alpha=0.8, linear_features=38, **kw)
-        out = snn.RSynaptic(alpha=0.8, linear_features=7, **kw)
-    elif kind == "synaptic":
-        hidden = snn.Synaptic(alpha=0.8, reset_delay=False, **kw)
-        out = snn.Synaptic(alpha=0.8, reset_delay=False, **kw)
-    else:
-        hidden = snn.RLeaky(linear_features=38, reset_delay=False, **kw)
-        out = snn.RLeaky(linear_features=7, reset_delay=False, **kw)
-    net = torch.nn.Sequential(torch.nn.Linear(12, 38), hidden, torch.nn.Linear(38, 7),
-                              out).eval()
-    with torch.no_grad():  # meaningful: active layers, spread predictions (module docstring)
+    net = import_models.snn_net(kind).eval()
+    hidden, out = net[1], net[3]
+    with torch.no_grad():
         for mod in net.modules():
             if isinstance(mod, torch.nn.Linear):
                 mod.weight *= 0.3 if mod in (getattr(hidden, "recurrent", None),
                                              getattr(out, "recurrent", None)) else 2.0
-                mod.bias.zero_()
     return net
+
+
+def _snn_case(kind: str, models: str, epochs: int) -> tuple[Any, Callable, Inputs]:
+    """The snnTorch net of ``kind``, its source forward and its inputs."""
+    import import_models
+
+    if models == "trained":
+        log = _log(kind)
+        net = import_models.train_snntorch(kind, epochs, log=log)
+        inputs: Inputs = lambda n, seed: import_models.braille_like(n, seed)[0]  # noqa: E731
+        x, y = import_models.braille_like(200, 1)
+        with torch.no_grad():
+            acc = np.mean(_pred(import_models.snn_forward(net, _tx(x))) == y)
+        log(f"held-out accuracy {acc:.1%} (200 inputs)")
+    else:
+        net, inputs = _random_snn(kind), _snn_inputs
+
+    def source(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return import_models.snn_forward(net, x)
+
+    return net, source, inputs
 
 
 def _snn_inputs(n: int, seed: int) -> np.ndarray:
     return _spikes(n, 256, (12,), seed)
 
 
-def _rsynaptic_nir(convention: str) -> Callable:
+def _rsynaptic_nir(case: Callable[[], tuple[Any, Callable, Inputs]], convention: str) -> Callable:
     def build() -> tuple[Any, Callable, Inputs, int]:
         from neurodeploy.converters.nir import from_nir
         from snntorch.export_nir import export_to_nir
 
-        net = _snn_net("rsynaptic")
+        net, source, inputs = case()
         g = from_nir(export_to_nir(net, torch.rand(1, 12), ignore_dims=[0]),
                      convention=convention)
-        return g, _snn_source(net), _snn_inputs, 256
+        return g, source, inputs, 256
 
     return build
 
 
-def _snn_direct(kind: str) -> Callable:
+def _snn_direct(kind: str, models: str, epochs: int) -> Callable:
     def build() -> tuple[Any, Callable, Inputs, int]:
         from neurodeploy.converters import convert
 
-        net = _snn_net(kind)
-        return convert(net, torch.zeros(1, 12)), _snn_source(net), _snn_inputs, 256
+        net, source, inputs = _snn_case(kind, models, epochs)
+        return convert(net, torch.zeros(1, 12)), source, inputs, 256
 
     return build
 
@@ -280,22 +302,37 @@ def _bootstrap() -> tuple[Any, None, Inputs, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200, help="held-out random spike inputs per case")
+    ap.add_argument("--n", type=int, default=200, help="held-out inputs per case")
     ap.add_argument("--no-lava", dest="lava", action="store_false",
                     help="skip the comparison with Lava on 3 inputs")
     ap.add_argument("--epochs", type=int, default=8, help="QAT epochs (0: no QAT)")
     ap.add_argument("--qat-train", type=int, default=128, help="QAT training inputs per case")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--models", choices=("trained", "random"), default="trained",
+                    help="trained here on generated task data (default), or random weights")
+    ap.add_argument("--train-epochs", type=int, default=0,
+                    help="training epochs of the trained models (0: 10 for the CNN, 6 for "
+                         "the snnTorch models)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cases = [("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir("nir")),
+    m = args.models
+    cnn_epochs, snn_epochs = (args.train_epochs or 10), (args.train_epochs or 6)
+    rsyn: list[tuple[Any, Callable, Inputs]] = []
+
+    def rsynaptic() -> tuple[Any, Callable, Inputs]:  # one net for both of its rows
+        if not rsyn:
+            rsyn.append(_snn_case("rsynaptic", m, snn_epochs))
+        return rsyn[0]
+
+    cases = [("snnTorch RSynaptic 12-38-7 (export_to_nir)", _rsynaptic_nir(rsynaptic, "nir")),
              ("snnTorch RSynaptic 12-38-7 (export_to_nir, snntorch convention)",
-              _rsynaptic_nir("snntorch")),
-             ("snnTorch Synaptic zero, reset_delay=False", _snn_direct("synaptic")),
-             ("snnTorch RLeaky zero, reset_delay=False", _snn_direct("rleaky")),
+              _rsynaptic_nir(rsynaptic, "snntorch")),
+             ("snnTorch Synaptic zero, reset_delay=False", _snn_direct("synaptic", m,
+                                                                       snn_epochs)),
+             ("snnTorch RLeaky zero, reset_delay=False", _snn_direct("rleaky", m, snn_epochs)),
              ("lava-dl bootstrap MNIST .net", _bootstrap),
-             ("Sinabs IF CNN (NIR)", _sinabs_cnn)]
+             ("Sinabs IF CNN (NIR)", lambda: _sinabs_cnn(m, cnn_epochs))]
     head = ["case", "imports", f"float vs source ({args.n})", "quantize s: wall / cpu",
             f"PTQ float=fixed ({args.n})", f"QAT float=fixed ({args.n})", "QAT",
             "Lava identical (3)"]

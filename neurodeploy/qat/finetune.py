@@ -17,13 +17,14 @@ included, so fine-tuning never hands back a graph that scores below PTQ on that 
 Returns the quantized graph (the same float fields, trained integers; the simulator and the
 Lava backend run it as any quantized graph) and a :class:`QATReport`.
 
-Measured on ``tools/bench_import.py``'s recurrent snnTorch 12-38-7 (T = 256, 256 training
-inputs): the epochs lower the loss and raise agreement on the training inputs (95 → 98 % in 6
-epochs) while agreement on other inputs falls (97 → 92 %) — about 2200 weights fitted to
-predictions that near-ties decide (4.5 % of inputs have two equal float spike counts) — so the
-selection keeps the start; Adam steps below ~0.02 integer units move no weight off its grid
-point, from ~0.05 up they move many weights by a whole grid step; the output MSE alone
-(``temperature=0``) barely moves agreement either way. The re-rounding is what helps there.
+Measured on ``tools/bench_import.py --models random``'s random-weight recurrent snnTorch 12-38-7
+(T = 256, 256 training inputs): the epochs lower the loss and raise agreement on the training
+inputs (95 → 98 % in 6 epochs) while agreement on other inputs falls (97 → 92 %) — about 2200
+weights fitted to predictions that near-ties decide (4.5 % of inputs have two equal float spike
+counts) — so the selection keeps the start; Adam steps below ~0.02 integer units move no weight
+off its grid point, from ~0.05 up they move many weights by a whole grid step; the output MSE
+alone (``temperature=0``) barely moves agreement either way. The re-rounding is what helps
+there.
 """
 
 from __future__ import annotations

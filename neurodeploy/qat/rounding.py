@@ -21,15 +21,15 @@ keeps the one that agrees best with float on its selection data, PTQ included). 
 (Conv2d, with a bias or synaptic delays, feeding several nodes or through Add/Flatten) keep
 their integers.
 
-Measured (``tools/bench_import.py``'s snnTorch RSynaptic 12-38-7, 256 calibration inputs, 1000
-held-out inputs): the candidates agree with float on 96.8-98.0 % against PTQ's 96.7 % (teacher-
-forced hidden spikes differ 1.5 % instead of 1.7 %, output spike counts by 1.5 instead of 1.9),
-and the one picked on 128 selection inputs is not reliably the best of them. The rest is the
-network's sensitivity: float weights perturbed by 0.1 % agree with float on 99.5 %, by 0.3 % on
-98 %; the fixed point with float-equivalent weights on 99 %; 4.5 % of the inputs have two
-outputs with equal float spike counts. Rounding for the side of the threshold instead of the
-squared membrane error, GPTQ-style error feedback, and the fixed decays and threshold in the
-traces were tried and did no better.
+Measured (``tools/bench_import.py --models random``: the random-weight snnTorch RSynaptic
+12-38-7, 256 calibration inputs, 1000 held-out inputs): the candidates agree with float on
+96.8-98.0 % against PTQ's 96.7 % (teacher-forced hidden spikes differ 1.5 % instead of 1.7 %,
+output spike counts by 1.5 instead of 1.9), and the one picked on 128 selection inputs is not
+reliably the best of them. The rest is the network's sensitivity: float weights perturbed by 0.1
+% agree with float on 99.5 %, by 0.3 % on 98 %; the fixed point with float-equivalent weights on
+99 %; 4.5 % of the inputs have two outputs with equal float spike counts. Rounding for the side
+of the threshold instead of the squared membrane error, GPTQ-style error feedback, and the fixed
+decays and threshold in the traces were tried and did no better.
 """
 
 from __future__ import annotations
