@@ -42,7 +42,8 @@ V_MIN_TARGET = 2**10
 
 class CubaState(NamedTuple):
     """State of one CUBA neuron array ``[B, *shape]``: current ``u``, voltage ``v``, and
-    ``ref``, the refractory steps left (float mode with a refractory period only, else None)."""
+    ``ref``, the refractory steps left (int32; a CubaLIF with a refractory period only, else
+    None)."""
 
     u: Tensor
     v: Tensor
@@ -84,14 +85,23 @@ def wrap_u(u: Tensor) -> Tensor:
 
 
 def subthreshold_fixed(state: CubaState, a_in: Tensor, du: int, dv: int,
-                       bias_eff: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+                       bias_eff: Tensor, hold: Tensor | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor]:
     """Lava's ``subthr_dynamics`` on int64 tensors: new ``(u, v, saturated)``, ``saturated``
-    marking neurons whose u wrapped or v was clipped. ``bias_eff = bias_mant << bias_exp``."""
+    marking neurons whose u wrapped or v was clipped. ``bias_eff = bias_mant << bias_exp``.
+
+    ``hold`` (bool, ``[B, *shape]``): neurons whose ``v`` is not updated but held at 0 (a
+    refractory CubaLIF: Lava's refractory model leaves ``v`` at its reset value 0); their ``u``
+    integrates and may wrap, their ``v`` is never clipped."""
     u_pre = decay_fixed(state.u, lf.current_keep(du)) + (a_in << lf.ACT_SHIFT)
     u = wrap_u(u_pre)
     v_pre = decay_fixed(state.v, lf.voltage_keep(dv)) + u + bias_eff
     v = v_pre.clamp(-lf.V_LIMIT, lf.V_LIMIT)
-    return u, v, (u != u_pre) | (v != v_pre)
+    clipped = v != v_pre
+    if hold is not None:
+        v = torch.where(hold, torch.zeros_like(v), v)
+        clipped = clipped & ~hold
+    return u, v, (u != u_pre) | clipped
 
 
 # ---------------------------------------------------------------- in place (fast simulator)
@@ -324,8 +334,10 @@ def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
              vth: Any, refractory: int = 0,
              reset: tuple[int, int] | None = None) -> LavaNeuron | None:
     """A ``lava.proc.lif`` LIF process for a CUBA node: integer parameters (``fixed``) or float
-    ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; float mode with
-    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike).
+    ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; with
+    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike; in fixed
+    point run by :class:`neurodeploy.lava.refractory.PyLifRefractoryModelBitAcc`, which the
+    compiler's run configuration selects).
 
     ``reset``: ``(interval, offset)``: a ``LIFReset`` (Lava's LIF that zeroes ``u`` and ``v``
     in the time steps ``≡ offset (mod interval)``, after receiving that step's input and before
@@ -354,7 +366,7 @@ def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
               bias_mant=np.zeros(shape, bias.dtype) if gated else bias, bias_exp=bias_exp,
               name=node.name)
     resets = []
-    if not fixed and refractory > 0:
+    if refractory > 0:
         proc = LIFRefractory(refractory_period=refractory, **kw)
         resets.append(proc.refractory_period_end)
     else:
