@@ -3,7 +3,7 @@ reset is a refractory step): both engines identical, equal to a numpy statement 
 ``LIFRefractory`` counting, spikes blocked, nothing changed without one; Lava's fixed_pt run of
 :mod:`neurodeploy.lava.refractory` identical on every layer and step with samples reset between
 runs; an snnTorch RSynaptic quantizes and runs; what has no refractory form (netx) is refused
-in one line naming the node."""
+in one line naming the node, and deploy bundles the process network instead."""
 
 from __future__ import annotations
 
@@ -93,19 +93,33 @@ def test_fixed_step_counts_as_lava_and_period_zero_changes_nothing(seed: int, r:
             assert torch.equal(s, s_plain) and torch.equal(state.v, plain.v)
 
 
+NETX_REFUSAL = ("node 'lif1' (cuba_lif): refractory period 2 has no netx form (lava-dl's netx "
+                "ignores refDelay)")
+
+
 def test_netx_export_refuses_the_period_in_one_line(tmp_path) -> None:
     pytest.importorskip("h5py")
-    from neurodeploy.deploy.bundle import _write_netx
     from neurodeploy.lava.netx import export_netx
 
-    g = refractory_graph(T=8)
-    want = ("node 'lif1' (cuba_lif): refractory period 2 has no netx form (lava-dl's netx "
-            "ignores refDelay)")
     with pytest.raises(NeurodeployError) as err:
-        export_netx(g, tmp_path / "m.net")
-    assert str(err.value) == want and not (tmp_path / "m.net").exists()
-    # deploy then bundles the process network, which runs LIFRefractory bit-accurately
-    assert _write_netx(g, tmp_path / "b.net") == ({}, want)
+        export_netx(refractory_graph(T=8), tmp_path / "m.net")
+    assert str(err.value) == NETX_REFUSAL and not (tmp_path / "m.net").exists()
+
+
+@pytest.mark.lava
+def test_deploy_bundles_the_process_network_and_run_py_reproduces_it(tmp_path, monkeypatch
+                                                                     ) -> None:
+    """netx refuses the period, so the bundle carries the process network; its run.py (Lava's
+    CPU simulation) reproduces the simulator's spike counts and every step's v."""
+    pytest.importorskip("lava.lib.dl.netx")
+    from test_deploy import N, _check_run, _dataset
+
+    from neurodeploy.deploy.bundle import build_bundle
+
+    g = refractory_graph(T=32)
+    b = build_bundle(g, _dataset(g), tmp_path / "bundle", samples=N)
+    assert b.info["network"] == "lava-processes" and b.info["netx_refusal"] == NETX_REFUSAL
+    _check_run(g, b.path, monkeypatch)
 
 
 def test_snntorch_rsynaptic_quantizes_and_runs_in_fixed_point() -> None:

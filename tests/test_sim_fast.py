@@ -85,16 +85,16 @@ def _dense(g: Graph, name: str, rng: np.random.Generator, n_out: int, n_in: int,
 
 
 def _lif(g: Graph, name: str, rng: np.random.Generator, shape: tuple[int, ...], *srcs: str) -> None:
-    g.add(CubaLIF(name, shape=shape, du=0.5, dv=0.1, vth=1.0, quant=_neuron_q(rng, shape)),
-          *srcs)
+    g.add(CubaLIF(name, shape=shape, du=0.5, dv=0.1, vth=1.0, quant=_neuron_q(rng, shape),
+                  refractory=int(rng.choice([0, 0, 1, 2]))), *srcs)
 
 
 @st.composite
 def fixed_graphs(draw: st.DrawFn) -> tuple[Graph, int]:
     """A quantized graph Lava's fixed point runs, and its input bits: a conv/pool front end or
     not, dense layers with random weight exponents, optional residual Add, recurrent edge and
-    delayed Dense, a read-out or spiking output. ``big`` weights and graded inputs push the
-    bounds past float32 sums and int32 states."""
+    delayed Dense, refractory periods, a read-out or spiking output. ``big`` weights and graded
+    inputs push the bounds past float32 sums and int32 states."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     big = draw(st.booleans())
     bits = draw(st.sampled_from([1, 8, 16, 24]))
