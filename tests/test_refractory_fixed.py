@@ -179,3 +179,21 @@ def test_lava_fixed_pt_identical_every_layer_step_and_sample() -> None:
             want, got = sim.records[name][var], lava.records[name][var]
             diff = (got != want).nonzero()
             assert len(diff) == 0, f"{name}.{var} differs first at {diff[0].tolist()}"
+
+
+def test_held_voltage_is_not_clipped_or_counted_as_saturated() -> None:
+    """u just below 2**23 that never decays plus a large bias clips v every step; while the
+    neuron is refractory Lava does not compute v, so only the steps it is free count (pure and
+    in-place steps alike)."""
+    bias = torch.tensor([[4095 << 7]])
+    a = torch.tensor([[2**17 - 1]])  # a << 6 = 2**23 − 64: no wrap
+    inp = cuba.CubaInplace((1, 1), True, "cpu", 4096, 4096, bias, 1 << 6, refractory=2)
+    state = cuba.zero_state((1, 1), torch.int64, "cpu", 2)
+    spikes, sats = [], []
+    for t in range(6):
+        state, s, sat = cuba_lif.fixed_step(state, a if t == 0 else 0 * a, -1, 0, 1, bias, 2)
+        assert torch.equal(inp.step((a if t == 0 else 0 * a).to(inp.a_dtype)), s.float())
+        spikes.append(int(s))
+        sats.append(int(sat))
+    assert spikes == [1, 0, 0, 1, 0, 0] and sats == spikes
+    assert int(inp.saturations) == 2

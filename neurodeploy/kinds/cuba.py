@@ -154,12 +154,16 @@ class CubaInplace(InplaceNeuron):
     toward zero); in int64 it is the integer form. On CPU the wrap of ``u`` and the clip of
     ``v`` run only when a min/max shows they act (most steps they do not); on CUDA always (no
     synchronisation). ``a_in`` comes in :attr:`a_dtype`.
+
+    ``refractory = r > 0`` (a CubaLIF): an int32 counter ``ref`` as the pure step keeps it; while
+    ``ref > 0`` the new ``v`` is multiplied by 0 (float: ±0), its clip is not counted as a
+    saturation and its spike is dropped.
     """
 
     def __init__(self, batch_shape: tuple[int, ...], fixed: bool, device: torch.device | str,
                  keep_u: Any, keep_v: Any, bias: Tensor, vth: Any, reset: str = "zero",
-                 a_bound: float = float(2**31)) -> None:
-        self.fixed, self.reset = fixed, reset
+                 a_bound: float = float(2**31), refractory: int = 0) -> None:
+        self.fixed, self.reset, self.refractory = fixed, reset, int(refractory)
         dev = torch.device(device)
         per = (2, 1, *batch_shape[1:])  # one keep per state, broadcast over the batch
         if fixed:
@@ -191,10 +195,13 @@ class CubaInplace(InplaceNeuron):
         self._m2 = torch.empty(batch_shape, dtype=dtype, device=dev)
         if vth is not None:
             self.s = torch.empty(batch_shape, dtype=torch.float32, device=dev)
+        self.ref = (torch.zeros(batch_shape, dtype=torch.int32, device=dev)
+                    if self.refractory > 0 else None)
+        self._free = torch.empty(batch_shape, dtype=dtype, device=dev)  # 1: not refractory
 
     @property
     def state(self) -> CubaState:
-        return CubaState(self.u, self.v)
+        return CubaState(self.u, self.v, self.ref)
 
     def _decay(self) -> None:
         """Lava's decay of ``u`` and ``v`` (fixed mode), in place."""
@@ -215,7 +222,7 @@ class CubaInplace(InplaceNeuron):
         mn, mx = torch.aminmax(x)
         return bool(mn < lo) or bool(mx > hi)
 
-    def _fixed(self, a_in: Tensor) -> None:
+    def _fixed(self, a_in: Tensor, free: Tensor | None) -> None:
         u, v, m1, m2, half = self.u, self.v, self._m1, self._m2, lf.STATE_HALF
         self._decay()
         u.add_(a_in, alpha=V_UNIT)
@@ -231,28 +238,37 @@ class CubaInplace(InplaceNeuron):
         if self._out_of(v, -lf.V_LIMIT, lf.V_LIMIT):
             torch.gt(torch.abs(v, out=m2), lf.V_LIMIT, out=m2)
             v.clamp_(-lf.V_LIMIT, lf.V_LIMIT)
+            if free is not None:  # a held v is not computed in Lava: no clip
+                m2.mul_(free)
             sat = m2 if sat is None else sat.bitwise_or_(m2)
         if sat is not None:  # summed in the mask's dtype: no int64 copy of an int32 mask
             self.saturations += sat.sum(dtype=sat.dtype)
 
     def step(self, a_in: Tensor) -> Tensor:
         v = self.v
+        free = None if self.ref is None else torch.le(self.ref, 0, out=self._free)
         if self.fixed:
-            self._fixed(a_in)
+            self._fixed(a_in, free)
         else:
             self.uv.mul_(self._keep)
             self.u.add_(a_in)
             v.add_(self.u)
             if self.bias is not None:
                 v.add_(self.bias)
+        if free is not None:
+            v.mul_(free)
         if self.vth is None:
             return v
         s = self.s
         torch.gt(v, self.vth, out=s)
+        if free is not None:
+            s.mul_(free)
         if self.reset == "zero":  # v · (v <= vth): 0 where it fired (float: ±0)
             v.mul_(torch.le(v, self.vth, out=self._m1))
         elif self.reset == "subtract":
             v.sub_(s * self.vth)
+        if self.ref is not None:
+            self.ref.sub_(1).clamp_(min=0).masked_fill_(s.bool(), self.refractory)
         return s
 
 

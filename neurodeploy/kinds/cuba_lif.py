@@ -140,16 +140,14 @@ class CubaLIFKind(NeuronKind):
 
     def inplace(self, node: CubaLIF, batch_shape: tuple[int, ...], fixed: bool,
                 device: torch.device | str, a_bound: float) -> InplaceNeuron | None:
-        if node.refractory > 0:  # the pure step (its gating has no in-place form)
-            return None
         if fixed:
             q = node.quant
             return CubaInplace(batch_shape, True, device, lf.current_keep(int(q.du)),
                                lf.voltage_keep(int(q.dv)), cuba.bias_eff(node, device),
-                               int(q.vth) << lf.VTH_SHIFT, "zero", a_bound)
+                               int(q.vth) << lf.VTH_SHIFT, "zero", a_bound, node.refractory)
         p = self.float_params(node, device)
         return CubaInplace(batch_shape, False, device, 1 - p.du, 1 - p.dv, p.bias, p.vth,
-                           p.reset)
+                           p.reset, refractory=node.refractory)
 
     def record(self, state: CubaState, y: Tensor) -> dict[str, Tensor]:
         return {"s": y, "u": state.u, "v": state.v}
