@@ -46,8 +46,8 @@ is what netx runs in Lava, spike for spike:
   lie in [0, 4096]: ``iDecay = 0`` gives ``du = −1``, a current that never decays (Lava keeps
   ``4096 − (du + 1) = 4096``/4096), ``vDecay = 4096`` a voltage without memory (``v = u +
   bias``). A conv bias is per channel ``[C]`` or per neuron in Lava's (W, H, C) order
-  (transposed to (C, H, W)). ``refDelay`` is ignored as netx ignores it (Lava's fixed-point LIF
-  has no refractory period). A ``dense`` layer without ``neuron`` gets netx's default
+  (transposed to (C, H, W)). ``refDelay`` is ignored as netx ignores it (netx builds a plain
+  ``LIF``). A ``dense`` layer without ``neuron`` gets netx's default
   non-leaky integrator: ``iDecay 0``, ``vDecay 4096``, ``vThMant 1 << 17``.
 - The **last** layer with ``vThMant ≥ 2**17`` can never spike (``vth << 6 ≥ 2**23`` exceeds the
   24-bit voltage) — the netx idiom for an output integrator, and what our exporter writes for a

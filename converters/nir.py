@@ -25,7 +25,7 @@ that would tell its files apart (``dt = 1e-4``, ``r = τ/dt``, ``w_in = τs/dt``
 exporter of a discrete β/α neuron writes), so the convention is chosen, not detected. A
 ``CubaLIF`` (``Synaptic``; ``RSynaptic`` inside a recurrent subgraph) and an ``LIF`` in a
 recurrent loop (``RLeaky``) then discard the step after a spike — the IR's zero reset with
-``refractory = 1`` (float only: quantization refuses it, naming the node); an ``LIF`` without
+``refractory = 1`` (quantizes; netx export refuses it, naming the node); an ``LIF`` without
 a loop (``Leaky``) resets to zero the step after a spike, which is the IR's zero reset exactly.
 A model with snnTorch's default ``reset_mechanism='subtract'`` exports the same file and cannot
 be recovered from it.

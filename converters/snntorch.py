@@ -21,8 +21,8 @@ with ``reset_delay=True`` (the default) is the previous step's spike ``s[t−1]`
 - Zero reset in Synaptic, RLeaky and RSynaptic with ``reset_delay=True``: the step after a
   spike, ``mem[t] = (1 − s[t−1])·(β·mem[t−1] + syn[t])`` = 0 (the whole step's input to ``mem``
   is discarded; ``syn`` keeps integrating) — the IR's zero reset with a refractory period of
-  one step (float only: Lava's fixed-point LIF has no refractory period, and quantization says
-  so).
+  one step (it quantizes and runs in Lava's fixed point as ``LIFRefractory``; netx has no
+  refractory period and refuses it).
 - Zero reset with ``reset_delay=False``: ``r[t]`` is then always 0 (``mem`` was zeroed when it
   crossed θ), so ``mem ← 0`` at the spike: exactly the IR's zero reset (fixed point too).
   RSynaptic with ``reset_delay=False`` is refused: snnTorch 1.0's forward reads its ``spk``

@@ -123,9 +123,9 @@ def _lif_graph(**lif: object) -> Graph:
 def test_one_fixed_point_check_for_quantizer_and_simulator() -> None:
     from neurodeploy.data import Dataset
 
-    g = _lif_graph(refractory=3)
+    g = _lif_graph(reset="none", refractory=3)
     why = fixed_refusal(g["lif"], quantized=False)
-    assert why == kinds.CUBA_LIF.fixed_refusal(g["lif"]) and "refractory period 3" in why
+    assert why == kinds.CUBA_LIF.fixed_refusal(g["lif"]) and "reset 'none'" in why
     message = re.escape(f"node 'lif' (cuba_lif): {why}")
     ds = Dataset(np.ones((4, 4), np.float32), np.zeros(4, np.int64), "ones", "rate", 2)
     with pytest.raises(NeurodeployError, match=message):

@@ -125,6 +125,26 @@ def recurrent_graph(seed: int = 3) -> Graph:
     return g
 
 
+def refractory_graph(seed: int = 7, T: int = 50) -> Graph:
+    """16 binary inputs → 12 LIF (refractory 2) → 8 LIF (refractory 1). Neuron 0 of each layer
+    has no synapses and a bias above its threshold: it fires in every step it is not blocked
+    (every third step, every other step)."""
+    rng = np.random.default_rng(seed)
+    g = Graph(metadata={"T": T, "source": "test"})
+    g.add(Input("in", shape=(16,), encoding="spikes", quant=InputQ(scale=1.0, bits=1)))
+    for i, (n_in, n, r) in enumerate([(16, 12, 2), (12, 8, 1)], 1):
+        fc = _dense(f"fc{i}", rng, n, n_in, 0)
+        fc.quant.weight[0] = 0
+        fc.weight[0] = 0
+        g.add(fc, "in" if i == 1 else f"lif{i - 1}")
+        lif = _lif(f"lif{i}", rng, (n,), vth=250)
+        lif.quant.bias_mant[0] = 4095  # 4095 << 2 > 250 << 6
+        lif.refractory = r
+        g.add(lif, f"fc{i}")
+    g.inputs, g.outputs = ["in"], ["lif2"]
+    return g
+
+
 def graph_input(g: Graph, seed: int, T: int = T_STEPS, B: int = N_SAMPLES) -> np.ndarray:
     """Random float inputs [T, B, *shape]: spikes for binary inputs, steady images otherwise."""
     rng = np.random.default_rng(100 + seed)
@@ -143,7 +163,9 @@ def _shift(a: np.ndarray, e: int) -> np.ndarray:
 
 
 def reference(g: Graph, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """Plain numpy of the shared fixed-point semantics; {node: {var: int64 [T, B, *shape]}}."""
+    """Plain numpy of the shared fixed-point semantics; {node: {var: int64 [T, B, *shape]}}.
+    A refractory period as Lava's LIFRefractory counts it: a spike in step ``t`` (from 1) sets
+    ``end = t + r``; ``v`` is not updated while ``end >= t``."""
     from neurodeploy.lava.compiler import input_integers
 
     shapes = infer_shapes(g)
@@ -151,7 +173,8 @@ def reference(g: Graph, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
     T, B = x.shape[:2]
     out: dict[str, dict[str, list]] = {n: {} for n in g.nodes}
     prev: dict[str, np.ndarray] = {n: np.zeros((B,) + shapes[n], np.int64) for n in g.nodes}
-    state = {n: (np.zeros((B,) + shapes[n], np.int64), np.zeros((B,) + shapes[n], np.int64))
+    state = {n: (np.zeros((B,) + shapes[n], np.int64), np.zeros((B,) + shapes[n], np.int64),
+                 np.zeros((B,) + shapes[n], np.int64))
              for n, node in g.nodes.items() if isinstance(node, (CubaLIF, Readout))}
     xi = input_integers(g[g.inputs[0]], x)
     for t in range(T):
@@ -181,19 +204,21 @@ def reference(g: Graph, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
                 y = total
             else:
                 q = node.quant
-                u, v = state[name]
+                u, v_old, end = state[name]
                 p = u * (4096 - (q.du + 1))
                 u = np.sign(p) * (np.abs(p) >> 12) + (total << 6)
                 u = np.where(u > 2**23, u - 2**24, u)
                 u = np.where(u <= -(2**23), u + 2**24, u)
-                qv = v * (4096 - q.dv)
+                qv = v_old * (4096 - q.dv)
                 v = np.sign(qv) * (np.abs(qv) >> 12) + u + (
                     np.asarray(q.bias_mant, np.int64) << q.bias_exp)
                 v = np.clip(v, -(2**23 - 1), 2**23 - 1)
+                v = np.where(end >= t + 1, v_old, v)  # refractory: v not updated
                 vth = READOUT_VTH if isinstance(node, Readout) else q.vth
                 s = v > (vth << 6)
                 v = np.where(s, 0, v)
-                state[name] = (u, v)
+                end = np.where(s, t + 1 + getattr(node, "refractory", 0), end)
+                state[name] = (u, v, end)
                 y = s.astype(np.int64)
                 out[name].setdefault("u", []).append(u)
                 out[name].setdefault("v", []).append(v)

@@ -1,7 +1,7 @@
 """NIR files written by snnTorch's ``export_to_nir``, read with ``convention="snntorch"``: spikes
 identical to snnTorch's own forward (zero reset with its default ``reset_delay=True``); the
-default reading (NIR's reset at the spike) unchanged; bad values and quantization refused in one
-line naming the node."""
+default reading (NIR's reset at the spike) unchanged; bad values refused in one line naming the
+node; the refractory step quantizes."""
 
 from __future__ import annotations
 
@@ -97,19 +97,19 @@ def test_default_reading_is_unchanged() -> None:
                 assert np.array_equal(getattr(node, f), getattr(other, f)), (name, f)
 
 
-def test_unknown_convention_and_quantization_refused_in_one_line() -> None:
+def test_unknown_convention_refused_in_one_line_and_refractory_step_quantized() -> None:
     ng = _export(_net("RSynaptic"))
     with pytest.raises(NeurodeployError) as err:
         from_nir(ng, convention="sinabs")
     assert str(err.value) == "unknown NIR convention 'sinabs' (choose from nir, snntorch)"
     g = from_nir(ng, convention="snntorch")
-    data = Dataset(np.zeros((4, 10, 12), np.float32), np.zeros(4, np.int64), "t", "spikes", 7,
-                   10)
-    with pytest.raises(NeurodeployError) as err:
-        quantize(g, data)
-    assert "\n" not in str(err.value)
-    assert str(err.value).startswith("node '1.lif' (cuba_lif): refractory period 1 has no "
-                                     "fixed-point form")
+    rng = np.random.default_rng(0)
+    data = Dataset((rng.random((4, 10, 12)) < 0.3).astype(np.float32), np.zeros(4, np.int64),
+                   "t", "spikes", 7, 10)
+    qg, _ = quantize(g, data)  # the refractory step has a fixed-point form
+    assert [int(n.refractory) for n in qg if n.kind == "cuba_lif"] == [1, 1]
+    assert simulate(qg, np.swapaxes(data.x, 0, 1), mode="fixed").outputs[qg.outputs[0]].shape \
+        == (10, 4, 7)
 
 
 def test_cli_export_nir_convention(tmp_path, capsys) -> None:

@@ -79,8 +79,10 @@ def _perturb(m: FixedPointModule, rng: np.random.Generator) -> None:
     m.clamp_()
 
 
-@pytest.mark.parametrize("case", ["conv", "recurrent"])
+@pytest.mark.parametrize("case", ["conv", "recurrent", "refractory"])
 def test_module_forward_is_the_simulators_fixed_point(case: str) -> None:
+    """``refractory``: the recurrent graph with refractory periods 1 and 2 (snnTorch's delayed
+    zero reset), gated alike in the value and the gradient."""
     rng = np.random.default_rng(0)
     if case == "conv":
         g = _conv_graph(rng)
@@ -89,6 +91,8 @@ def test_module_forward_is_the_simulators_fixed_point(case: str) -> None:
         x = torch.as_tensor(np.repeat(ds.x[None], 10, 0))
     else:
         g = _recurrent_graph(rng)
+        if case == "refractory":
+            g["h"].refractory, g["y"].refractory = 1, 2
         ds = _spikes(rng, 8, 24, 6)
         x = torch.as_tensor(ds.x).transpose(0, 1)
     qg, _ = quantize(g, ds)
@@ -98,6 +102,9 @@ def test_module_forward_is_the_simulators_fixed_point(case: str) -> None:
     q2 = m.to_graph()
     res = simulate(q2, x, mode="fixed")
     name = q2.outputs[0]
+    if case == "refractory":  # the period acts: never two output spikes within 2 steps
+        s = res.outputs[name]
+        assert s.any() and not (s[1:] * s[:-1]).any() and not (s[2:] * s[:-2]).any()
     assert torch.equal(outs[name], res.outputs[name])
     assert torch.equal(decoded, res.decoded)
     decoded.sum().backward()  # gradients reach every weight through the spikes

@@ -78,7 +78,7 @@ def _tiny_data(n: int = 16, d: int = 6) -> Dataset:
 @pytest.mark.parametrize("change,match", [
     ({"reset": "subtract"}, "node 'lif1' .*reset 'subtract'"),
     ({"reset": "none"}, "node 'lif1' .*reset 'none'"),
-    ({"refractory": 2}, "node 'lif1' .*refractory period 2"),
+    ({"reset": "subtract", "refractory": 2}, "node 'lif1' .*reset 'subtract'"),
     ({"vth": np.linspace(0.5, 1, 4).astype(np.float32)}, "node 'lif1' .*per-neuron vth differs"),
 ])
 def test_refuses_what_fixed_point_cannot_express(change: dict, match: str) -> None:

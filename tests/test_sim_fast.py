@@ -85,16 +85,16 @@ def _dense(g: Graph, name: str, rng: np.random.Generator, n_out: int, n_in: int,
 
 
 def _lif(g: Graph, name: str, rng: np.random.Generator, shape: tuple[int, ...], *srcs: str) -> None:
-    g.add(CubaLIF(name, shape=shape, du=0.5, dv=0.1, vth=1.0, quant=_neuron_q(rng, shape)),
-          *srcs)
+    g.add(CubaLIF(name, shape=shape, du=0.5, dv=0.1, vth=1.0, quant=_neuron_q(rng, shape),
+                  refractory=int(rng.choice([0, 0, 1, 2]))), *srcs)
 
 
 @st.composite
 def fixed_graphs(draw: st.DrawFn) -> tuple[Graph, int]:
     """A quantized graph Lava's fixed point runs, and its input bits: a conv/pool front end or
     not, dense layers with random weight exponents, optional residual Add, recurrent edge and
-    delayed Dense, a read-out or spiking output. ``big`` weights and graded inputs push the
-    bounds past float32 sums and int32 states."""
+    delayed Dense, refractory periods, a read-out or spiking output. ``big`` weights and graded
+    inputs push the bounds past float32 sums and int32 states."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     big = draw(st.booleans())
     bits = draw(st.sampled_from([1, 8, 16, 24]))
@@ -176,28 +176,30 @@ def test_float_fast_equals_reference(g: Graph, rate: float, T: int, B: int, seed
 
 
 @settings(max_examples=40)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([2**8, 2**17, 2**20, 2**26]), st.booleans())
-def test_inplace_cuba_equals_pure_step(seed: int, a_max: int, check: bool) -> None:
+@given(st.integers(0, 2**32 - 1), st.sampled_from([2**8, 2**17, 2**20, 2**26]), st.booleans(),
+       st.integers(0, 2))
+def test_inplace_cuba_equals_pure_step(seed: int, a_max: int, check: bool, r: int) -> None:
     """The in-place CUBA step (int32 where int32_fits proves it, else int64) against the pure
     step, on inputs up to ``a_max`` that reach the u wrap and the v clip; ``check`` False: the
-    wrap and clip run every step, as on CUDA."""
+    wrap and clip run every step, as on CUDA; ``r``: the refractory period."""
     rng = np.random.default_rng(seed)
     q = _neuron_q(rng, (6,))
     keep_u, keep_v = formats.current_keep(q.du), formats.voltage_keep(q.dv)
     bias = formats.shift(torch.as_tensor(q.bias_mant, dtype=torch.int64), q.bias_exp)
     inp = cuba.CubaInplace((3, 6), True, "cpu", keep_u, keep_v, bias, q.vth << 6,
-                           a_bound=a_max)
+                           a_bound=a_max, refractory=r)
     inp.check = check
-    state = cuba.zero_state((3, 6), torch.int64, "cpu")
+    state = cuba.zero_state((3, 6), torch.int64, "cpu", r)
     sats = 0
     for _ in range(20):
         a = torch.as_tensor(rng.integers(-a_max, a_max + 1, (3, 6)))
-        state, s, sat = cuba_lif.fixed_step(state, a, q.du, q.dv, q.vth, bias)
+        state, s, sat = cuba_lif.fixed_step(state, a, q.du, q.dv, q.vth, bias, r)
         sats += int(sat.sum())
         got = inp.step(a.to(inp.a_dtype))
         assert torch.equal(got, s.to(torch.float32))
         assert torch.equal(inp.u.to(torch.int64), state.u)
         assert torch.equal(inp.v.to(torch.int64), state.v)
+        assert (inp.ref is None) == (r == 0) and (r == 0 or torch.equal(inp.ref, state.ref))
     assert int(inp.saturations) == sats
 
 

@@ -16,7 +16,7 @@ nodes (:class:`CubaLIF`, :class:`Readout`) sum all their incoming edges as the s
     reset where s[t]: zero → v = 0 | subtract → v −= vth | none → v unchanged
 
 A CubaLIF with ``refractory = r > 0`` holds ``v = 0`` and emits no spike for ``r`` steps after a
-spike (float mode only; Loihi's fixed-point LIF has no refractory period).
+spike (u keeps integrating; in fixed point too, with a zero reset: Loihi's refractory delay).
 
 Every node carries float parameters. A quantized node also carries ``quant``, its integer
 parameters in Loihi's formats (see :class:`WeightQ`, :class:`NeuronQ`, :class:`InputQ`;

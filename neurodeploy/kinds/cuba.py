@@ -42,7 +42,8 @@ V_MIN_TARGET = 2**10
 
 class CubaState(NamedTuple):
     """State of one CUBA neuron array ``[B, *shape]``: current ``u``, voltage ``v``, and
-    ``ref``, the refractory steps left (float mode with a refractory period only, else None)."""
+    ``ref``, the refractory steps left (int32; a CubaLIF with a refractory period only, else
+    None)."""
 
     u: Tensor
     v: Tensor
@@ -84,14 +85,23 @@ def wrap_u(u: Tensor) -> Tensor:
 
 
 def subthreshold_fixed(state: CubaState, a_in: Tensor, du: int, dv: int,
-                       bias_eff: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+                       bias_eff: Tensor, hold: Tensor | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor]:
     """Lava's ``subthr_dynamics`` on int64 tensors: new ``(u, v, saturated)``, ``saturated``
-    marking neurons whose u wrapped or v was clipped. ``bias_eff = bias_mant << bias_exp``."""
+    marking neurons whose u wrapped or v was clipped. ``bias_eff = bias_mant << bias_exp``.
+
+    ``hold`` (bool, ``[B, *shape]``): neurons whose ``v`` is not updated but held at 0 (a
+    refractory CubaLIF: Lava's refractory model leaves ``v`` at its reset value 0); their ``u``
+    integrates and may wrap, their ``v`` is never clipped."""
     u_pre = decay_fixed(state.u, lf.current_keep(du)) + (a_in << lf.ACT_SHIFT)
     u = wrap_u(u_pre)
     v_pre = decay_fixed(state.v, lf.voltage_keep(dv)) + u + bias_eff
     v = v_pre.clamp(-lf.V_LIMIT, lf.V_LIMIT)
-    return u, v, (u != u_pre) | (v != v_pre)
+    clipped = v != v_pre
+    if hold is not None:
+        v = torch.where(hold, torch.zeros_like(v), v)
+        clipped = clipped & ~hold
+    return u, v, (u != u_pre) | clipped
 
 
 # ---------------------------------------------------------------- in place (fast simulator)
@@ -144,12 +154,16 @@ class CubaInplace(InplaceNeuron):
     toward zero); in int64 it is the integer form. On CPU the wrap of ``u`` and the clip of
     ``v`` run only when a min/max shows they act (most steps they do not); on CUDA always (no
     synchronisation). ``a_in`` comes in :attr:`a_dtype`.
+
+    ``refractory = r > 0`` (a CubaLIF): an int32 counter ``ref`` as the pure step keeps it; while
+    ``ref > 0`` the new ``v`` is multiplied by 0 (float: ±0), its clip is not counted as a
+    saturation and its spike is dropped.
     """
 
     def __init__(self, batch_shape: tuple[int, ...], fixed: bool, device: torch.device | str,
                  keep_u: Any, keep_v: Any, bias: Tensor, vth: Any, reset: str = "zero",
-                 a_bound: float = float(2**31)) -> None:
-        self.fixed, self.reset = fixed, reset
+                 a_bound: float = float(2**31), refractory: int = 0) -> None:
+        self.fixed, self.reset, self.refractory = fixed, reset, int(refractory)
         dev = torch.device(device)
         per = (2, 1, *batch_shape[1:])  # one keep per state, broadcast over the batch
         if fixed:
@@ -181,10 +195,13 @@ class CubaInplace(InplaceNeuron):
         self._m2 = torch.empty(batch_shape, dtype=dtype, device=dev)
         if vth is not None:
             self.s = torch.empty(batch_shape, dtype=torch.float32, device=dev)
+        self.ref = (torch.zeros(batch_shape, dtype=torch.int32, device=dev)
+                    if self.refractory > 0 else None)
+        self._free = torch.empty(batch_shape, dtype=dtype, device=dev)  # 1: not refractory
 
     @property
     def state(self) -> CubaState:
-        return CubaState(self.u, self.v)
+        return CubaState(self.u, self.v, self.ref)
 
     def _decay(self) -> None:
         """Lava's decay of ``u`` and ``v`` (fixed mode), in place."""
@@ -205,7 +222,7 @@ class CubaInplace(InplaceNeuron):
         mn, mx = torch.aminmax(x)
         return bool(mn < lo) or bool(mx > hi)
 
-    def _fixed(self, a_in: Tensor) -> None:
+    def _fixed(self, a_in: Tensor, free: Tensor | None) -> None:
         u, v, m1, m2, half = self.u, self.v, self._m1, self._m2, lf.STATE_HALF
         self._decay()
         u.add_(a_in, alpha=V_UNIT)
@@ -221,28 +238,37 @@ class CubaInplace(InplaceNeuron):
         if self._out_of(v, -lf.V_LIMIT, lf.V_LIMIT):
             torch.gt(torch.abs(v, out=m2), lf.V_LIMIT, out=m2)
             v.clamp_(-lf.V_LIMIT, lf.V_LIMIT)
+            if free is not None:  # a held v is not computed in Lava: no clip
+                m2.mul_(free)
             sat = m2 if sat is None else sat.bitwise_or_(m2)
         if sat is not None:  # summed in the mask's dtype: no int64 copy of an int32 mask
             self.saturations += sat.sum(dtype=sat.dtype)
 
     def step(self, a_in: Tensor) -> Tensor:
         v = self.v
+        free = None if self.ref is None else torch.le(self.ref, 0, out=self._free)
         if self.fixed:
-            self._fixed(a_in)
+            self._fixed(a_in, free)
         else:
             self.uv.mul_(self._keep)
             self.u.add_(a_in)
             v.add_(self.u)
             if self.bias is not None:
                 v.add_(self.bias)
+        if free is not None:
+            v.mul_(free)
         if self.vth is None:
             return v
         s = self.s
         torch.gt(v, self.vth, out=s)
+        if free is not None:
+            s.mul_(free)
         if self.reset == "zero":  # v · (v <= vth): 0 where it fired (float: ±0)
             v.mul_(torch.le(v, self.vth, out=self._m1))
         elif self.reset == "subtract":
             v.sub_(s * self.vth)
+        if self.ref is not None:
+            self.ref.sub_(1).clamp_(min=0).masked_fill_(s.bool(), self.refractory)
         return s
 
 
@@ -324,8 +350,10 @@ def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
              vth: Any, refractory: int = 0,
              reset: tuple[int, int] | None = None) -> LavaNeuron | None:
     """A ``lava.proc.lif`` LIF process for a CUBA node: integer parameters (``fixed``) or float
-    ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; float mode with
-    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike).
+    ones (one du, dv per layer), threshold mantissa (float: threshold) ``vth``; with
+    ``refractory > 0``: ``LIFRefractory`` (v held at 0 for the r steps after a spike; in fixed
+    point run by :class:`neurodeploy.lava.refractory.PyLifRefractoryModelBitAcc`, which the
+    compiler's run configuration selects).
 
     ``reset``: ``(interval, offset)``: a ``LIFReset`` (Lava's LIF that zeroes ``u`` and ``v``
     in the time steps ``≡ offset (mod interval)``, after receiving that step's input and before
@@ -354,7 +382,7 @@ def lava_lif(node: Any, shape: tuple[int, ...], fixed: bool, gate_bias: bool,
               bias_mant=np.zeros(shape, bias.dtype) if gated else bias, bias_exp=bias_exp,
               name=node.name)
     resets = []
-    if not fixed and refractory > 0:
+    if refractory > 0:
         proc = LIFRefractory(refractory_period=refractory, **kw)
         resets.append(proc.refractory_period_end)
     else:

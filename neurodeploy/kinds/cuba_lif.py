@@ -7,13 +7,17 @@ Float step (the IR's equations; :mod:`neurodeploy.kinds.cuba` for ``u`` and ``v`
     reset where s[t]: zero → v = 0 | subtract → v −= vth | none → v unchanged
 
 With ``refractory = r > 0`` a neuron that spiked holds ``v = 0`` and cannot spike for the next
-``r`` steps (u keeps integrating; float only). Training passes a surrogate ``spike_fn``: the
-spike it returns is ``spike_fn(v − vth, v)`` while the reset acts on the binary spike.
+``r`` steps (u keeps integrating; the state's ``ref`` counts the blocked steps left). Training
+passes a surrogate ``spike_fn``: the spike it returns is ``spike_fn(v − vth, v)`` while the reset
+acts on the binary spike.
 
 Fixed point (``PyLifModelBitAcc``): ``s = v > (vth << 6)``, then ``v = 0`` where ``s`` (u is not
-reset); reset ``zero`` and no refractory period only. Lava: ``LIF`` (fixed and float),
-``LIFRefractory`` (float, ``refractory > 0``). NIR: ``LIF`` (du = 1, dv > 0), ``IF`` (du = 1,
-dv = 0, no bias) or ``CubaLIF``. netx: ``CUBA`` with ``vThMant = vth``.
+reset); reset ``zero`` only. A refractory period gates it as in float: ``u`` and ``v`` by Lava's
+arithmetic, then ``v`` held at 0 and no spike while blocked (Loihi 1's ``refractDelay``; Lava's
+``LIFRefractory`` run by :mod:`neurodeploy.lava.refractory`). Lava: ``LIF`` (fixed and float),
+``LIFRefractory`` (``refractory > 0``). NIR: ``LIF`` (du = 1, dv > 0), ``IF`` (du = 1, dv = 0,
+no bias) or ``CubaLIF``. netx: ``CUBA`` with ``vThMant = vth`` (no refractory period: lava-dl's
+netx ignores ``refDelay``).
 """
 
 from __future__ import annotations
@@ -65,12 +69,21 @@ def float_step(state: CubaState, i_in: Tensor, du: Any, dv: Any, vth: Any, bias:
 
 
 def fixed_step(state: CubaState, a_in: Tensor, du: int, dv: int, vth: int,
-               bias_eff: Tensor) -> tuple[CubaState, Tensor, Tensor]:
-    """One step of Lava's ``PyLifModelBitAcc`` on int64 tensors → ``(state, s, saturated)``."""
-    u, v, saturated = cuba.subthreshold_fixed(state, a_in, du, dv, bias_eff)
+               bias_eff: Tensor, refractory: int = 0) -> tuple[CubaState, Tensor, Tensor]:
+    """One step of Lava's ``PyLifModelBitAcc`` on int64 tensors → ``(state, s, saturated)``;
+    with a refractory counter in ``state.ref`` (``refractory > 0``), the gating of
+    :func:`float_step`: ``v`` held at 0 and no spike while ``ref > 0``, ``ref = refractory``
+    where it spikes (Lava: ``neurodeploy.lava.refractory.PyLifRefractoryModelBitAcc``)."""
+    ref = state.ref
+    blocked = ref > 0 if ref is not None else None
+    u, v, saturated = cuba.subthreshold_fixed(state, a_in, du, dv, bias_eff, blocked)
     s = v > (vth << lf.VTH_SHIFT)
+    if blocked is not None:
+        s = s & ~blocked
     v = torch.where(s, torch.zeros_like(v), v)
-    return CubaState(u, v), s.to(torch.int64), saturated
+    if ref is not None:
+        ref = torch.where(s, torch.full_like(ref, refractory), (ref - 1).clamp_(min=0))
+    return CubaState(u, v, ref), s.to(torch.int64), saturated
 
 
 class FloatParams(NamedTuple):
@@ -87,6 +100,7 @@ class FixedParams(NamedTuple):
     dv: int
     vth: int
     bias_eff: Tensor
+    refractory: int = 0
 
 
 class CubaLIFKind(NeuronKind):
@@ -102,8 +116,7 @@ class CubaLIFKind(NeuronKind):
 
     def initial_state(self, node: CubaLIF, batch_shape: tuple[int, ...], fixed: bool,
                       device: torch.device | str) -> CubaState:
-        return cuba.zero_state(batch_shape, cuba.state_dtype(fixed), device,
-                               0 if fixed else node.refractory)
+        return cuba.zero_state(batch_shape, cuba.state_dtype(fixed), device, node.refractory)
 
     def float_params(self, node: CubaLIF, device: torch.device | str) -> FloatParams:
         return FloatParams(cuba.param(node.du, device), cuba.param(node.dv, device),
@@ -118,11 +131,12 @@ class CubaLIFKind(NeuronKind):
 
     def fixed_params(self, node: CubaLIF, device: torch.device | str) -> FixedParams:
         q = node.quant
-        return FixedParams(int(q.du), int(q.dv), int(q.vth), cuba.bias_eff(node, device))
+        return FixedParams(int(q.du), int(q.dv), int(q.vth), cuba.bias_eff(node, device),
+                           int(node.refractory))
 
     def fixed_step(self, state: CubaState, a_in: Tensor,
                    params: FixedParams) -> tuple[CubaState, Tensor, Tensor]:
-        return fixed_step(state, a_in, params.du, params.dv, params.vth, params.bias_eff)
+        return fixed_step(state, a_in, *params)
 
     def inplace(self, node: CubaLIF, batch_shape: tuple[int, ...], fixed: bool,
                 device: torch.device | str, a_bound: float) -> InplaceNeuron | None:
@@ -130,12 +144,10 @@ class CubaLIFKind(NeuronKind):
             q = node.quant
             return CubaInplace(batch_shape, True, device, lf.current_keep(int(q.du)),
                                lf.voltage_keep(int(q.dv)), cuba.bias_eff(node, device),
-                               int(q.vth) << lf.VTH_SHIFT, "zero", a_bound)
-        if node.refractory > 0:
-            return None
+                               int(q.vth) << lf.VTH_SHIFT, "zero", a_bound, node.refractory)
         p = self.float_params(node, device)
         return CubaInplace(batch_shape, False, device, 1 - p.du, 1 - p.dv, p.bias, p.vth,
-                           p.reset)
+                           p.reset, refractory=node.refractory)
 
     def record(self, state: CubaState, y: Tensor) -> dict[str, Tensor]:
         return {"s": y, "u": state.u, "v": state.v}
@@ -145,9 +157,6 @@ class CubaLIFKind(NeuronKind):
     def fixed_refusal(self, node: CubaLIF) -> str | None:
         if node.reset != "zero":
             return f"reset '{node.reset}' has no fixed-point form (Lava's LIF resets v to 0)"
-        if node.refractory > 0:
-            return (f"refractory period {node.refractory} has no fixed-point form (Lava's "
-                    "bit-accurate LIF has none)")
         if node.quant is None:
             return cuba.nonuniform(node, ("du", "dv", "vth"))
         return None
@@ -225,4 +234,8 @@ class CubaLIFKind(NeuronKind):
                 "reset": node.reset, "refractory": int(node.refractory)}
 
     def netx_neuron(self, node: CubaLIF) -> dict[str, Any]:
+        if node.refractory > 0:
+            raise NeurodeployError(f"node '{node.name}' (cuba_lif): refractory period "
+                                   f"{node.refractory} has no netx form (lava-dl's netx ignores "
+                                   "refDelay)")
         return cuba.netx_neuron(node, int(node.quant.vth))

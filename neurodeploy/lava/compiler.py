@@ -24,7 +24,9 @@ One IR node becomes (read lava/proc/*/models.py for the arithmetic):
 - ``Flatten`` → a reshaped port; ``Add`` → several connections into one InPort (Lava sums them,
   ``PyInPortVectorDense.recv``), so residual paths meet in the consuming neuron's ``a_in``;
 - a neuron → the process its kind builds (:meth:`neurodeploy.kinds.NeuronKind.lava_process`):
-  ``CubaLIF`` → ``lava.proc.lif.LIF`` (``PyLifModelBitAcc``); ``Readout`` → the same LIF with
+  ``CubaLIF`` → ``lava.proc.lif.LIF`` (``PyLifModelBitAcc``), with ``refractory = r > 0``
+  ``LIFRefractory`` (:class:`neurodeploy.lava.refractory.PyLifRefractoryModelBitAcc`, which the
+  run configuration names: Lava has only a float model for it); ``Readout`` → the same LIF with
   ``vth = NEVER_FIRE_VTH = 2**17`` (``vth << 6 = 2**23`` exceeds the largest 24-bit voltage: it
   never fires);
 - recurrent edges are plain Lava connections: their synapse's one-step delay is the IR delay.
@@ -61,9 +63,10 @@ a sample). When the neurons hold all the state that outlives a step (no delayed 
 edge, no synaptic delays, kinds with such a Lava model: CUBA LIF without refractory period and
 read-outs), each neuron is Lava's ``LIFReset``, which zeroes ``u`` and ``v`` in its IR step 0 of
 every sample, and all samples run in one ``run`` call with no bias gates (see
-``_self_resetting_neurons``). Otherwise, between samples every neuron's ``u``, ``v`` and every
-synapse buffer is set to 0 (``Var.set``, which Lava transfers one element per message, so this
-costs about 35 µs per element). :mod:`neurodeploy.lava.lanes` runs several samples side by
+``_self_resetting_neurons``). Otherwise, between samples every neuron's ``u``, ``v`` (a
+``LIFRefractory``'s ``refractory_period_end`` too) and every synapse buffer is set to 0
+(``Var.set``, which Lava transfers one element per message, so this costs about 35 µs per
+element). :mod:`neurodeploy.lava.lanes` runs several samples side by
 side on top of either.
 Records come from one recorder process (:mod:`neurodeploy.lava.recorder`) that reads every probed
 port and Var each step into memory-mapped files (Lava's Monitor transfers its data one element
@@ -205,8 +208,9 @@ class LavaNetwork:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
         cfg = Loihi2SimCfg(select_tag=MODES[self.mode],
-                           exception_proc_model_map={self.processes["_recorder"]:
-                                                     self.recorder_model})
+                           exception_proc_model_map=proc_models(self.mode,
+                                                                self.processes["_recorder"],
+                                                                self.recorder_model))
         runner = next(iter(self.processes.values()))
         n = self.steps
         gates = sorted({lat for lat, _, _ in self.bias_gates})
@@ -257,6 +261,18 @@ class LavaNetwork:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return out
+
+
+def proc_models(mode: str, recorder: Any, recorder_model: type) -> dict[Any, type]:
+    """The run configuration's ``exception_proc_model_map`` for ``mode``: the recorder's model
+    and, in fixed point, the models Lava's search does not find
+    (:data:`neurodeploy.lava.refractory.FIXED_MODELS`: ``LIFRefractory`` bit-accurate)."""
+    models: dict[Any, type] = {recorder: recorder_model}
+    if mode == "fixed":
+        from neurodeploy.lava.refractory import FIXED_MODELS
+
+        models.update(FIXED_MODELS)
+    return models
 
 
 def _lava_conv_weight(w: np.ndarray) -> np.ndarray:

@@ -271,6 +271,10 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
     validate(graph)
     check_fixed(graph)
     layers = netx_chain(graph)
+    # every layer's neuron group first: a neuron netx cannot express is refused before any
+    # layer's other checks
+    groups = {layer.neuron: kinds.neuron_kind(graph.nodes[layer.neuron]).netx_neuron(
+        graph.nodes[layer.neuron]) for layer in layers}
     shapes = infer_shapes(graph)
     inp = graph.nodes[graph.inputs[0]]
     if not isinstance(inp, Input) or inp.quant is None:
@@ -286,7 +290,7 @@ def export_netx(graph: Graph, path: str | Path, exact: bool = True,
         group.create_dataset(key, (1,), "S10", [value.encode("ascii")])
 
     def neuron(g: h5py.Group, neu: Node) -> None:
-        for key, value in kinds.neuron_kind(neu).netx_neuron(neu).items():
+        for key, value in groups[neu.name].items():
             g.create_dataset(f"neuron/{key}", data=value)
 
     with atomic_path(path) as tmp:

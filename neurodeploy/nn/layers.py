@@ -86,8 +86,8 @@ class CubaLIF(NeuronLayer):
 
     ``du``, ``dv`` in [0, 1] (fraction of current / voltage lost per step), threshold ``vth``
     (> 0), constant ``bias`` added to ``v`` each step, ``reset`` zero | subtract | none,
-    ``refractory`` steps without spiking (v held at 0) after a spike (float only: Loihi's
-    fixed-point LIF has none, so such a model does not quantize).
+    ``refractory`` steps without spiking (v held at 0) after a spike (quantizes with
+    ``reset="zero"``: Loihi's refractory delay, Lava's ``LIFRefractory``).
     ``per_neuron`` makes each parameter an array of ``shape`` instead of one value per layer;
     ``learn_decay`` / ``learn_threshold`` / ``learn_bias`` make them trainable. ``bias_mode``
     (``layer`` | ``neuron`` | ``channel``, default: ``neuron`` if ``per_neuron`` else ``layer``)

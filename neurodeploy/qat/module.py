@@ -172,7 +172,9 @@ class FixedPointModule(torch.nn.Module):
         delayed = {e.src for e in g.edges if e.delay}
         shapes = {n: tuple(g.nodes[n].shape) for n in neurons}
         states = {n: CubaState(torch.zeros((B, *s), dtype=DTYPE, device=dev),
-                               torch.zeros((B, *s), dtype=DTYPE, device=dev))
+                               torch.zeros((B, *s), dtype=DTYPE, device=dev),
+                               kinds.neuron_kind(g.nodes[n]).initial_state(
+                                   g.nodes[n], (B, *s), True, dev).ref)
                   for n, s in shapes.items()}
         prev = {n: torch.zeros((B, *all_shapes[n]), dtype=DTYPE, device=dev) for n in delayed}
         outs: dict[str, list[Tensor]] = {n: [] for n in g.outputs}
@@ -203,10 +205,11 @@ class FixedPointModule(torch.nn.Module):
     def _neuron_step(self, name: str, state: CubaState, i_in: Tensor,
                      params: tuple[Any, Any, Any, float]) -> tuple[CubaState, Tensor]:
         """The kind's fixed step for the value, its float step in integer units for the
-        gradient."""
+        gradient; a refractory counter (``state.ref``, exact integers) gates both alike and
+        follows the fixed step's spikes."""
         kind, fixed, grad, vth = params
         exact = CubaState(state.u.detach().round().to(torch.int64),
-                          state.v.detach().round().to(torch.int64))
+                          state.v.detach().round().to(torch.int64), state.ref)
         a_in = i_in.detach().round().to(torch.int64)
         st_i, y_i, _ = kind.fixed_step(exact, a_in, fixed)
         cfg = self.spike_cfg
@@ -214,9 +217,9 @@ class FixedPointModule(torch.nn.Module):
         def spike_fn(x: Tensor, v: Tensor) -> Tensor:
             return spike(x / vth, v, cfg, training=self.training)
 
-        st_g, y_g = kind.float_step(CubaState(state.u, state.v), i_in * 2.0**lf.ACT_SHIFT,
-                                    grad, spike_fn)
-        new = CubaState(straight(st_i.u, st_g.u), straight(st_i.v, st_g.v))
+        st_g, y_g = kind.float_step(CubaState(state.u, state.v, state.ref),
+                                    i_in * 2.0**lf.ACT_SHIFT, grad, spike_fn)
+        new = CubaState(straight(st_i.u, st_g.u), straight(st_i.v, st_g.v), st_i.ref)
         return new, straight(y_i, y_g)
 
     def _synapse(self, node: Any, ins: list[Tensor], weights: dict[str, Tensor]) -> Tensor:

@@ -39,8 +39,8 @@ Fixed-point mode (``mode="fixed"``, a quantized graph), Lava's bit-accurate mode
   is refused (the quantizer rewrites it to SumPool2d and folds 1/k² into the adjacent synapse).
   **Flatten**: reshape. **Add**: integer sum.
 - **CubaLIF** (lava/proc/lif/models.py ``AbstractPyLifModelFixed.subthr_dynamics`` and
-  ``PyLifModelBitAcc``; reset ``zero`` and ``refractory = 0`` only — other settings are
-  refused naming the node), per step with ``a_in`` the sum of the incoming edges::
+  ``PyLifModelBitAcc``; reset ``zero`` only — other resets are refused naming the node), per
+  step with ``a_in`` the sum of the incoming edges::
 
       p = u·(4096 − (du + 1));  u = sign(p)·(|p| >> 12)          (ds_offset = 1)
       u = u + (a_in << 6)                                          (act_shift = 6)
@@ -51,7 +51,9 @@ Fixed-point mode (``mode="fixed"``, a quantized graph), Lava's bit-accurate mode
       v = 0 where s                                                (u is not reset)
 
   ``>> 12`` of ``|p|`` with the sign restored rounds toward zero. A negative ``bias_exp``
-  right-shifts the mantissa (Lava's ``scale_bias``).
+  right-shifts the mantissa (Lava's ``scale_bias``). With ``refractory = r > 0``, for the r
+  steps after a spike ``v`` stays 0 (not updated, never clipped) and no spike is sent; ``u``
+  integrates as always (Lava: ``LIFRefractory``, :mod:`neurodeploy.lava.refractory`).
 - **Readout**: the same sub-threshold dynamics, never spiking (Lava runs it with a threshold
   ``vth`` the clipped v cannot exceed); its output is ``v · NeuronQ.scale`` every step.
 - Records hold u and v exactly as Lava stores them (including the ``<< 6`` of ``a_in``).
