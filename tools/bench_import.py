@@ -1,16 +1,16 @@
 """Models other tools write, through import, PTQ and Lava: one row per case.
 
-Columns: imports; float agreement with the source framework on N random spike inputs
+Columns: imports; float agreement with the source framework on N held-out spike inputs
 (predictions, and whether every output spike is identical); quantize seconds (32 calibration
 samples: wall, CPU seconds of this process — ``time.process_time`` — and the load average, the
-machine is shared); float-vs-fixed prediction agreement after PTQ on N held-out inputs (with the number of inputs
-whose float output ties between its top two classes, and the agreement on the rest); the
-same after QAT (``neurodeploy.qat.finetune`` towards the float model's predictions, trained on
-``--qat-train`` other inputs — first the weights re-rounded for the float model's activity on
-them, then the epochs — the best start and epoch on 128 more kept, PTQ included) and its CPU
-seconds; Lava
-(``Loihi2SimCfg`` fixed point) identical to the simulator, every layer and step, on 3 inputs
-for the graph handed back (after QAT).
+machine is shared); float-vs-fixed prediction agreement after PTQ on the same N inputs (with
+the number of inputs whose float output ties between its top two classes, and the agreement on
+the rest); the same after QAT (``neurodeploy.qat.finetune`` towards the float model's
+predictions, trained on ``--qat-train`` other inputs — first the weights re-rounded for the
+float model's activity on them, then the epochs — the best start and epoch on 128 more kept,
+PTQ included) and its CPU seconds; Lava (``Loihi2SimCfg`` fixed point) identical to the
+simulator, every layer and step, on 3 inputs for the graph handed back (after QAT). Training
+progress and each trained model's held-out accuracy in its source framework go to stderr.
 
     PY=$(bash tools/env.sh); $PY tools/bench_import.py [--n 200] [--no-lava] [--epochs 8]
 
@@ -34,7 +34,8 @@ Cases: a Sinabs-style IF CNN written to NIR with ``nir`` (2x34x34 → conv 16 5x
 → sum-pool 2 → conv 8 → sum-pool 2 → dense 256 → dense 10, T = 100; the source's step is NIR's,
 run in plain torch); snnTorch RSynaptic 12-38-7 exported with ``export_to_nir`` (T = 256),
 read with NIR's convention (reset at the spike) and with snnTorch's (``from_nir(...,
-convention="snntorch")``: the delayed zero reset, a refractory step that quantization refuses);
+convention="snntorch")``: the delayed zero reset, a one-step refractory period, which is how
+the trained model runs);
 snnTorch Synaptic / RLeaky zero-reset models converted directly (T = 256); lava-dl's bootstrap
 MNIST ``.net`` (netx runs fixed point only: its float column is the import's own), fed
 scikit-learn's digits upsampled to MNIST's 28x28 frame as pixel values 0-255.
@@ -173,7 +174,7 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
     return [name, "yes", agree, secs, ptq, qat, qat_secs, lv]
 
 
-def _sinabs_cnn(models: str = "random", epochs: int = 10) -> tuple[Any, Callable, Inputs, int]:
+def _sinabs_cnn(models: str = "random", epochs: int = 12) -> tuple[Any, Callable, Inputs, int]:
     from neurodeploy.converters.nir import from_nir
     from nir_nets import nir_chain_forward, sinabs_if_cnn
 
@@ -312,12 +313,12 @@ def main() -> None:
     ap.add_argument("--models", choices=("trained", "random"), default="trained",
                     help="trained here on generated task data (default), or random weights")
     ap.add_argument("--train-epochs", type=int, default=0,
-                    help="training epochs of the trained models (0: 10 for the CNN, 6 for "
+                    help="training epochs of the trained models (0: 12 for the CNN, 6 for "
                          "the snnTorch models)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     m = args.models
-    cnn_epochs, snn_epochs = (args.train_epochs or 10), (args.train_epochs or 6)
+    cnn_epochs, snn_epochs = (args.train_epochs or 12), (args.train_epochs or 6)
     rsyn: list[tuple[Any, Callable, Inputs]] = []
 
     def rsynaptic() -> tuple[Any, Callable, Inputs]:  # one net for both of its rows

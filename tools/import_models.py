@@ -17,8 +17,14 @@ snnTorch with surrogate gradients, seeded.
   Synaptic / RLeaky) trained on :func:`braille_like`.
 
 Both use cross entropy on the output layer's spike counts (Sinabs' and snnTorch's usual
-``ce_count`` loss), Adam with a cosine-annealed learning rate, a fast-sigmoid surrogate, and
-fresh spike draws every epoch.
+``ce_count`` loss; logits = scale x output rate), Adam with a cosine-annealed learning rate, a
+fast-sigmoid surrogate, and fresh spike draws every epoch. The CNN trains with scale 5 instead
+of 20, which asks for larger count margins: its IF neurons with zero reset drop a residual that
+moves with every spike time, so any weight change (1e-4 relative noise as much as 8-bit
+rounding) moves output counts by a few spikes. Measured (12 epochs, PTQ float-vs-fixed
+agreement): scale 20 → held-out accuracy 87 %, agreement 95.0 % on the bench's 200 held-out
+inputs; scale 5 → 83-86 %, 96.3-96.8 % on all 599 held-out digits over four training runs,
+and for the default run 98.5 % on the bench's 200.
 """
 
 from __future__ import annotations
@@ -135,7 +141,7 @@ def _fit(forward: Callable[[torch.Tensor], torch.Tensor], params: list[torch.Ten
             log(f"epoch {epoch + 1}/{epochs}: train accuracy {hits / n:.1%}")
 
 
-def train_if_cnn(epochs: int = 10, n: int = 1198, seed: int = 0,
+def train_if_cnn(epochs: int = 12, n: int = 1198, seed: int = 0,
                  log: Callable[[str], None] | None = None) -> Any:
     """The IF CNN of ``tests/nir_nets.sinabs_if_cnn`` (NIR's IF: ``v += I``, spike where
     ``v > 1``, reset to 0; no biases), trained on :func:`digit_events`; returns its
@@ -186,7 +192,9 @@ def train_if_cnn(epochs: int = 10, n: int = 1198, seed: int = 0,
                 if 0.04 <= rates[k] <= 0.15:
                     break
                 w[k] *= 2.0 if rates[k] < 0.04 else 0.5
-    _fit(forward, list(w.values()), digit_events, n, epochs, 32, 2e-3, log)
+    # logit scale 5 (the snnTorch models: 20): larger spike-count margins between the classes;
+    # this IF chain moves its counts by a few spikes under any weight change (module docstring)
+    _fit(forward, list(w.values()), digit_events, n, epochs, 32, 2e-3, log, scale=5.0)
     for k, t in w.items():
         ng.nodes[k].weight = t.detach().numpy().astype(np.float32)
     return ng
