@@ -163,7 +163,8 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
     except Exception as exc:
         return [name, "yes", agree, f"refused: {' '.join(str(exc).split())[:90]}", "", "", "",
                 ""]
-    qat, qat_secs, final = "not run (--epochs 0)", "", qg
+    qat, qat_secs, final = ("not run (--epochs 0)" if source is not None
+                            else "not run (fixed point only)"), "", qg
     if args.epochs > 0 and source is not None:
         try:
             qat_secs, final = _qat(g, qg, inputs, args.qat_train, args.epochs)
