@@ -68,7 +68,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g, _, inputs, T = bench._sinabs_cnn(args.models)
+        g, _, inputs, T, _ = bench._sinabs_cnn(args.models)
     g.metadata["T"] = T
     x = bench._tx(inputs(args.n, 1))
     ref = simulate(g, x).predictions

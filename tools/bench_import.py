@@ -10,7 +10,8 @@ predictions, trained on ``--qat-train`` other inputs — first the weights re-ro
 float model's activity on them, then the epochs — the best start and epoch on 128 more kept,
 PTQ included) and its CPU seconds; Lava (``Loihi2SimCfg`` fixed point) identical to the
 simulator, every layer and step, on 3 inputs for the graph handed back (after QAT). Training
-progress and each trained model's held-out accuracy in its source framework go to stderr.
+progress goes to stderr; for a trained model the float-vs-source column also gives the source
+framework's own accuracy on the held-out inputs.
 
     PY=$(bash tools/env.sh); $PY tools/bench_import.py [--n 200] [--no-lava] [--epochs 8]
 
@@ -60,6 +61,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 N_CALIB = 32
 Inputs = Callable[[int, int], np.ndarray]  # (n, seed) → [n, T, *shape] spikes
+Labels = Callable[[int, int], np.ndarray] | None  # (n, seed) → the same inputs' classes [n]
+#: a row's model: graph, source forward (None: fixed point only), inputs, T, labels
+Case = tuple[Any, Callable | None, Inputs, int, Labels]
 
 
 def _spikes(n: int, T: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -138,14 +142,13 @@ def _lava(qg: Any, inputs: Inputs) -> str:
     return "yes" if res["identical"] else f"no ({res['first_divergence']})"
 
 
-def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]],
-         args: argparse.Namespace) -> list[str]:
+def _row(name: str, build: Callable[[], Case], args: argparse.Namespace) -> list[str]:
     from neurodeploy.sim import simulate
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            g, source, inputs, T = build()
+            g, source, inputs, T, labels = build()
     except Exception as exc:  # a row that cannot be built says why
         return [name, f"no: {' '.join(str(exc).split())[:90]}", "", "", "", "", "", ""]
     x = _tx(inputs(args.n, 1))
@@ -157,6 +160,8 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
         out = simulate(g, x).outputs[g.outputs[0]]
         agree = f"{np.mean(_pred(out) == _pred(ref)):.1%}" + (
             ", spikes identical" if torch.equal(out, ref) else ", spikes differ")
+        if labels is not None:  # a trained model: the source's own held-out accuracy
+            agree += f" (source accuracy {np.mean(_pred(ref) == labels(args.n, 1)):.1%})"
     try:
         secs, qg = _quantize(g, inputs, T)
         ptq = _agree(g, qg, x)
@@ -175,7 +180,7 @@ def _row(name: str, build: Callable[[], tuple[Any, Callable | None, Inputs, int]
     return [name, "yes", agree, secs, ptq, qat, qat_secs, lv]
 
 
-def _sinabs_cnn(models: str = "random", epochs: int = 12) -> tuple[Any, Callable, Inputs, int]:
+def _sinabs_cnn(models: str = "random", epochs: int = 12) -> Case:
     from neurodeploy.converters.nir import from_nir
     from nir_nets import nir_chain_forward, sinabs_if_cnn
 
@@ -184,13 +189,10 @@ def _sinabs_cnn(models: str = "random", epochs: int = 12) -> tuple[Any, Callable
     if models == "trained":
         import import_models
 
-        log = _log("CNN")
-        ng = import_models.train_if_cnn(epochs, log=log)
-        x, y = import_models.digit_events(200, 1)
-        acc = np.mean(_pred(nir_chain_forward(ng, _tx(x))) == y)
-        log(f"held-out accuracy {acc:.1%} (200 inputs)")
+        ng = import_models.train_if_cnn(epochs, log=_log("CNN"))
         return (from_nir(ng), lambda x: nir_chain_forward(ng, x),
-                lambda n, seed: import_models.digit_events(n, seed)[0], 100)
+                lambda n, seed: import_models.digit_events(n, seed)[0], 100,
+                lambda n, seed: import_models.digit_images(n, seed)[1])
     ng = sinabs_if_cnn()
     for key, gain in (("2", 4.0), ("5", 1.5), ("9", 3.0)):
         w = ng.nodes[key].weight
@@ -206,7 +208,7 @@ def _sinabs_cnn(models: str = "random", epochs: int = 12) -> tuple[Any, Callable
     sol = np.linalg.solve(feats.T @ feats + 1e-2 * np.eye(feats.shape[1]), feats.T @ target)
     ng.nodes["11"].weight = sol[:-1].T.astype(np.float32)
     return (from_nir(ng), lambda x: nir_chain_forward(ng, x),
-            lambda n, seed: _blobs(n, 100, seed), 100)
+            lambda n, seed: _blobs(n, 100, seed), 100, None)
 
 
 def _log(name: str) -> Callable[[str], None]:
@@ -231,18 +233,18 @@ def _random_snn(kind: str) -> Any:
     return net
 
 
-def _snn_case(kind: str, models: str, epochs: int) -> tuple[Any, Callable, Inputs]:
-    """The snnTorch net of ``kind``, its source forward and its inputs."""
+SnnCase = tuple[Any, Callable, Inputs, Labels]
+
+
+def _snn_case(kind: str, models: str, epochs: int) -> SnnCase:
+    """The snnTorch net of ``kind``, its source forward, its inputs and their labels."""
     import import_models
 
+    labels: Labels = None
     if models == "trained":
-        log = _log(kind)
-        net = import_models.train_snntorch(kind, epochs, log=log)
+        net = import_models.train_snntorch(kind, epochs, log=_log(kind))
         inputs: Inputs = lambda n, seed: import_models.braille_like(n, seed)[0]  # noqa: E731
-        x, y = import_models.braille_like(200, 1)
-        with torch.no_grad():
-            acc = np.mean(_pred(import_models.snn_forward(net, _tx(x))) == y)
-        log(f"held-out accuracy {acc:.1%} (200 inputs)")
+        labels = lambda n, seed: import_models.braille_like(n, seed)[1]  # noqa: E731
     else:
         net, inputs = _random_snn(kind), _snn_inputs
 
@@ -250,56 +252,52 @@ def _snn_case(kind: str, models: str, epochs: int) -> tuple[Any, Callable, Input
         with torch.no_grad():
             return import_models.snn_forward(net, x)
 
-    return net, source, inputs
+    return net, source, inputs, labels
 
 
 def _snn_inputs(n: int, seed: int) -> np.ndarray:
     return _spikes(n, 256, (12,), seed)
 
 
-def _rsynaptic_nir(case: Callable[[], tuple[Any, Callable, Inputs]], convention: str) -> Callable:
-    def build() -> tuple[Any, Callable, Inputs, int]:
+def _rsynaptic_nir(case: Callable[[], SnnCase], convention: str) -> Callable[[], Case]:
+    def build() -> Case:
         from neurodeploy.converters.nir import from_nir
         from snntorch.export_nir import export_to_nir
 
-        net, source, inputs = case()
+        net, source, inputs, labels = case()
         g = from_nir(export_to_nir(net, torch.rand(1, 12), ignore_dims=[0]),
                      convention=convention)
-        return g, source, inputs, 256
+        return g, source, inputs, 256, labels
 
     return build
 
 
-def _snn_direct(kind: str, models: str, epochs: int) -> Callable:
-    def build() -> tuple[Any, Callable, Inputs, int]:
+def _snn_direct(kind: str, models: str, epochs: int) -> Callable[[], Case]:
+    def build() -> Case:
         from neurodeploy.converters import convert
 
-        net, source, inputs = _snn_case(kind, models, epochs)
-        return convert(net, torch.zeros(1, 12)), source, inputs, 256
+        net, source, inputs, labels = _snn_case(kind, models, epochs)
+        return convert(net, torch.zeros(1, 12)), source, inputs, 256, labels
 
     return build
 
 
 def _digit_frames(n: int, seed: int) -> np.ndarray:
-    """``[n, 16, 784]``: scikit-learn's 8x8 digits (padded to 10x10 and bilinearly upsampled to
-    28x28, MNIST's frame), as pixel values 0-255 held for 16 steps — what bootstrap MNIST was
-    trained on (its input block's transform is in those units; 0/1 spikes leave it silent).
-    Seeds 0, 1 and 2+ draw from three disjoint thirds of the 1797 digits."""
-    from sklearn.datasets import load_digits
+    """``[n, 16, 784]``: scikit-learn's digits in MNIST's 28x28 frame
+    (``import_models.digit_images``: seed 1 draws from the held-out third), as pixel values
+    0-255 held for 16 steps — what bootstrap MNIST was trained on (its input block's transform
+    is in those units; 0/1 spikes leave it silent)."""
+    import import_models
 
-    third = np.random.default_rng(123).permutation(1797)[min(seed, 2) * 599:][:599]
-    idx = np.random.default_rng(seed).choice(third, size=n, replace=n > len(third))
-    img = torch.as_tensor(load_digits().images[idx, None] / 16.0, dtype=torch.float32)
-    img = torch.nn.functional.interpolate(torch.nn.functional.pad(img, (1, 1, 1, 1)),
-                                          size=(28, 28), mode="bilinear", align_corners=False)
-    return (img.reshape(n, 1, 784) * 255.0).repeat(1, 16, 1).numpy()
+    img = import_models.digit_images(n, seed)[0]
+    return np.repeat(img.reshape(n, 1, 784) * 255.0, 16, axis=1)
 
 
-def _bootstrap() -> tuple[Any, None, Inputs, int]:
+def _bootstrap() -> Case:
     from neurodeploy.converters import convert
 
     path = ROOT.parent / "shared/data/lava-dl/bootstrap_mnist/network.net"
-    return convert(str(path)), None, _digit_frames, 16
+    return convert(str(path)), None, _digit_frames, 16, None
 
 
 def main() -> None:
@@ -320,9 +318,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     m = args.models
     cnn_epochs, snn_epochs = (args.train_epochs or 12), (args.train_epochs or 6)
-    rsyn: list[tuple[Any, Callable, Inputs]] = []
+    rsyn: list[SnnCase] = []
 
-    def rsynaptic() -> tuple[Any, Callable, Inputs]:  # one net for both of its rows
+    def rsynaptic() -> SnnCase:  # one net for both of its rows
         if not rsyn:
             rsyn.append(_snn_case("rsynaptic", m, snn_epochs))
         return rsyn[0]

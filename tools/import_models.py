@@ -48,8 +48,10 @@ def _digit_index(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).choice(pool, size=n, replace=n > len(pool))
 
 
-def digit_events(n: int, seed: int, T: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """``x [n, T, 2, 34, 34]`` float32 0/1 ON/OFF events and labels ``y [n]`` (module docstring)."""
+def digit_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``img [n, 28, 28]`` float32 in [0, 1] and labels ``y [n]``: scikit-learn's 8x8 digits
+    padded to 10x10 and bilinearly upsampled to MNIST's 28x28 frame; which digits,
+    :func:`_digit_index`."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -57,7 +59,12 @@ def digit_events(n: int, seed: int, T: int = 100) -> tuple[np.ndarray, np.ndarra
     img = torch.as_tensor(digits.images[idx, None] / 16.0, dtype=torch.float32)
     img = torch.nn.functional.interpolate(torch.nn.functional.pad(img, (1, 1, 1, 1)),
                                           size=(28, 28), mode="bilinear", align_corners=False)
-    img = img[:, 0].numpy()
+    return img[:, 0].numpy(), digits.target[idx].astype(np.int64)
+
+
+def digit_events(n: int, seed: int, T: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """``x [n, T, 2, 34, 34]`` float32 0/1 ON/OFF events and labels ``y [n]`` (module docstring)."""
+    img, y = digit_images(n, seed)
     # saccades along a triangle of pixel offsets (0,0) → (6,3) → (0,6) → (0,0), repeated;
     # one pixel per two steps on the longer axis
     corners = [(0, 0), (6, 3), (0, 6), (0, 0)]
@@ -74,7 +81,7 @@ def digit_events(n: int, seed: int, T: int = 100) -> tuple[np.ndarray, np.ndarra
     rng = np.random.default_rng(seed + 1000)
     p = np.stack([np.clip(2 * delta, 0, 1), np.clip(-2 * delta, 0, 1)], 2) + 0.002
     x = (rng.random(p.shape, dtype=np.float32) < p).astype(np.float32)
-    return x, digits.target[idx].astype(np.int64)
+    return x, y
 
 
 def braille_like(n: int, seed: int, T: int = 256) -> tuple[np.ndarray, np.ndarray]:
